@@ -1,0 +1,10 @@
+"""App config for the CRM models."""
+from django.apps import AppConfig
+
+
+class CrmConfig(AppConfig):
+    """wb-crm's tables as Django models."""
+
+    name = "crm"
+    verbose_name = "WhatsApp CRM"
+    default_auto_field = "django.db.models.BigAutoField"

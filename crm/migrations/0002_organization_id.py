@@ -1,0 +1,345 @@
+"""organization_id on the 21 tenant tables that lack it, backfilled by the documented derivations.
+
+Everything is decided by reading the catalog, never by catching errors, so the migration is
+idempotent: on a pre-tenancy database, after wb-crm's Alembic tenancy migration, half-way through
+either, or after this migration was killed, a run ends in the same state. Each step commits on its
+own (atomic = False) and no statement holds a lock on a large table for long:
+
+1. the column, where missing (instant; marked with a comment so backwards removes only ours);
+2. the backfill of every row whose organization_id IS NULL, table by table in dependency order,
+   one set-based UPDATE per primary-key batch, then a report of the rows left NULL and why;
+3. the index, where no valid index leads with organization_id (CREATE INDEX CONCURRENTLY);
+4. the foreign key, where missing (NOT VALID, then VALIDATE: neither blocks writes for long).
+
+The derivations below are a frozen copy of the models' `tenant_derivation`: a migration must not
+change when the models do. Any error stops the migration with that error.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from django.db import migrations, models, transaction
+import django.db.models.deletion
+
+MARKER = "added by crm.0002_organization_id"
+BATCH_SIZE = int(os.environ.get("TENANCY_BACKFILL_BATCH_SIZE", "5000"))
+LOCK_TIMEOUT = os.environ.get("TENANCY_LOCK_TIMEOUT", "10s")
+
+
+def parent(column, table, key="id"):
+    """The organization of the `table` row whose `key` equals our `column`."""
+    return ("parent", column, table, key, None)
+
+
+def customer_by_wa_id(unless=None):
+    """The one organization of the customers with our wa_id; none when ambiguous."""
+    return ("match", "wa_id", "customers", "wa_id", unless)
+
+
+# (table, model name, primary-key columns, derivations tried in order); dependency order.
+TABLES = [
+    ("users", "user", ("id",), None),
+    ("customers", "customer", ("id",), None),
+    ("whatsapp_numbers", "whatsappnumber", ("id",), None),
+    ("messages", "message", ("id",), [parent("customer_id", "customers")]),
+    ("campaigns", "campaign", ("id",), [parent("created_by", "users")]),
+    ("jobs", "job", ("id",), [parent("campaign_id", "campaigns")]),
+    ("job_status", "jobstatus", ("job_id", "customer_id"), [parent("customer_id", "customers")]),
+    ("orders", "order", ("id",), [parent("customer_id", "customers")]),
+    ("order_items", "orderitem", ("id",), [parent("order_id", "orders")]),
+    ("payments", "payment", ("id",), [parent("order_id", "orders")]),
+    ("payment_transactions", "paymenttransaction", ("id",), [parent("order_id", "orders")]),
+    ("referrer_tracking", "referrertracking", ("id",), [parent("customer_id", "customers")]),
+    ("customer_addresses", "customeraddress", ("id",), [parent("customer_id", "customers")]),
+    ("address_collection_sessions", "addresscollectionsession", ("id",),
+     [parent("customer_id", "customers")]),
+    ("templates", "template", ("template_name",), []),
+    ("campaign_recipients", "campaignrecipient", ("id",), [parent("campaign_id", "campaigns")]),
+    ("quick_replies", "quickreply", ("id",), [parent("created_by", "users")]),
+    ("leads", "lead", ("id",),
+     [parent("customer_id", "customers"), customer_by_wa_id(unless="customer_id")]),
+    ("zoho_mappings", "zohomapping", ("id",), []),
+    ("flow_logs", "flowlog", ("id",), [customer_by_wa_id()]),
+    ("campaign_logs", "campaignlog", ("id",), [parent("campaign_id", "campaigns")]),
+    ("whatsapp_api_logs", "whatsappapilog", ("id",),
+     [parent("campaign_id", "campaigns"), parent("job_id", "jobs")]),
+    ("zoho_payload_logs", "zohopayloadlog", ("id",), [customer_by_wa_id()]),
+    ("number_flow_configs", "numberflowconfig", ("id",),
+     [parent("phone_number_id", "whatsapp_numbers", "phone_number_id")]),
+]
+ADDED = [row for row in TABLES if row[3] is not None]
+
+
+def _derived_org_sql(derivation):
+    """A scalar SQL expression over row `t`: the organization this derivation gives, or NULL."""
+    kind, column, table, key, unless = derivation
+    if kind == "parent":
+        return f"(SELECT p.organization_id FROM {table} p WHERE p.{key} = t.{column})"
+    expr = (
+        f"(SELECT min(p.organization_id::text)::uuid FROM {table} p WHERE p.{key} = t.{column} "
+        "HAVING count(*) = count(p.organization_id) AND count(DISTINCT p.organization_id) = 1)"
+    )
+    return f"(CASE WHEN t.{unless} IS NULL THEN {expr} END)" if unless else expr
+
+
+def _reason_sql(derivation):
+    """A SQL expression naming why this derivation gives no organization for row `t`."""
+    kind, column, table, key, unless = derivation
+    if kind == "parent":
+        return (
+            f"CASE WHEN t.{column} IS NULL THEN '{column} is NULL' "
+            f"WHEN NOT EXISTS (SELECT 1 FROM {table} p WHERE p.{key} = t.{column}) "
+            f"THEN '{column} points at no {table} row' "
+            f"ELSE 'the {table} row has no organization' END"
+        )
+    matches = f"(SELECT count(*) FROM {table} p WHERE p.{key} = t.{column})"
+    reason = (
+        f"CASE WHEN t.{column} IS NULL THEN '{column} is NULL' "
+        f"WHEN {matches} = 0 THEN 'no {table} row with this {column}' "
+        f"ELSE '{column} matches {table} of several organizations, or one without' END"
+    )
+    return f"CASE WHEN t.{unless} IS NOT NULL THEN 'not tried: {unless} is set' ELSE {reason} END" \
+        if unless else reason
+
+
+def _say(message):
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+class PostgresSteps:
+    """The catalog-driven steps on one PostgreSQL connection."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def fetch(self, sql, params=()):
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def run(self, *statements):
+        """Run statements in one short transaction with a lock timeout."""
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = %s", [LOCK_TIMEOUT])
+            for statement in statements:
+                cursor.execute(statement)
+
+    def run_outside_transaction(self, statement):
+        """CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction block."""
+        with self.connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = %s", [LOCK_TIMEOUT])
+            cursor.execute(statement)
+            cursor.execute("RESET lock_timeout")
+
+    def column_comment(self, table):
+        """(exists, comment) of t.organization_id."""
+        rows = self.fetch(
+            "SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attname = 'organization_id' "
+            "AND NOT a.attisdropped",
+            [table],
+        )
+        return (bool(rows), rows[0][0] if rows else None)
+
+    def org_indexes(self, table):
+        """[(name, valid)] of indexes whose leading column is organization_id."""
+        return self.fetch(
+            "SELECT c.relname, i.indisvalid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+            "WHERE i.indrelid = to_regclass(%s) AND a.attname = 'organization_id'",
+            [table],
+        )
+
+    def org_foreign_keys(self, table):
+        """[(name, validated)] of foreign keys from organization_id to organizations."""
+        return self.fetch(
+            "SELECT con.conname, con.convalidated FROM pg_constraint con "
+            "JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = ANY (con.conkey) "
+            "WHERE con.contype = 'f' AND con.conrelid = to_regclass(%s) "
+            "AND con.confrelid = 'organizations'::regclass AND a.attname = 'organization_id' "
+            "AND cardinality(con.conkey) = 1",
+            [table],
+        )
+
+    def ensure_column(self, table):
+        exists, _ = self.column_comment(table)
+        if not exists:
+            self.run(
+                f"ALTER TABLE {table} ADD COLUMN organization_id uuid",
+                f"COMMENT ON COLUMN {table}.organization_id IS '{MARKER}'",
+            )
+            _say(f"  {table}: added organization_id")
+
+    def backfill(self, table, pk, derivations):
+        """Derive organization_id batch by batch; return the number of rows derived."""
+        if not derivations:
+            return 0
+        cols = ", ".join(pk)
+        on_pk = " AND ".join(f"t.{c} = b.{c}" for c in pk)
+        on_src = " AND ".join(f"t.{c} = s.{c}" for c in pk)
+        derived = "COALESCE(" + ", ".join(_derived_org_sql(d) for d in derivations) + ", NULL)"
+        last_desc = ", ".join(f"{c} DESC" for c in pk)
+
+        def statement(after):
+            where = f"WHERE ({cols}) > ({', '.join(['%s'] * len(pk))})" if after else ""
+            return (
+                f"WITH batch AS (SELECT {cols} FROM {table} {where} ORDER BY {cols} LIMIT %s), "
+                f"src AS (SELECT {', '.join('t.' + c for c in pk)}, {derived} AS org "
+                f"FROM batch b JOIN {table} t ON {on_pk} WHERE t.organization_id IS NULL), "
+                f"done AS (UPDATE {table} t SET organization_id = s.org FROM src s "
+                f"WHERE {on_src} AND s.org IS NOT NULL AND t.organization_id IS NULL RETURNING 1) "
+                f"SELECT (SELECT count(*) FROM done), last.* "
+                f"FROM (SELECT {cols} FROM batch ORDER BY {last_desc} LIMIT 1) last"
+            )
+
+        total, after, said = 0, None, time.monotonic()
+        while True:
+            rows = self.fetch(statement(after), [*(after or ()), BATCH_SIZE])
+            if not rows:
+                return total
+            total += rows[0][0]
+            after = tuple(rows[0][1:])
+            if time.monotonic() - said >= 1:
+                _say(f"  {table}: {total} rows derived so far")
+                said = time.monotonic()
+
+    def left_null(self, table, derivations):
+        """[(reason, rows)] for the rows still without organization."""
+        if not derivations:
+            reason = "'no derivation: shared by all organizations, or set by hand'"
+        else:
+            reason = " || '; ' || ".join(f"({_reason_sql(d)})" for d in derivations)
+        return self.fetch(
+            f"SELECT {reason} AS reason, count(*) FROM {table} t "
+            "WHERE t.organization_id IS NULL GROUP BY 1 ORDER BY 1"
+        )
+
+    def ensure_index(self, table):
+        name = f"{table}_organization_id_idx"
+        indexes = self.org_indexes(table)
+        if any(valid for _, valid in indexes):
+            return
+        if any(index == name for index, _ in indexes):  # left invalid by a killed build
+            self.run_outside_transaction(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        self.run_outside_transaction(f"CREATE INDEX CONCURRENTLY {name} ON {table} (organization_id)")
+        _say(f"  {table}: indexed organization_id")
+
+    def ensure_foreign_key(self, table):
+        name = f"{table}_organization_id_fk"
+        keys = self.org_foreign_keys(table)
+        if not keys:
+            self.run(
+                f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY (organization_id) "
+                "REFERENCES organizations (id) DEFERRABLE INITIALLY DEFERRED NOT VALID"
+            )
+            keys = [(name, False)]
+        for key, validated in keys:
+            if not validated:
+                self.run(f"ALTER TABLE {table} VALIDATE CONSTRAINT {key}")
+                _say(f"  {table}: foreign key {key} validated")
+
+    def remove_ours(self, table):
+        """Undo only what this migration added to `table`."""
+        for key, _ in self.org_foreign_keys(table):
+            if key == f"{table}_organization_id_fk":
+                self.run(f"ALTER TABLE {table} DROP CONSTRAINT {key}")
+        for index, _ in self.org_indexes(table):
+            if index == f"{table}_organization_id_idx":
+                self.run_outside_transaction(f"DROP INDEX CONCURRENTLY IF EXISTS {index}")
+        exists, comment = self.column_comment(table)
+        if exists and comment == MARKER:
+            self.run(f"ALTER TABLE {table} DROP COLUMN organization_id")
+
+
+class TakeOverOrganizationIds(migrations.operations.base.Operation):
+    """Add, backfill, index and constrain organization_id on every table of ADDED."""
+
+    reversible = True
+
+    def state_forwards(self, app_label, state):
+        # Only the state this operation's own database steps see (SeparateDatabaseAndState).
+        for operation in STATE_OPERATIONS:
+            operation.state_forwards(app_label, state)
+
+    def describe(self):
+        return "Add and backfill organization_id on the tenant tables (idempotent)"
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        connection = schema_editor.connection
+        if connection.vendor != "postgresql":
+            self._forwards_other(app_label, schema_editor, to_state)
+            return
+        steps = PostgresSteps(connection)
+        for table, _, _, _ in ADDED:
+            steps.ensure_column(table)
+        report = []
+        for table, _, pk, derivations in TABLES:
+            started = time.monotonic()
+            derived = steps.backfill(table, pk, derivations)
+            left = steps.left_null(table, derivations)
+            seconds = time.monotonic() - started
+            _say(f"  {table}: {derived} rows derived, {sum(n for _, n in left)} left NULL "
+                 f"({seconds:.1f}s)")
+            report.append((table, derived, left))
+        for table, _, _, _ in ADDED:
+            steps.ensure_index(table)
+            steps.ensure_foreign_key(table)
+        _say("organization_id report (rows derived in this run; rows left NULL, and why):")
+        for table, derived, left in report:
+            _say(f"  {table:<28} derived {derived:>9}   left NULL {sum(n for _, n in left):>9}")
+            for reason, rows in left:
+                _say(f"      {rows:>9}  {reason}")
+
+    def _forwards_other(self, app_label, schema_editor, to_state):
+        """Other backends only ever start empty (wb-crm ran on PostgreSQL): plain AddField."""
+        for table, model_name, _, _ in ADDED:
+            model = to_state.apps.get_model(app_label, model_name)
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute(f"SELECT 1 FROM {table} LIMIT 1")
+                if cursor.fetchone():
+                    raise RuntimeError(
+                        f"{table} has rows: their organization_id backfill runs on PostgreSQL "
+                        "only. Migrate an empty database, or use PostgreSQL."
+                    )
+            schema_editor.add_field(model, model._meta.get_field("organization"))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        connection = schema_editor.connection
+        if connection.vendor != "postgresql":
+            for _, model_name, _, _ in reversed(ADDED):
+                model = from_state.apps.get_model(app_label, model_name)
+                schema_editor.remove_field(model, model._meta.get_field("organization"))
+            return
+        steps = PostgresSteps(connection)
+        for table, _, _, _ in reversed(ADDED):
+            steps.remove_ours(table)
+
+
+STATE_OPERATIONS = [
+    migrations.AddField(
+        model_name=model_name,
+        name="organization",
+        field=models.ForeignKey(
+            blank=True, null=True, on_delete=django.db.models.deletion.PROTECT,
+            related_name="+", to="crm.organization",
+        ),
+    )
+    for _, model_name, _, _ in ADDED
+]
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [("crm", "0001_initial")]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=STATE_OPERATIONS,
+            database_operations=[TakeOverOrganizationIds()],
+        ),
+    ]

@@ -1,0 +1,65 @@
+"""The wb-crm models, grouped by domain; this module only re-exports them."""
+from crm.models.campaigns import (
+    Campaign,
+    CampaignLog,
+    CampaignRecipient,
+    Job,
+    JobStatus,
+)
+from crm.models.catalog import Category, Cost, File, Product, SubCategory
+from crm.models.customers import (
+    AddressCollectionSession,
+    Customer,
+    CustomerAddress,
+    ReferrerTracking,
+)
+from crm.models.integrations import (
+    FlowLog,
+    Lead,
+    WhatsAppApiLog,
+    ZohoMapping,
+    ZohoPayloadLog,
+)
+from crm.models.messaging import (
+    Message,
+    NumberFlowConfig,
+    QuickReply,
+    Template,
+    WhatsAppNumber,
+)
+from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
+from crm.models.organizations import Organization, Role, User
+
+__all__ = [
+    "AddressCollectionSession",
+    "Campaign",
+    "CampaignLog",
+    "CampaignRecipient",
+    "Category",
+    "Cost",
+    "Customer",
+    "CustomerAddress",
+    "File",
+    "FlowLog",
+    "Job",
+    "JobStatus",
+    "Lead",
+    "Message",
+    "NumberFlowConfig",
+    "Order",
+    "OrderItem",
+    "Organization",
+    "Payment",
+    "PaymentTransaction",
+    "Product",
+    "QuickReply",
+    "ReferrerTracking",
+    "Role",
+    "SubCategory",
+    "Template",
+    "User",
+    "WhatsAppApiLog",
+    "WhatsAppNumber",
+    "ZohoMapping",
+    "ZohoPayloadLog",
+]

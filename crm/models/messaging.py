@@ -1,0 +1,146 @@
+"""WhatsApp numbers, the messages exchanged on them, templates and quick replies."""
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from crm.fields import UTCDateTimeField, VarCharField
+from tenancy.derivations import Derivation, FromParent
+from tenancy.models import TenantModel
+
+
+class WhatsAppNumber(TenantModel):
+    """A WhatsApp Business phone number owned by one organization (routes its webhooks)."""
+
+    organization = models.ForeignKey(
+        settings.TENANCY_ORGANIZATION_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    phone_number_id = models.CharField(max_length=100, unique=True)
+    display_number = models.CharField(max_length=50, null=True, blank=True)
+    access_token = models.CharField(max_length=500, null=True, blank=True)
+    webhook_path = models.CharField(max_length=255, null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = UTCDateTimeField(null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "whatsapp_numbers"
+        ordering = ["display_number"]
+        verbose_name = "WhatsApp number"
+
+    def __str__(self) -> str:
+        return self.display_number or self.phone_number_id
+
+
+class NumberFlowConfig(TenantModel):
+    """Which conversation flow a WhatsApp number runs, and when."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    # No database constraint in wb-crm: a string matching whatsapp_numbers.phone_number_id.
+    phone_number = models.OneToOneField(
+        WhatsAppNumber, to_field="phone_number_id", db_constraint=False,
+        on_delete=models.DO_NOTHING, related_name="flow_config",
+    )
+    display_number = VarCharField()
+    display_digits = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    flow_key = models.CharField(max_length=100)
+    flow_name = models.CharField(max_length=255)
+    description = models.TextField(null=True, blank=True)
+    priority = models.IntegerField(null=True, blank=True, default=0)
+    is_enabled = models.BooleanField(null=True, blank=True, default=True)
+    auto_enable_from = UTCDateTimeField(null=True, blank=True)
+    auto_enable_to = UTCDateTimeField(null=True, blank=True)
+    created_at = UTCDateTimeField(null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("phone_number"),)
+
+    class Meta:
+        db_table = "number_flow_configs"
+        ordering = ["flow_key"]
+
+    def __str__(self) -> str:
+        return f"{self.flow_name} on {self.display_number}"
+
+
+class Message(TenantModel):
+    """One WhatsApp message, inbound or outbound, in a customer's conversation."""
+
+    id = models.AutoField(primary_key=True)
+    message_id = VarCharField(null=True, blank=True)
+    from_wa_id = VarCharField(null=True, blank=True)
+    to_wa_id = VarCharField(null=True, blank=True)
+    type = VarCharField(null=True, blank=True)
+    body = VarCharField(null=True, blank=True)
+    timestamp = UTCDateTimeField(null=True, blank=True)
+    customer = models.ForeignKey(
+        "Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="messages",
+        db_index=False,
+    )
+    center_id = VarCharField(null=True, blank=True)
+    agent_id = VarCharField(null=True, blank=True)
+    sender_type = VarCharField(null=True, blank=True)
+    media_id = VarCharField(null=True, blank=True)
+    caption = VarCharField(null=True, blank=True)
+    filename = VarCharField(null=True, blank=True)
+    mime_type = VarCharField(null=True, blank=True)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
+
+    class Meta:
+        db_table = "messages"
+        ordering = ["-timestamp", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type or 'message'} {self.message_id or self.pk}"
+
+
+class Template(TenantModel):
+    """A WhatsApp message template; rows with no organization are shared by all."""
+
+    template_name = VarCharField(primary_key=True)
+    template_body = models.JSONField()
+    template_vars = models.JSONField()
+    facebook_template_id = VarCharField(null=True, blank=True, db_index=True)
+    created_at = UTCDateTimeField(null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
+
+    shared_rows: ClassVar[bool] = True
+
+    class Meta:
+        db_table = "templates"
+        ordering = ["template_name"]
+
+    def __str__(self) -> str:
+        return self.template_name
+
+
+class QuickReply(TenantModel):
+    """A canned answer agents insert into conversations."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    title = models.CharField(max_length=255)
+    content = models.TextField()
+    category = models.CharField(max_length=120, null=True, blank=True)
+    created_by = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.PROTECT, related_name="quick_replies",
+        db_column="created_by", db_index=False,
+    )
+    created_at = UTCDateTimeField(null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("created_by"),)
+
+    class Meta:
+        db_table = "quick_replies"
+        ordering = ["title"]
+        verbose_name_plural = "quick replies"
+
+    def __str__(self) -> str:
+        return self.title

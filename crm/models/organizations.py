@@ -1,0 +1,129 @@
+"""Organizations (the tenants), roles and the users who sign in."""
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import models
+
+from crm.fields import PgEnumField, UTCDateTimeField
+from tenancy.models import TenantManager, TenantModel
+
+
+class Organization(models.Model):
+    """A tenant: a business using the CRM. Shared table (it is the tenant itself)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=255, db_index=True)
+    code = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    slug = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    description = models.TextField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = UTCDateTimeField(null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "organizations"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    """A system-wide role (SUPER_ADMIN, ORG_ADMIN, AGENT). Shared table."""
+
+    SUPER_ADMIN = "SUPER_ADMIN"
+    ORG_ADMIN = "ORG_ADMIN"
+    AGENT = "AGENT"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=50, unique=True)
+    display_name = models.CharField(max_length=100)
+    description = models.TextField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = UTCDateTimeField(null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "roles"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class UserManager(TenantManager):
+    """Scoped like every tenant manager, plus Django's user-creation helper."""
+
+    def create_user(self, username: str, password: str | None = None, **fields: Any) -> User:
+        """Create a user in the active organization with a hashed password."""
+        user = self.model(username=username, **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser, TenantModel):
+    """A person who signs in: organization staff, or platform staff with no organization."""
+
+    class LegacyRole(models.TextChoices):
+        SUPER_ADMIN = "SUPER_ADMIN"
+        ADMIN = "ADMIN"
+        AGENT = "AGENT"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    username = models.CharField(max_length=100)
+    password = models.CharField(max_length=255)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    phone_number = models.CharField(max_length=20)
+    email = models.CharField(max_length=100)
+    # The legacy enum column; `role` (the roles table) is what permissions are decided by.
+    legacy_role = PgEnumField(
+        enum_name="user_role_enum", choices=LegacyRole.choices, db_column="role", null=True,
+        blank=True,
+    )
+    role = models.ForeignKey(
+        Role, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="users"
+    )
+    created_at = UTCDateTimeField(null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
+    # wb-crm's users table has no last_login column; Django skips the login signal without it.
+    last_login = None
+
+    objects = UserManager()
+
+    platform_rows: ClassVar[bool] = True
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["email", "first_name", "last_name", "phone_number"]
+
+    class Meta:
+        db_table = "users"
+        base_manager_name = "objects"
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["username", "organization"], name="ix_users_username_organization"
+            ),
+            models.UniqueConstraint(
+                fields=["email", "organization"], name="ix_users_email_organization"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def role_name(self) -> str | None:
+        """The user's role name from the roles table, falling back to the legacy enum."""
+        if self.role_id is not None:
+            return self.role.name
+        return {"ADMIN": Role.ORG_ADMIN}.get(self.legacy_role or "", self.legacy_role)
+
+    @property
+    def is_super_admin(self) -> bool:
+        """Platform staff: no organization, SUPER_ADMIN role."""
+        return self.role_name == Role.SUPER_ADMIN and self.organization_id is None

@@ -1,0 +1,1 @@
+"""Tenant isolation: the current organization, the scoped manager and their checks."""

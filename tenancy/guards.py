@@ -1,0 +1,147 @@
+"""Write-time rules: a row joins the active organization and points only at its own rows."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+
+from tenancy.context import get_state, unscoped
+from tenancy.exceptions import CrossTenantError, TenantNotSetError
+
+if TYPE_CHECKING:
+    from tenancy.models import TenantModel
+
+
+def is_tenant_model(model: type[models.Model]) -> bool:
+    """Return True for concrete subclasses of TenantModel."""
+    from tenancy.models import TenantModel
+
+    return issubclass(model, TenantModel) and not model._meta.abstract
+
+
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """Normalise an id given as UUID or string."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
+
+
+def _label(obj: models.Model) -> str:
+    return f"{obj._meta.label} {obj.pk!r}" if obj.pk is not None else f"a new {obj._meta.label}"
+
+
+def require_organization(model: type[models.Model]) -> uuid.UUID | None:
+    """Return the active organization id (None inside `unscoped()`); raise when none is active."""
+    state = get_state()
+    if state.unscoped:
+        return None
+    if state.organization_id is None:
+        raise TenantNotSetError(
+            f"{model._meta.label} is tenant-scoped and no organization is active: wrap the code in "
+            "tenant_context(organization), or in unscoped() if it must cross organizations."
+        )
+    return state.organization_id
+
+
+def derive_organization_id(obj: TenantModel) -> uuid.UUID | None:
+    """Return the organization the model's declared derivations give `obj`, or None."""
+    for derivation in type(obj).tenant_derivation:
+        found = derivation.organization_for(obj)
+        if found is not None:
+            return found
+    return None
+
+
+def prepare_for_write(obj: TenantModel) -> None:
+    """Give a new row its organization; refuse a row of another (or of no) organization."""
+    obj.organization_id = as_uuid(obj.organization_id)
+    current = require_organization(type(obj))
+    if current is None:  # unscoped(): derive, never guess
+        if obj.organization_id is None and obj._state.adding:
+            obj.organization_id = derive_organization_id(obj)
+            if obj.organization_id is None and not type(obj).null_organization_allowed():
+                raise TenantNotSetError(
+                    f"Cannot tell which organization {_label(obj)} belongs to: set its organization, "
+                    "or the parent row it is derived from."
+                )
+        return
+    if obj.organization_id is None:
+        if obj._state.adding:
+            obj.organization_id = current
+            return
+        raise CrossTenantError(
+            f"{_label(obj)} belongs to no organization (a shared or not yet migrated row); "
+            "only code inside unscoped() may change it."
+        )
+    if obj.organization_id != current:
+        raise CrossTenantError(
+            f"{_label(obj)} belongs to organization {obj.organization_id}, not to the active "
+            f"organization {current}."
+        )
+
+
+def guard_delete(obj: TenantModel) -> None:
+    """Refuse to delete a row outside the active organization (shared rows: only unscoped)."""
+    current = require_organization(type(obj))
+    if current is not None and as_uuid(obj.organization_id) != current:
+        raise CrossTenantError(f"{_label(obj)} is not in the active organization {current}.")
+
+
+@cache
+def tenant_foreign_keys(model: type[models.Model]) -> tuple[models.ForeignKey, ...]:
+    """Concrete foreign keys from `model` to tenant models, the organization itself excluded."""
+    return tuple(
+        field
+        for field in model._meta.concrete_fields
+        if field.is_relation and field.many_to_one and is_tenant_model(field.related_model)
+    )
+
+
+def _check_parent(obj: TenantModel, field: models.ForeignKey, parent_org: uuid.UUID | None) -> None:
+    if parent_org == obj.organization_id:
+        return
+    if parent_org is None and field.related_model.null_organization_allowed():
+        return  # shared rows and platform staff belong to no organization by design
+    owner = "no organization" if parent_org is None else "another organization"
+    raise CrossTenantError(
+        f"{_label(obj)}.{field.name} points at {field.related_model._meta.label} "
+        f"{getattr(obj, field.attname)!r}, which belongs to {owner}: "
+        "choose a row of the same organization."
+    )
+
+
+def check_references(objs: Sequence[TenantModel], fields: Iterable[str] | None = None) -> None:
+    """Refuse rows that point at another organization's rows; one query per foreign key."""
+    if not objs:
+        return
+    wanted = set(fields) if fields is not None else None
+    for field in tenant_foreign_keys(type(objs[0])):
+        if wanted is not None and field.name not in wanted and field.attname not in wanted:
+            continue
+        target = field.target_field
+        pending: dict[Any, list[TenantModel]] = {}
+        for obj in objs:
+            value = getattr(obj, field.attname)
+            if value is None:
+                continue
+            parent = field.get_cached_value(obj, default=None) if field.is_cached(obj) else None
+            if parent is not None:
+                _check_parent(obj, field, as_uuid(parent.organization_id))
+            else:
+                pending.setdefault(target.to_python(value), []).append(obj)
+        if not pending:
+            continue
+        # The parents' real organizations are only compared here, never returned to the caller.
+        with unscoped():
+            owners = dict(
+                field.related_model._base_manager.filter(
+                    **{f"{target.attname}__in": list(pending)}
+                ).values_list(target.attname, "organization_id")
+            )
+        for value, children in pending.items():
+            if value in owners:  # a dangling value is the database constraint's business
+                for obj in children:
+                    _check_parent(obj, field, owners[value])

@@ -1,0 +1,192 @@
+"""TenantModel: the abstract base of every tenant table, with a fail-closed scoped manager."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.core.exceptions import FullResultSet
+from django.db import models
+from django.db.models.expressions import Expression
+from django.db.models.lookups import Exact, IsNull
+from django.db.models.sql.where import OR, WhereNode
+
+from tenancy.context import get_state
+from tenancy.derivations import Derivation
+from tenancy.exceptions import CrossTenantError, TenantNotSetError
+from tenancy.guards import (
+    as_uuid,
+    check_references,
+    guard_delete,
+    prepare_for_write,
+    require_organization,
+    tenant_foreign_keys,
+)
+
+
+class TenantScope(Expression):
+    """WHERE condition on the organization column, decided when the SQL is compiled.
+
+    Compiling late (not when the queryset is built) is what keeps a queryset built under one
+    organization from ever reading another's rows, and it survives cloning into UPDATE, DELETE,
+    COUNT, EXISTS and subqueries.
+    """
+
+    conditional = True
+
+    def __init__(self, column: Expression | None = None, *, shared_rows: bool = False) -> None:
+        super().__init__(output_field=models.BooleanField())
+        self.column = column
+        self.shared_rows = shared_rows
+
+    def get_source_expressions(self) -> list[Expression | None]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Sequence[Expression]) -> None:
+        (self.column,) = exprs
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> TenantScope:
+        clone = self.copy()
+        clone.column = models.F("organization").resolve_expression(query, *args, **kwargs)
+        return clone
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        state = get_state()
+        if state.unscoped:
+            raise FullResultSet  # Django drops the condition: every organization's rows
+        if state.organization_id is None:
+            raise TenantNotSetError(
+                f"{self.column.target.model._meta.label} is tenant-scoped and no organization is "
+                "active: wrap the code in tenant_context(organization), or in unscoped() if it "
+                "must cross organizations."
+            )
+        condition: Expression = Exact(self.column, state.organization_id)
+        if self.shared_rows:
+            condition = WhereNode([condition, IsNull(self.column, True)], connector=OR)
+        return compiler.compile(condition)
+
+
+class TenantQuerySet(models.QuerySet):
+    """A QuerySet whose writes keep rows inside the active organization."""
+
+    def _own_rows(self) -> TenantQuerySet:
+        """Drop shared rows (no organization) unless inside unscoped(): only it writes them."""
+        if self.model.shared_rows and require_organization(self.model) is not None:
+            return self.filter(organization__isnull=False)
+        return self
+
+    def update(self, **kwargs: Any) -> int:
+        current = require_organization(self.model)
+        org = kwargs.get("organization", kwargs.get("organization_id"))
+        if current is not None and org is not None and as_uuid(getattr(org, "pk", org)) != current:
+            raise CrossTenantError(
+                f"update() would move {self.model._meta.label} rows to another organization; "
+                "do that inside unscoped(), deliberately."
+            )
+        self._check_update_references(kwargs)
+        return super(TenantQuerySet, self._own_rows()).update(**kwargs)
+
+    update.alters_data = True
+
+    def _check_update_references(self, kwargs: dict[str, Any]) -> None:
+        """Refuse an update that points rows at a parent of another organization."""
+        for field in tenant_foreign_keys(self.model):
+            for key in (field.name, field.attname):
+                if key not in kwargs or kwargs[key] is None:
+                    continue
+                value = kwargs[key]
+                if hasattr(value, "resolve_expression"):
+                    raise CrossTenantError(
+                        f"update({key}=<expression>) cannot be checked for organization; "
+                        "assign a row or its id."
+                    )
+                parent = value if isinstance(value, models.Model) else None
+                parent_org = (
+                    parent.organization_id
+                    if parent is not None
+                    else field.related_model._base_manager.filter(
+                        **{field.target_field.attname: value}
+                    )
+                    .values_list("organization_id", flat=True)
+                    .first()
+                )
+                if self.exclude(organization_id=parent_org).exists():
+                    raise CrossTenantError(
+                        f"update({key}=...) would point {self.model._meta.label} rows at a "
+                        f"{field.related_model._meta.label} of another organization."
+                    )
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        return super(TenantQuerySet, self._own_rows()).delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        objs = list(objs)
+        for obj in objs:
+            prepare_for_write(obj)
+        check_references(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kw: Any) -> int:
+        objs = list(objs)
+        for obj in objs:
+            prepare_for_write(obj)
+        check_references(objs, fields)
+        return super().bulk_update(objs, fields, *args, **kw)
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):  # type: ignore[misc]
+    """Sees the active organization's rows only; raises when no organization is active."""
+
+    def get_queryset(self) -> TenantQuerySet:
+        scope = TenantScope(shared_rows=self.model.shared_rows)
+        return super().get_queryset().filter(scope)
+
+    def raw(self, *args: Any, **kwargs: Any) -> Any:
+        if require_organization(self.model) is not None:
+            raise TenantNotSetError(
+                f"raw SQL on {self.model._meta.label} cannot be scoped: use the ORM, or "
+                "unscoped() with your own organization_id condition."
+            )
+        return super().raw(*args, **kwargs)
+
+
+class TenantModel(models.Model):
+    """Base of every tenant table: an organization column and a scoped default manager."""
+
+    organization = models.ForeignKey(
+        settings.TENANCY_ORGANIZATION_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    objects = TenantManager()
+
+    # How a row's organization follows from its parents (see tenancy.derivations).
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = ()
+    # Rows with no organization are shared: every organization reads them, only unscoped() writes.
+    shared_rows: ClassVar[bool] = False
+    # Rows with no organization are platform-wide (SUPER_ADMIN users), visible to no organization.
+    platform_rows: ClassVar[bool] = False
+
+    class Meta:
+        abstract = True
+        base_manager_name = "objects"
+
+    @classmethod
+    def null_organization_allowed(cls) -> bool:
+        """Return True when a row may legitimately belong to no organization."""
+        return cls.shared_rows or cls.platform_rows
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        prepare_for_write(self)
+        check_references([self], kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        guard_delete(self)
+        return super().delete(*args, **kwargs)

@@ -1,0 +1,12 @@
+"""Test settings: PostgreSQL (the production target) unless DATABASE_URL says otherwise."""
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wbcrm")
+
+from crm.settings import *  # noqa: E402,F401,F403
+
+# Fast hashing in tests; bcrypt stays so legacy wb-crm hashes are still checked for real.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+]
