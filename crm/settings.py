@@ -62,7 +62,7 @@ DATABASES = {
 
 AUTH_USER_MODEL = "crm.User"
 AUTHENTICATION_BACKENDS = ["crm.auth.OrganizationUserBackend"]
-# Legacy wb-crm hashes are passlib bcrypt; migration crm.0004 prefixes them for BCryptPasswordHasher.
+# wb-crm hashes are passlib bcrypt; migration crm.0004 prefixes them for BCryptPasswordHasher.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.BCryptPasswordHasher",
@@ -75,7 +75,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 TENANCY_ORGANIZATION_MODEL = "crm.Organization"
-# Every model of these apps is either a TenantModel or listed in TENANCY_SHARED_MODELS (tenancy.E001).
+# Every model of these apps is a TenantModel or listed in TENANCY_SHARED_MODELS (tenancy.E001).
 TENANCY_APPS = ["crm"]
 TENANCY_SHARED_MODELS = [
     "crm.Organization",

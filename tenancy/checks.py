@@ -12,7 +12,9 @@ from tenancy.models import TenantManager
 
 
 @checks.register(checks.Tags.models)
-def check_tenant_classification(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_tenant_classification(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
     """Each model of TENANCY_APPS is a TenantModel or on TENANCY_SHARED_MODELS, never both."""
     shared = set(getattr(settings, "TENANCY_SHARED_MODELS", []))
     errors: list[checks.CheckMessage] = []

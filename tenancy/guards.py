@@ -64,8 +64,8 @@ def prepare_for_write(obj: TenantModel) -> None:
             obj.organization_id = derive_organization_id(obj)
             if obj.organization_id is None and not type(obj).null_organization_allowed():
                 raise TenantNotSetError(
-                    f"Cannot tell which organization {_label(obj)} belongs to: set its organization, "
-                    "or the parent row it is derived from."
+                    f"Cannot tell which organization {_label(obj)} belongs to: set its "
+                    "organization, or the parent row it is derived from."
                 )
         return
     if obj.organization_id is None:
@@ -100,7 +100,9 @@ def tenant_foreign_keys(model: type[models.Model]) -> tuple[models.ForeignKey, .
     )
 
 
-def _check_parent(obj: TenantModel, field: models.ForeignKey, parent_org: uuid.UUID | None) -> None:
+def _check_parent(
+    obj: TenantModel, field: models.ForeignKey, parent_org: uuid.UUID | None
+) -> None:
     if parent_org == obj.organization_id:
         return
     if parent_org is None and field.related_model.null_organization_allowed():

@@ -32,7 +32,9 @@ def _two_organizations(request: pytest.FixtureRequest) -> None:
 def org_a(db: None) -> Organization:
     """Organization A."""
     with unscoped():  # organizations are shared rows; creating tenants is platform work
-        org, _ = Organization.objects.get_or_create(code="org-a", defaults={"name": "Org A", "slug": "org-a"})
+        org, _ = Organization.objects.get_or_create(
+            code="org-a", defaults={"name": "Org A", "slug": "org-a"}
+        )
     return org
 
 
@@ -40,7 +42,9 @@ def org_a(db: None) -> Organization:
 def org_b(db: None) -> Organization:
     """Organization B."""
     with unscoped():
-        org, _ = Organization.objects.get_or_create(code="org-b", defaults={"name": "Org B", "slug": "org-b"})
+        org, _ = Organization.objects.get_or_create(
+            code="org-b", defaults={"name": "Org B", "slug": "org-b"}
+        )
     return org
 
 

@@ -225,7 +225,9 @@ class PostgresSteps:
             return
         if any(index == name for index, _ in indexes):  # left invalid by a killed build
             self.run_outside_transaction(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-        self.run_outside_transaction(f"CREATE INDEX CONCURRENTLY {name} ON {table} (organization_id)")
+        self.run_outside_transaction(
+            f"CREATE INDEX CONCURRENTLY {name} ON {table} (organization_id)"
+        )
         _say(f"  {table}: indexed organization_id")
 
     def ensure_foreign_key(self, table):

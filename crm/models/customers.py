@@ -46,7 +46,9 @@ class Customer(TenantModel):
         db_table = "customers"
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "wa_id"], name="customers_org_wa_id_uniq")
+            models.UniqueConstraint(
+                fields=["organization", "wa_id"], name="customers_org_wa_id_uniq"
+            )
         ]
 
     def __str__(self) -> str:

@@ -24,7 +24,9 @@ class Order(TenantModel):
         "CustomerAddress", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_index=False,
     )
-    status = models.CharField(max_length=20, null=True, blank=True, default="pending", db_index=True)
+    status = models.CharField(
+        max_length=20, null=True, blank=True, default="pending", db_index=True
+    )
     payment_completed_at = UTCDateTimeField(null=True, blank=True)
     modification_started_at = UTCDateTimeField(null=True, blank=True)
 
