@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any, ClassVar
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import FullResultSet
 from django.db import models
-from django.db.models.expressions import Expression
+from django.db.models.expressions import Col, Expression
 from django.db.models.lookups import Exact, IsNull
-from django.db.models.sql.where import OR, WhereNode
+from django.db.models.sql.constants import LOUTER
+from django.db.models.sql.datastructures import Join
+from django.db.models.sql.where import AND, OR, WhereNode
 
 from tenancy.context import get_state
 from tenancy.derivations import Derivation
@@ -18,6 +22,7 @@ from tenancy.guards import (
     as_uuid,
     check_references,
     guard_delete,
+    is_tenant_model,
     prepare_for_write,
     require_organization,
     tenant_foreign_keys,
@@ -60,10 +65,42 @@ class TenantScope(Expression):
                 "active: wrap the code in tenant_context(organization), or in unscoped() if it "
                 "must cross organizations."
             )
-        condition: Expression = Exact(self.column, state.organization_id)
-        if self.shared_rows:
-            condition = WhereNode([condition, IsNull(self.column, True)], connector=OR)
-        return compiler.compile(condition)
+        conditions = [_visible(self.column, state.organization_id, self.shared_rows)]
+        conditions += _joined_conditions(compiler.query, state.organization_id)
+        return compiler.compile(WhereNode(conditions, connector=AND))
+
+
+def _visible(column: Col, organization_id: Any, null_allowed: bool) -> Expression:
+    """`column = organization_id`, or NULL too where rows may belong to no organization."""
+    condition = Exact(column, organization_id)
+    if null_allowed:
+        return WhereNode([condition, IsNull(column, True)], connector=OR)
+    return condition
+
+
+@cache
+def _tenant_tables() -> dict[str, type[models.Model]]:
+    return {model._meta.db_table: model for model in apps.get_models() if is_tenant_model(model)}
+
+
+def _joined_conditions(query: Any, organization_id: Any) -> list[Expression]:
+    """Scope every tenant table the query joins, so no join reaches another organization's row.
+
+    Save-time checks keep parents and children in one organization; this also holds for legacy
+    rows that `tenancy_audit` reports as inconsistent. A LEFT JOIN still matches no row at all.
+    """
+    conditions: list[Expression] = []
+    for alias, join in query.alias_map.items():
+        model = _tenant_tables().get(join.table_name) if isinstance(join, Join) else None
+        if model is None or not query.alias_refcount.get(alias):
+            continue
+        column = Col(alias, model._meta.get_field("organization"))
+        condition = _visible(column, organization_id, model.null_organization_allowed())
+        if join.join_type == LOUTER:
+            unmatched = IsNull(Col(alias, join.join_fields[0][1]), True)
+            condition = WhereNode([condition, unmatched], connector=OR)
+        conditions.append(condition)
+    return conditions
 
 
 class TenantQuerySet(models.QuerySet):

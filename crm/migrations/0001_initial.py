@@ -158,7 +158,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(blank=True, db_index=True, max_length=20, null=True)),
                 ('created_by', models.ForeignKey(db_column='created_by', on_delete=django.db.models.deletion.CASCADE, related_name='campaigns_created', to=settings.AUTH_USER_MODEL)),
                 ('updated_by', models.ForeignKey(blank=True, db_column='updated_by', db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='campaigns_updated', to=settings.AUTH_USER_MODEL)),
-                ('campaign_cost_type', models.ForeignKey(blank=True, db_column='campaign_cost_type', db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='crm.cost')),
+                ('campaign_cost_type', models.ForeignKey(blank=True, db_column='campaign_cost_type', db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='crm.cost')),
             ],
             options={
                 'db_table': 'campaigns',
@@ -503,7 +503,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='user',
             name='role',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='users', to='crm.role'),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='crm.role'),
         ),
         migrations.CreateModel(
             name='SubCategory',

@@ -34,7 +34,7 @@ class Campaign(TenantModel):
         db_column="updated_by", db_index=False,
     )
     campaign_cost_type = models.ForeignKey(
-        "Cost", null=True, blank=True, on_delete=models.PROTECT, related_name="campaigns",
+        "Cost", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         db_column="campaign_cost_type", db_index=False,
     )
     content = models.JSONField(null=True, blank=True)

@@ -86,7 +86,7 @@ class User(AbstractBaseUser, TenantModel):
         blank=True,
     )
     role = models.ForeignKey(
-        Role, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="users"
+        Role, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+"
     )
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
