@@ -1,0 +1,288 @@
+"""`manage.py seed_demo`: two demo organizations with staff, chats, a campaign and orders.
+
+Idempotent: every row is looked up by a natural value (a code, a username, a message id, a SKU)
+before it is created, so a second run creates nothing and only resets demo passwords.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from django.core.management.base import BaseCommand
+from django.db import models, transaction
+from django.utils import timezone
+
+from crm.models import (
+    Campaign,
+    CampaignLog,
+    CampaignRecipient,
+    Category,
+    Cost,
+    Customer,
+    CustomerAddress,
+    File,
+    Job,
+    JobStatus,
+    Lead,
+    Message,
+    NumberFlowConfig,
+    Order,
+    OrderItem,
+    Organization,
+    Payment,
+    PaymentTransaction,
+    Product,
+    QuickReply,
+    Role,
+    SubCategory,
+    Template,
+    User,
+    WhatsAppNumber,
+)
+from tenancy.context import tenant_context, unscoped
+
+M = TypeVar("M", bound=models.Model)
+
+DEMO_PASSWORD = "demo-password-123"
+ROLES = {Role.SUPER_ADMIN: "Super Admin", Role.ORG_ADMIN: "Organization Admin", Role.AGENT: "Agent"}
+COSTS = {"text": 0.35, "image": 0.5, "template": 0.8, "interactive": 0.5, "document": 0.5}
+# (category, sub-category, product name, SKU, price in INR)
+CATALOG = (
+    ("Skin Care", "Cleansers", "Gentle Foaming Cleanser", "DEMO-SKN-001", 649.0),
+    ("Skin Care", "Serums", "Vitamin C Brightening Serum", "DEMO-SKN-002", 1299.0),
+    ("Hair Care", "Shampoos", "Anti-Hair-Fall Shampoo", "DEMO-HAR-001", 549.0),
+    ("Hair Care", "Scalp Treatments", "Redensyl Scalp Serum", "DEMO-HAR-002", 1499.0),
+)
+ORGANIZATIONS: tuple[dict[str, Any], ...] = (
+    {
+        "code": "oliva", "name": "Oliva Clinics", "city": "Hyderabad", "state": "Telangana",
+        "phone_number_id": "109000000000001", "display_number": "+91 40 4000 1001",
+        "treatment": "laser hair reduction", "pincode": "500034", "location": (17.4126, 78.4482),
+        "customers": (("Priya Sharma", "919810000001"), ("Rahul Verma", "919810000002"),
+                      ("Ananya Iyer", "919810000003")),
+    },
+    {
+        "code": "glow", "name": "Glow Skin Studio", "city": "Bengaluru", "state": "Karnataka",
+        "phone_number_id": "109000000000002", "display_number": "+91 80 4000 2002",
+        "treatment": "hydrafacial", "pincode": "560038", "location": (12.9784, 77.6408),
+        "customers": (("Meera Nair", "919820000001"), ("Arjun Reddy", "919820000002"),
+                      ("Kavya Menon", "919820000003")),
+    },
+)
+# (direction, message type, fields): one demo conversation, replayed for every customer.
+CONVERSATION: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("in", "text", {"body": "Hi! I'd like to know more about {treatment}."}),
+    ("out", "text", {"body": "Hello {first}, happy to help! Which area are you in?"}),
+    ("in", "location", {}),  # the organization's city
+    ("out", "interactive", {"body": "Pick a consultation slot: Morning / Evening"}),
+    ("in", "image", {"media_id": "demo-media-0001", "caption": "This is the area",
+                     "mime_type": "image/jpeg"}),
+)
+QUICK_REPLIES = (
+    ("Greeting", "greetings", "Hello! Thanks for reaching out. How can we help you today?"),
+    ("Clinic hours", "info", "We are open Monday to Saturday, 10am to 8pm."),
+    ("Payment link", "orders", "Here is your secure payment link. It is valid for 24 hours."),
+)
+
+
+class Command(BaseCommand):
+    """Create (or complete) the demo organizations, staff and data."""
+
+    help = f"Seed demo organizations and users (password: {DEMO_PASSWORD}); safe to run twice."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Seed everything in one transaction, then print how to sign in."""
+        self.created = 0
+        self.now = timezone.now()
+        logins: list[tuple[str, str, str]] = []
+        with transaction.atomic():
+            # Roles, catalog, shared template, organizations and platform staff belong to no
+            # organization: seeding them is platform work that must cross organizations.
+            with unscoped():
+                roles = {name: self._get(Role, name=name, defaults={"display_name": label})
+                         for name, label in ROLES.items()}
+                products = self._seed_shared()
+                self._user("superadmin", roles[Role.SUPER_ADMIN], "SUPER_ADMIN", organization=None)
+                logins.append(("superadmin", "platform (no organization)", Role.SUPER_ADMIN))
+                orgs = [(self._get(Organization, code=spec["code"], defaults={
+                    "name": spec["name"], "slug": spec["code"], "created_at": self.now}), spec)
+                    for spec in ORGANIZATIONS]
+            for org, spec in orgs:
+                with tenant_context(org):
+                    self._seed_organization(org, spec, roles, products)
+                for suffix, role in (("admin", Role.ORG_ADMIN), ("agent", Role.AGENT)):
+                    logins.append((f"{org.code}_{suffix}", f"{org.name} ({org.code})", role))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready: {self.created} rows created."))
+        self.stdout.write(f"Sign in with password {DEMO_PASSWORD!r} as:")
+        for username, where, role in logins:
+            self.stdout.write(f"  {username:<14} {role:<12} {where}")
+
+    def _get(self, model: type[M], defaults: dict[str, Any] | None = None, **lookup: Any) -> M:
+        """get_or_create on the model's default (scoped) manager, counting new rows."""
+        obj, created = model._default_manager.get_or_create(defaults=defaults, **lookup)
+        self.created += created
+        return obj
+
+    def _ago(self, **delta: float) -> datetime:
+        """A time before this run."""
+        return self.now - timedelta(**delta)
+
+    def _seed_shared(self) -> list[Product]:
+        """Costs, the catalog, a media file and one template shared by every organization."""
+        for kind, price in COSTS.items():
+            self._get(Cost, type=kind, defaults={"price": price})
+        products = []
+        for category_name, sub_name, name, sku, price in CATALOG:
+            category = self._get(Category, name=category_name, defaults={
+                "slug": category_name.lower().replace(" ", "-"), "created_at": self.now})
+            sub = self._get(SubCategory, category=category, name=sub_name, defaults={
+                "slug": sub_name.lower().replace(" ", "-"), "created_at": self.now})
+            products.append(self._get(Product, sku=sku, defaults={
+                "name": name, "price": price, "stock": 50, "category": category,
+                "sub_category": sub, "created_at": self.now}))
+        self._get(File, id="demo-media-0001",
+                  defaults={"name": "skin.jpg", "mimetype": "image/jpeg"})
+        self._get(Template, template_name="demo_welcome", organization=None, defaults={
+            "template_body": {"language": "en", "components": [
+                {"type": "BODY", "text": "Hi {{1}}, welcome! Reply to book a consultation."}]},
+            "template_vars": ["name"], "created_at": self.now})
+        return products
+
+    def _user(self, username: str, role: Role, legacy_role: str, **lookup: Any) -> User:
+        """A user with the demo password (reset when it was changed)."""
+        first, _, last = f"{username.replace('_', ' ').title()} Demo".partition(" ")
+        user = self._get(User, username=username, **lookup, defaults={
+            "first_name": first, "last_name": last, "email": f"{username}@demo.example.com",
+            "phone_number": "", "role": role, "legacy_role": legacy_role, "created_at": self.now})
+        if not user.check_password(DEMO_PASSWORD):
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user
+
+    def _seed_organization(
+        self, org: Organization, spec: dict[str, Any], roles: dict[str, Role],
+        products: list[Product],
+    ) -> None:
+        """Staff, a number, customers and everything they did, as the organization."""
+        admin = self._user(f"{org.code}_admin", roles[Role.ORG_ADMIN], "ADMIN")
+        agent = self._user(f"{org.code}_agent", roles[Role.AGENT], "AGENT")
+        number = self._get(WhatsAppNumber, phone_number_id=spec["phone_number_id"], defaults={
+            "display_number": spec["display_number"], "webhook_path": f"/webhook/{org.code}",
+            "created_at": self.now})
+        self._get(NumberFlowConfig, phone_number=number, defaults={
+            "display_number": number.display_number, "flow_key": f"{org.code}_default",
+            "flow_name": f"{org.name} welcome flow", "created_at": self.now,
+            "display_digits": "".join(c for c in number.display_number if c.isdigit())})
+        for title, category, content in QUICK_REPLIES:
+            self._get(QuickReply, title=title, defaults={
+                "content": content, "category": category, "created_by": admin,
+                "created_at": self.now})
+        customers = [self._customer(org, spec, i, name, wa_id, agent)
+                     for i, (name, wa_id) in enumerate(spec["customers"])]
+        self._conversations(spec, customers, number, agent)
+        self._campaign(org, admin, customers)
+        self._orders(org, customers[:2], products)
+        for i, customer in enumerate(customers):
+            first, _, last = customer.name.partition(" ")
+            self._get(Lead, zoho_lead_id=f"demo-{org.code}-{i + 1}", defaults={
+                "customer": customer, "wa_id": customer.wa_id, "phone": customer.wa_id,
+                "first_name": first, "last_name": last, "city": spec["city"],
+                "lead_source": "WhatsApp", "treatment_name": spec["treatment"].title(),
+                "created_at": self.now})
+
+    def _customer(
+        self, org: Organization, spec: dict[str, Any], i: int, name: str, wa_id: str, agent: User
+    ) -> Customer:
+        """A customer with a default home address."""
+        customer = self._get(Customer, wa_id=wa_id, defaults={
+            "name": name, "phone_1": wa_id, "user": agent, "created_at": self._ago(days=10 - i),
+            "email": f"{name.split()[0].lower()}@example.com", "last_message_type": "image",
+            "customer_status": (Customer.Status.OPEN, Customer.Status.PENDING,
+                                Customer.Status.RESOLVED)[i % 3],
+            "last_message_at": self._ago(days=3 - i),
+            "last_interaction_time": self._ago(days=3 - i),
+        })
+        address = self._get(CustomerAddress, customer=customer, address_type="home", defaults={
+            "full_name": name, "house_street": f"{12 + i}, Park Avenue", "locality": "Central",
+            "city": spec["city"], "state": spec["state"], "pincode": spec["pincode"],
+            "phone": wa_id[2:], "is_default": True, "is_verified": True, "created_at": self.now})
+        if customer.default_address_id != address.pk:
+            customer.default_address = address
+            customer.save(update_fields=["default_address"])
+        return customer
+
+    def _conversations(
+        self, spec: dict[str, Any], customers: list[Customer], number: WhatsAppNumber, agent: User
+    ) -> None:
+        """Inbound and outbound messages of several types with every customer."""
+        business = "".join(c for c in number.display_number or "" if c.isdigit())
+        for i, customer in enumerate(customers):
+            for j, (direction, kind, fields) in enumerate(CONVERSATION):
+                inbound = direction == "in"
+                values = {k: v.format(treatment=spec["treatment"], first=customer.name.split()[0])
+                          if isinstance(v, str) else v for k, v in fields.items()}
+                if kind == "location":
+                    values["latitude"], values["longitude"] = spec["location"]
+                self._get(Message, message_id=f"wamid.demo.{customer.wa_id}.{j + 1}", defaults={
+                    **values, "customer": customer, "type": kind,
+                    "from_wa_id": customer.wa_id if inbound else business,
+                    "to_wa_id": business if inbound else customer.wa_id,
+                    "sender_type": "customer" if inbound else "agent",
+                    "agent_id": None if inbound else str(agent.pk),
+                    "timestamp": self._ago(days=3 - i, minutes=30 - 5 * j)})
+
+    def _campaign(self, org: Organization, admin: User, customers: list[Customer]) -> None:
+        """A text campaign run once: a job, recipients, per-customer statuses and logs."""
+        campaign = self._get(Campaign, name=f"{org.name} monsoon offer", defaults={
+            "description": "20% off all consultations this month.", "created_by": admin,
+            "type": Campaign.Type.TEXT, "campaign_cost_type_id": "text", "status": "completed",
+            "content": {"body": "Monsoon offer: 20% off all consultations!"},
+            "created_at": self._ago(days=2)})
+        job = self._get(Job, campaign=campaign, defaults={
+            "last_attempted_by": admin, "created_at": self._ago(days=2),
+            "last_triggered_time": self._ago(days=2)})
+        if campaign.last_job_id != job.pk:
+            campaign.last_job = job
+            campaign.save(update_fields=["last_job"])
+        for i, customer in enumerate(customers):
+            ok = i < len(customers) - 1  # the last send fails, so the demo shows both outcomes
+            self._get(CampaignRecipient, campaign=campaign, phone_number=customer.wa_id, defaults={
+                "name": customer.name, "params": {"name": customer.name.split()[0]},
+                "status": "sent" if ok else "failed", "created_at": self._ago(days=2)})
+            self._get(JobStatus, job=job, customer=customer, defaults={
+                "status": JobStatus.Status.SUCCESS if ok else JobStatus.Status.FAILURE})
+            self._get(CampaignLog, campaign=campaign, job=job, target_id=customer.pk, defaults={
+                "target_type": "customer", "phone_number": customer.wa_id,
+                "status": "sent" if ok else "failed", "http_status_code": 200 if ok else 400,
+                "whatsapp_message_id": f"wamid.demo.campaign.{customer.wa_id}" if ok else None,
+                "error_code": None if ok else "131026",
+                "error_message": None if ok else "Message undeliverable",
+                "created_at": self._ago(days=2), "processed_at": self._ago(days=2),
+                "retry_count": 0})
+
+    def _orders(
+        self, org: Organization, customers: list[Customer], products: list[Product]
+    ) -> None:
+        """An order per customer, with two items, a payment link and a transaction."""
+        for i, customer in enumerate(customers):
+            order = self._get(Order, customer=customer, catalog_id=f"demo-catalog-{org.code}",
+                              defaults={"shipping_address": customer.default_address,
+                                        "status": ("paid", "pending")[i % 2],
+                                        "timestamp": self._ago(days=1, hours=i)})
+            total = 0.0
+            for quantity, product in enumerate(products[i:i + 2], start=1):
+                total += quantity * product.price
+                self._get(OrderItem, order=order, product=product, defaults={
+                    "product_retailer_id": product.sku, "quantity": quantity,
+                    "item_price": product.price, "price": product.price,
+                    "total_price": quantity * product.price, "currency": "INR",
+                    "created_at": order.timestamp})
+            paid = order.status == "paid"
+            self._get(Payment, razorpay_id=f"plink_demo_{org.code}_{i + 1}", defaults={
+                "order": order, "amount": total, "status": "paid" if paid else "created",
+                "razorpay_short_url": f"https://rzp.io/i/demo{org.code}{i + 1}",
+                "notification_sent": paid, "created_at": order.timestamp})
+            self._get(PaymentTransaction, transaction_id=f"txn_demo_{org.code}_{i + 1}", defaults={
+                "order": order, "payment_method": "upi", "payment_gateway": "razorpay",
+                "amount": total, "status": "success" if paid else "pending",
+                "created_at": order.timestamp})

@@ -1,0 +1,85 @@
+"""`manage.py seed_demo` is idempotent, keeps organizations apart, and its users can sign in."""
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from crm.management.commands.seed_demo import DEMO_PASSWORD
+from crm.models import Customer, Message, Order, Organization, Template, User
+from tenancy.context import tenant_context, unscoped
+
+DEMO_USERS = ("superadmin", "oliva_admin", "oliva_agent", "glow_admin", "glow_agent")
+
+
+def _row_counts() -> dict[str, int]:
+    """Rows per crm model, across every organization."""
+    with unscoped():  # the test compares whole tables, every organization included
+        return {m._meta.label: m._default_manager.count()
+                for m in apps.get_app_config("crm").get_models()}
+
+
+@pytest.fixture
+def seeded(db: None) -> str:
+    """Run seed_demo once and return what it printed."""
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_second_run_creates_nothing(seeded: str) -> None:
+    """Every table has the same number of rows after a second run, and rows of every kind."""
+    first = _row_counts()
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert _row_counts() == first
+    assert "0 rows created" in out.getvalue()
+    empty = [label for label, count in first.items() if count == 0]
+    # Only models the demo deliberately leaves out may be empty.
+    assert set(empty) <= {
+        "crm.AddressCollectionSession", "crm.ReferrerTracking", "crm.ZohoMapping", "crm.FlowLog",
+        "crm.WhatsAppApiLog", "crm.ZohoPayloadLog",
+    }
+
+
+def test_organizations_see_only_their_own_data(seeded: str) -> None:
+    """Each demo organization sees its customers, messages and orders, never the other's."""
+    with unscoped():  # look the demo organizations up by code
+        oliva = Organization.objects.get(code="oliva")
+        glow = Organization.objects.get(code="glow")
+    seen: dict[str, set[object]] = {}
+    for org in (oliva, glow):
+        with tenant_context(org):
+            for model in (Customer, Message, Order):
+                rows = list(model.objects.all())
+                assert rows, f"{org.code} has no {model.__name__} rows"
+                assert {row.organization_id for row in rows} == {org.pk}
+                seen.setdefault(model.__name__, set()).update((org.pk, row.pk) for row in rows)
+            assert Message.objects.filter(sender_type="customer").exists()
+            assert Message.objects.filter(sender_type="agent").exists()
+            assert Message.objects.values("type").distinct().count() >= 3
+            assert Template.objects.filter(template_name="demo_welcome").exists()  # shared
+            assert set(User.objects.values_list("username", flat=True)) == {
+                f"{org.code}_admin", f"{org.code}_agent"
+            }
+    for pairs in seen.values():  # no row is counted in both organizations
+        assert len({pk for _, pk in pairs}) == len(pairs)
+
+
+@pytest.mark.parametrize("username", DEMO_USERS)
+def test_demo_users_can_sign_in(seeded: str, username: str) -> None:
+    """The printed credentials work with the project's authentication backend."""
+    assert username in seeded and DEMO_PASSWORD in seeded
+    user = authenticate(username=username, password=DEMO_PASSWORD)
+    assert user is not None and user.username == username
+    assert authenticate(username=username, password="wrong-password") is None
+    if username == "superadmin":
+        assert user.organization_id is None and user.is_super_admin
+        assert user.legacy_role == User.LegacyRole.SUPER_ADMIN
+    else:
+        expected = "ORG_ADMIN" if username.endswith("_admin") else "AGENT"
+        assert user.role_name == expected and user.organization.code == username.split("_")[0]
+        assert user.legacy_role == ("ADMIN" if expected == "ORG_ADMIN" else "AGENT")
