@@ -96,7 +96,9 @@ def tenant_foreign_keys(model: type[models.Model]) -> tuple[models.ForeignKey, .
     return tuple(
         field
         for field in model._meta.concrete_fields
-        if field.is_relation and field.many_to_one and is_tenant_model(field.related_model)
+        if field.is_relation
+        and (field.many_to_one or field.one_to_one)
+        and is_tenant_model(field.related_model)
     )
 
 

@@ -1,0 +1,105 @@
+"""Every tenant model: B's rows are invisible and unchangeable from A; no organization raises."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.db import models
+from django.db.models import F
+
+from crm.models import Organization
+from tenancy.context import tenant_context, unscoped
+from tenancy.derivations import FromMatch
+from tenancy.exceptions import CrossTenantError, TenantNotSetError
+from tenancy.guards import derive_organization_id, is_tenant_model, tenant_foreign_keys
+from tests.factories import ALL_FACTORIES, model_of
+
+TENANT_FACTORIES = {model_of(f): f for f in ALL_FACTORIES if is_tenant_model(model_of(f))}
+MODELS = sorted(TENANT_FACTORIES, key=lambda m: m._meta.label)
+RELATIONS = [
+    (model, fk.name) for model in MODELS for fk in tenant_foreign_keys(model)
+]
+
+
+def _make(model: type[models.Model], org: Organization, **kwargs: Any) -> Any:
+    with tenant_context(org):
+        return TENANT_FACTORIES[model](**kwargs)
+
+
+def _plain_field(model: type[models.Model]) -> str:
+    """A concrete, non-key, non-relational column to rewrite in place."""
+    return next(
+        f.attname for f in model._meta.concrete_fields
+        if not f.primary_key and not f.is_relation and f.name != "password"
+    )
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_b_rows_are_invisible_from_a(model: type[models.Model], org_a, org_b) -> None:
+    mine, theirs = _make(model, org_a), _make(model, org_b)
+    with tenant_context(org_a):
+        manager = model._default_manager
+        assert mine.organization_id == org_a.pk
+        assert set(manager.values_list("pk", flat=True)) >= {mine.pk}
+        assert theirs.pk not in set(manager.values_list("pk", flat=True))
+        assert not manager.filter(pk=theirs.pk).exists()
+        with pytest.raises(model.DoesNotExist):
+            manager.get(pk=theirs.pk)
+        if not isinstance(model._meta.pk, models.CompositePrimaryKey):
+            assert manager.in_bulk([theirs.pk]) == {}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_b_rows_are_unchangeable_from_a(model: type[models.Model], org_a, org_b) -> None:
+    theirs = _make(model, org_b)
+    column = _plain_field(model)
+    with tenant_context(org_a):
+        manager = model._default_manager
+        assert manager.filter(pk=theirs.pk).update(**{column: F(column)}) == 0
+        assert manager.filter(pk=theirs.pk).delete()[0] == 0
+        with pytest.raises(CrossTenantError):
+            theirs.save()
+        with pytest.raises(CrossTenantError):
+            theirs.delete()
+        with pytest.raises(CrossTenantError):
+            manager.bulk_update([theirs], [column])
+    with unscoped():
+        assert model._default_manager.filter(pk=theirs.pk).exists()
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
+def test_no_organization_raises(model: type[models.Model], org_a) -> None:
+    mine = _make(model, org_a)
+    manager = model._default_manager
+    for query in (lambda: list(manager.all()), manager.count, manager.exists,
+                  lambda: manager.filter(pk=mine.pk).delete()):
+        with pytest.raises(TenantNotSetError):
+            query()
+    with pytest.raises(TenantNotSetError):
+        mine.save()
+
+
+@pytest.mark.parametrize(("model", "relation"), RELATIONS,
+                         ids=[f"{m._meta.label}.{r}" for m, r in RELATIONS])
+def test_a_row_cannot_point_at_b(model: type[models.Model], relation: str, org_a, org_b) -> None:
+    parent_model = model._meta.get_field(relation).related_model
+    parents_of_b = _make(parent_model, org_b)
+    with pytest.raises(CrossTenantError, match=relation):
+        _make(model, org_a, **{relation: parents_of_b})
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m.tenant_derivation],
+                         ids=lambda m: m._meta.label)
+def test_unscoped_rows_take_their_parents_organization(model, org_a, org_b) -> None:
+    row = _make(model, org_b)
+    first = model.tenant_derivation[0]
+    if isinstance(first, FromMatch):  # linked by value: give the wa_id one matching row, in B
+        _make(apps.get_model(first.model), org_b, **{first.to_field: getattr(row, first.field)})
+    row.organization_id = None
+    with unscoped():  # platform code (a job, an import) writing for whichever tenant owns it
+        assert derive_organization_id(row) == org_b.pk
+    if isinstance(first, FromMatch):  # the same wa_id in A too: ambiguous, nothing is derived
+        _make(apps.get_model(first.model), org_a, **{first.to_field: getattr(row, first.field)})
+        with unscoped():
+            assert derive_organization_id(row) is None
