@@ -17,6 +17,7 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from crm.models import (
+    ApiToken,
     AddressCollectionSession,
     Campaign,
     CampaignLog,
@@ -185,6 +186,16 @@ class UserFactory(DjangoModelFactory):
     legacy_role = User.LegacyRole.AGENT
     created_at = _now
     updated_at = _now
+
+
+class ApiTokenFactory(DjangoModelFactory):
+    """An API token of a user of the active organization."""
+
+    class Meta:
+        model = ApiToken
+
+    user = factory.SubFactory(UserFactory)
+    key_hash = factory.Sequence(lambda n: ApiToken.hash(f"token-{n}"))
 
 
 # --- Customers -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ TENANT_TABLES = {
     "customer_addresses", "address_collection_sessions", "templates", "campaign_recipients",
     "quick_replies", "leads", "zoho_mappings", "flow_logs", "campaign_logs", "whatsapp_api_logs",
     "zoho_payload_logs", "number_flow_configs",
+    "api_tokens",  # new in the port
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

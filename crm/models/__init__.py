@@ -28,9 +28,10 @@ from crm.models.messaging import (
     WhatsAppNumber,
 )
 from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
-from crm.models.organizations import Organization, Role, User
+from crm.models.organizations import ApiToken, Organization, Role, User
 
 __all__ = [
+    "ApiToken",
     "AddressCollectionSession",
     "Campaign",
     "CampaignLog",

@@ -1,6 +1,8 @@
 """Organizations (the tenants), roles and the users who sign in."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from typing import Any, ClassVar
 
@@ -8,6 +10,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 
 from crm.fields import PgEnumField, UTCDateTimeField
+from tenancy.derivations import Derivation, FromParent
 from tenancy.models import TenantManager, TenantModel
 
 
@@ -127,3 +130,34 @@ class User(AbstractBaseUser, TenantModel):
     def is_super_admin(self) -> bool:
         """Platform staff: no organization, SUPER_ADMIN role."""
         return self.role_name == Role.SUPER_ADMIN and self.organization_id is None
+
+
+class ApiToken(TenantModel):
+    """A bearer token for the REST API; only its SHA-256 is stored, the token is shown once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("user"),)
+    platform_rows: ClassVar[bool] = True
+
+    class Meta:
+        db_table = "api_tokens"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"token of {self.user_id}"
+
+    @staticmethod
+    def hash(key: str) -> str:
+        """The stored form of a token."""
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User) -> tuple[ApiToken, str]:
+        """Create a token for `user`; return it with the plain key, which is never stored."""
+        key = secrets.token_urlsafe(32)
+        return cls.objects.create(user=user, key_hash=cls.hash(key)), key
