@@ -1,0 +1,52 @@
+"""What each role may do: one table, read by the REST API and the admin alike."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from crm.models import Role
+from tenancy.guards import is_tenant_model
+
+# AGENT works the conversations; every other tenant table is read-only to an agent.
+AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "quickreply"})
+# History written by the system only: nobody edits it by hand.
+LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog"})
+# Shared tables an organization's staff may read (the rest are platform-only).
+CATALOG_MODELS = frozenset({"category", "subcategory", "product", "cost", "file"})
+
+
+def role_of(user: Any) -> str | None:
+    """SUPER_ADMIN, ORG_ADMIN, AGENT, or None for anonymous and role-less users."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return user.role_name
+
+
+def is_platform_staff(user: Any) -> bool:
+    """SUPER_ADMIN with no organization."""
+    return bool(getattr(user, "is_authenticated", False) and user.is_super_admin)
+
+
+def can_read(user: Any, model: type[models.Model]) -> bool:
+    """Staff read every tenant table and the shared catalog; platform tables are SUPER_ADMIN's."""
+    role = role_of(user)
+    if role is None:
+        return False
+    if is_platform_staff(user):
+        return True
+    return is_tenant_model(model) or model._meta.model_name in CATALOG_MODELS
+
+
+def can_write(user: Any, model: type[models.Model]) -> bool:
+    """Whether `user` may add, change and delete rows of `model` (row rules still apply)."""
+    name = model._meta.model_name
+    if name in LOG_MODELS or role_of(user) is None:
+        return False
+    if is_platform_staff(user):
+        return True
+    if not is_tenant_model(model):
+        return False  # organizations, roles and the shared catalog are platform data
+    if role_of(user) == Role.ORG_ADMIN:
+        return True
+    return role_of(user) == Role.AGENT and name in AGENT_WRITES
