@@ -6,6 +6,7 @@ import secrets
 import uuid
 from typing import Any, ClassVar
 
+from django.apps import apps
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models
 
@@ -130,6 +131,41 @@ class User(AbstractBaseUser, TenantModel):
     def is_super_admin(self) -> bool:
         """Platform staff: no organization, SUPER_ADMIN role."""
         return self.role_name == Role.SUPER_ADMIN and self.organization_id is None
+
+    @property
+    def is_staff(self) -> bool:
+        """Every role signs in to the admin; what it may do there is `has_perm`'s business."""
+        return self.role_name in (Role.SUPER_ADMIN, Role.ORG_ADMIN, Role.AGENT)
+
+    @property
+    def is_superuser(self) -> bool:
+        """Django's notion of a superuser: platform staff."""
+        return self.is_super_admin
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        """Decide Django's model permissions (`crm.change_customer`) by role (crm.roles)."""
+        from crm.roles import can_read, can_write
+
+        app_label, _, codename = perm.partition(".")
+        action, _, model_name = codename.partition("_")
+        try:
+            model = apps.get_model(app_label, model_name)
+        except LookupError:
+            return False
+        if action == "view":
+            return can_read(self, model)
+        return action in ("add", "change", "delete") and can_write(self, model)
+
+    def has_perms(self, perm_list: Any, obj: Any = None) -> bool:
+        """Every permission of `perm_list`."""
+        return all(self.has_perm(perm, obj) for perm in perm_list)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        """Staff see the apps whose models they may view."""
+        return self.is_staff and any(
+            self.has_perm(f"{app_label}.view_{model._meta.model_name}")
+            for model in apps.get_app_config(app_label).get_models()
+        )
 
 
 class ApiToken(TenantModel):
