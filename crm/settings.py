@@ -94,6 +94,11 @@ SILENCED_SYSTEM_CHECKS = [
     "auth.W004",
 ]
 
+# WhatsApp Cloud API webhook (/webhooks/whatsapp/): the verify token set in Meta's App Dashboard,
+# and the App Secret that signs every delivery (X-Hub-Signature-256).
+WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
+WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
