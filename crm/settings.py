@@ -20,6 +20,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tenancy",
     "crm",
 ]
@@ -93,6 +97,31 @@ SILENCED_SYSTEM_CHECKS = [
     # users.username is unique per organization (legacy index), and our backend resolves it so.
     "auth.W004",
 ]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "crm.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.RolePermission"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "crm.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "wb-crm API",
+    "DESCRIPTION": "Every call runs as one organization: the caller's own, or for platform staff "
+    "the one named by the X-Organization-ID header.",
+    "VERSION": "1.0.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # WhatsApp Cloud API webhook (/webhooks/whatsapp/): the verify token set in Meta's App Dashboard,
 # and the App Secret that signs every delivery (X-Hub-Signature-256).

@@ -1,7 +1,8 @@
 """URL routes."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("crm.api.urls")),
 ]

@@ -1,0 +1,48 @@
+"""Bearer tokens: `Authorization: Token <key>` (or `Bearer <key>`), stored hashed."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from crm.auth import OrganizationUserBackend
+from crm.models import ApiToken
+from tenancy.context import unscoped
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """Authenticate by an API token issued at POST /api/v1/auth/token."""
+
+    keywords = ("token", "bearer")
+
+    def authenticate(self, request: Any) -> tuple[Any, ApiToken] | None:
+        parts = authentication.get_authorization_header(request).split()
+        if not parts or parts[0].decode(errors="replace").lower() not in self.keywords:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Send 'Authorization: Token <key>'.")
+        # The token is what tells us the organization: a lookup by its exact hash, nothing else.
+        with unscoped():
+            token = (
+                ApiToken.objects.select_related("user__organization", "user__role")
+                .filter(key_hash=ApiToken.hash(parts[1].decode(errors="replace")))
+                .first()
+            )
+        if token is None or not OrganizationUserBackend().user_can_authenticate(token.user):
+            raise exceptions.AuthenticationFailed("Invalid token, or an inactive organization.")
+        return token.user, token
+
+    def authenticate_header(self, request: Any) -> str:
+        return "Token"
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Describes ApiTokenAuthentication in the OpenAPI schema."""
+
+    target_class = ApiTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token <key>`, from POST /api/v1/auth/token"}

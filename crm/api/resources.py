@@ -1,0 +1,99 @@
+"""One resource per table, named after it with dashes: filters, ordering, read-only or not."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+from crm import models as crm
+from crm.api.views import (
+    JobStatusViewSet,
+    ReadOnlyTenantViewSet,
+    SharedCatalogViewSet,
+    TenantViewSet,
+)
+
+RANGE = ["exact", "gte", "lte"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An API resource over one model."""
+
+    model: type[models.Model]
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    ordering: tuple[str, ...] = ("created_at",)
+    base: type = TenantViewSet
+
+    @property
+    def prefix(self) -> str:
+        """The URL segment: the table name with dashes."""
+        return self.model._meta.db_table.replace("_", "-")
+
+    def viewset(self) -> type:
+        """A viewset class for this resource."""
+        attrs: dict[str, Any] = {
+            "model": self.model,
+            "lookup_field": self.model._meta.pk.name,
+            "filterset_fields": self.filters,
+            "ordering_fields": list(self.ordering),
+        }
+        if isinstance(self.model._meta.pk, models.CharField):
+            attrs["lookup_value_regex"] = "[^/]+"  # names such as template names may hold dots
+        if self.base is JobStatusViewSet:
+            attrs["lookup_field"] = "pk"
+        return type(f"{self.model.__name__}ViewSet", (self.base,), attrs)
+
+
+def _exact(*names: str) -> dict[str, list[str]]:
+    return {name: ["exact"] for name in names}
+
+
+RESOURCES = [
+    Resource(crm.Customer, {**_exact("wa_id", "customer_status", "user", "email"),
+                            "created_at": RANGE, "last_message_at": RANGE},
+             ("created_at", "last_message_at", "name")),
+    Resource(crm.Message, {**_exact("customer", "type", "sender_type", "from_wa_id", "message_id"),
+                           "timestamp": RANGE}, ("timestamp", "id")),
+    Resource(crm.User, _exact("username", "email", "role"), ("username", "created_at")),
+    Resource(crm.WhatsAppNumber, _exact("phone_number_id", "is_active"),
+             ("display_number", "created_at")),
+    Resource(crm.NumberFlowConfig, _exact("phone_number", "flow_key", "is_enabled"),
+             ("priority", "created_at")),
+    Resource(crm.Campaign, {**_exact("type", "status", "created_by"), "created_at": RANGE},
+             ("created_at", "name")),
+    Resource(crm.Job, {**_exact("campaign"), "created_at": RANGE}),
+    Resource(crm.JobStatus, _exact("job", "customer", "status"), ("status",),
+             base=JobStatusViewSet),
+    Resource(crm.CampaignRecipient, _exact("campaign", "status", "phone_number")),
+    Resource(crm.CampaignLog, {**_exact("campaign", "job", "status", "target_type"),
+                               "created_at": RANGE}, base=ReadOnlyTenantViewSet),
+    Resource(crm.Order, {**_exact("customer", "status"), "timestamp": RANGE},
+             ("timestamp", "status")),
+    Resource(crm.OrderItem, _exact("order", "product", "product_retailer_id"),
+             ("id", "created_at")),
+    Resource(crm.Payment, {**_exact("order", "status", "razorpay_id"), "created_at": RANGE},
+             ("created_at", "amount")),
+    Resource(crm.PaymentTransaction, _exact("order", "status", "transaction_id"),
+             ("created_at", "amount")),
+    Resource(crm.ReferrerTracking, _exact("customer", "wa_id", "is_appointment_booked")),
+    Resource(crm.CustomerAddress, _exact("customer", "city", "pincode", "is_default")),
+    Resource(crm.AddressCollectionSession, _exact("customer", "order", "status")),
+    Resource(crm.Template, _exact("facebook_template_id"), ("template_name", "created_at")),
+    Resource(crm.QuickReply, _exact("category", "created_by"), ("title", "created_at")),
+    Resource(crm.Lead, {**_exact("customer", "wa_id", "zoho_lead_id", "lead_source", "city"),
+                        "created_at": RANGE}),
+    Resource(crm.ZohoMapping, _exact("treatment_name", "zoho_name"), ("treatment_name",)),
+    Resource(crm.FlowLog, {**_exact("wa_id", "flow_type", "step", "status_code"),
+                           "created_at": RANGE}, base=ReadOnlyTenantViewSet),
+    Resource(crm.WhatsAppApiLog, {**_exact("campaign", "job", "phone_number",
+                                           "response_status_code"), "created_at": RANGE},
+             base=ReadOnlyTenantViewSet),
+    Resource(crm.ZohoPayloadLog, {**_exact("wa_id", "status", "zoho_lead_id"),
+                                  "created_at": RANGE}, base=ReadOnlyTenantViewSet),
+    Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
+    Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
+    Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),
+             base=SharedCatalogViewSet),
+]

@@ -1,0 +1,100 @@
+"""Serializers built per model: organization read-only, secrets write-only, timestamps set here."""
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from django.db import models
+from rest_framework import serializers
+
+from crm.models import JobStatus, Role, User, WhatsAppApiLog, WhatsAppNumber
+from crm.roles import is_platform_staff
+
+SYSTEM_FIELDS = ("organization", "created_at", "updated_at", "created_by", "updated_by")
+# Secrets are accepted on write and never returned.
+WRITE_ONLY = {WhatsAppNumber: ("access_token",), User: ("password",)}
+SECRET_HEADER = re.compile(r"authorization|token|secret|api[-_]?key", re.IGNORECASE)
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """Staff accounts: the password is hashed, and SUPER_ADMIN is never granted here."""
+
+    password = serializers.CharField(write_only=True, required=False, min_length=8,
+                                     style={"input_type": "password"})
+
+    class Meta:
+        model = User
+        exclude = ("legacy_role",)
+        read_only_fields = SYSTEM_FIELDS
+
+    def validate_role(self, role: Role | None) -> Role | None:
+        if role is not None and role.name == Role.SUPER_ADMIN and not is_platform_staff(
+            self.context["request"].user
+        ):
+            raise serializers.ValidationError("Only platform staff grant SUPER_ADMIN.")
+        return role
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": "A new user needs a password."})
+        return attrs
+
+    def save(self, **kwargs: Any) -> User:
+        password = self.validated_data.pop("password", None)
+        user = super().save(**kwargs)
+        if password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        return user
+
+
+class JobStatusSerializer(serializers.ModelSerializer):
+    """A job's outcome for one customer; `id` is `<job>:<customer>`."""
+
+    id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JobStatus
+        fields = ("id", "job", "customer", "status", "organization")
+        read_only_fields = ("organization",)
+
+    def get_id(self, obj: JobStatus) -> str:
+        return f"{obj.job_id}:{obj.customer_id}"
+
+
+class WhatsAppApiLogSerializer(serializers.ModelSerializer):
+    """API call logs, with credentials in recorded headers masked."""
+
+    class Meta:
+        model = WhatsAppApiLog
+        fields = "__all__"
+
+    def to_representation(self, instance: WhatsAppApiLog) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for key in ("request_headers", "response_headers"):
+            if isinstance(data.get(key), dict):
+                data[key] = {
+                    name: "***" if SECRET_HEADER.search(name) else value
+                    for name, value in data[key].items()
+                }
+        return data
+
+
+SPECIAL = {User: UserSerializer, JobStatus: JobStatusSerializer,
+           WhatsAppApiLog: WhatsAppApiLogSerializer}
+
+
+@cache
+def serializer_for(model: type[models.Model]) -> type[serializers.ModelSerializer]:
+    """The serializer class of `model` (built once per model, holding no querysets)."""
+    if model in SPECIAL:
+        return SPECIAL[model]
+    names = {f.name for f in model._meta.get_fields()}
+    meta = type("Meta", (), {
+        "model": model,
+        "fields": "__all__",
+        "read_only_fields": tuple(name for name in SYSTEM_FIELDS if name in names),
+        "extra_kwargs": {name: {"write_only": True} for name in WRITE_ONLY.get(model, ())},
+    })
+    return type(f"{model.__name__}Serializer", (serializers.ModelSerializer,), {"Meta": meta})

@@ -1,0 +1,19 @@
+"""Routes of /api/v1/."""
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from crm.api.resources import RESOURCES
+from crm.api.views import ObtainTokenView
+
+router = DefaultRouter()
+for resource in RESOURCES:
+    router.register(resource.prefix, resource.viewset(), basename=resource.prefix)
+
+urlpatterns = [
+    path("auth/token", ObtainTokenView.as_view(), name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("", include(router.urls)),
+]
