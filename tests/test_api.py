@@ -1,0 +1,166 @@
+"""REST API: every resource answers as one organization; other organizations' rows are 404."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.db import models
+from rest_framework.test import APIClient
+
+from crm.api.resources import RESOURCES, Resource
+from crm.api.serializers import serializer_for
+from crm.api.views import ReadOnlyTenantViewSet, SharedCatalogViewSet
+from crm.models import ApiToken, JobStatus, Organization, Role, User, WhatsAppNumber
+from tenancy.context import tenant_context, unscoped
+from tenancy.guards import tenant_foreign_keys
+from tests.factories import ALL_FACTORIES, UserFactory, model_of
+
+FACTORIES = {model_of(f): f for f in ALL_FACTORIES}
+TENANT = [r for r in RESOURCES if r.base is not SharedCatalogViewSet]
+WRITABLE = [r for r in TENANT if r.base is not ReadOnlyTenantViewSet]
+REFERENCES = [(r, fk.name) for r in WRITABLE for fk in tenant_foreign_keys(r.model)
+              if fk.name not in ("created_by", "updated_by")]
+
+
+def _ids(resources: list[Resource]) -> list[str]:
+    return [r.prefix for r in resources]
+
+
+def client_for(user: User) -> APIClient:
+    """An API client authenticated with a real token of `user`."""
+    scope = tenant_context(user.organization_id) if user.organization_id else unscoped()
+    with scope:
+        _, key = ApiToken.issue(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def staff(org: Organization | None, role: str = Role.ORG_ADMIN) -> User:
+    """A user of `org` (platform staff when None) with `role`."""
+    trait = {Role.ORG_ADMIN: "org_admin", Role.SUPER_ADMIN: "super_admin"}.get(role)
+    scope = tenant_context(org) if org else unscoped()
+    with scope:
+        return UserFactory(**({trait: True} if trait else {}))
+
+
+def make(model: type[models.Model], org: Organization, **kwargs: Any) -> Any:
+    """A row of `model` in `org`."""
+    with tenant_context(org):
+        return FACTORIES[model](**kwargs)
+
+
+def key_of(obj: Any) -> str:
+    """The key the API shows and looks the row up by."""
+    return f"{obj.job_id}:{obj.customer_id}" if isinstance(obj, JobStatus) else str(obj.pk)
+
+
+def detail_url(resource: Resource, obj: Any) -> str:
+    return f"/api/v1/{resource.prefix}/{key_of(obj)}/"
+
+
+def missing_url(resource: Resource) -> str:
+    """The detail URL of a row that exists nowhere."""
+    pk = resource.model._meta.pk
+    key = {"AutoField": "2147483000", "UUIDField": str(uuid.uuid4())}.get(
+        pk.get_internal_type(), "no-such-row"
+    )
+    if isinstance(pk, models.CompositePrimaryKey):
+        key = f"{uuid.uuid4()}:{uuid.uuid4()}"
+    return f"/api/v1/{resource.prefix}/{key}/"
+
+
+def keys_listed(resource: Resource, body: dict[str, Any]) -> set[str]:
+    name = "id" if resource.model is JobStatus else resource.model._meta.pk.name
+    return {str(row[name]) for row in body["results"]}
+
+
+def payload(resource: Resource, obj: Any, org: Organization) -> dict[str, Any]:
+    """What a client would POST to recreate `obj` (its row deleted first, to free unique values)."""
+    with tenant_context(org):
+        data = dict(serializer_for(resource.model)(obj).data)
+        if isinstance(obj, User):
+            data["password"] = "a-long-enough-password"
+        if isinstance(obj, WhatsAppNumber):
+            data["access_token"] = "EAAG-secret"
+        resource.model._default_manager.filter(pk=obj.pk).delete()
+    for name in ("id", "organization", "created_at", "updated_at", "created_by", "updated_by"):
+        data.pop(name, None)
+    return data
+
+
+@pytest.fixture
+def admin_a(org_a: Organization) -> User:
+    return staff(org_a)
+
+
+@pytest.fixture
+def api_a(admin_a: User) -> APIClient:
+    return client_for(admin_a)
+
+
+@pytest.mark.parametrize("resource", TENANT, ids=_ids(TENANT))
+def test_list_is_paginated_and_holds_only_own_rows(resource, api_a, org_a, org_b) -> None:
+    mine, theirs = make(resource.model, org_a), make(resource.model, org_b)
+    response = api_a.get(f"/api/v1/{resource.prefix}/", {"page_size": 500})
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    assert key_of(mine) in keys_listed(resource, body)
+    assert key_of(theirs) not in keys_listed(resource, body)
+    assert all(row.get("organization") in (str(org_a.pk), None) for row in body["results"])
+
+
+@pytest.mark.parametrize("resource", TENANT, ids=_ids(TENANT))
+def test_another_organizations_object_is_404(resource, api_a, org_b) -> None:
+    theirs = make(resource.model, org_b)
+    url = detail_url(resource, theirs)
+    methods = ("get",) if resource.base is ReadOnlyTenantViewSet else (
+        "get", "patch", "put", "delete")
+    for method in methods:
+        missing = getattr(api_a, method)(missing_url(resource), {}, format="json")
+        response = getattr(api_a, method)(url, {}, format="json")
+        assert (response.status_code, response.json()) == (404, missing.json()), method
+    with unscoped():
+        assert resource.model._default_manager.filter(pk=theirs.pk).exists()
+
+
+@pytest.mark.parametrize(("resource", "field"), REFERENCES,
+                         ids=[f"{r.prefix}.{f}" for r, f in REFERENCES])
+def test_a_reference_to_another_organizations_row_is_400(resource, field, api_a, org_a,
+                                                         org_b) -> None:
+    data = payload(resource, make(resource.model, org_a), org_a)
+    parent = resource.model._meta.get_field(field).related_model
+    theirs = make(parent, org_b)
+    target = resource.model._meta.get_field(field).target_field.attname
+    data[field] = str(getattr(theirs, target))
+    response = api_a.post(f"/api/v1/{resource.prefix}/", data, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+@pytest.mark.parametrize("resource", WRITABLE, ids=_ids(WRITABLE))
+def test_created_rows_belong_to_the_callers_organization(resource, api_a, org_a,
+                                                         org_b) -> None:
+    data = payload(resource, make(resource.model, org_a), org_a)
+    data["organization"] = str(org_b.pk)
+    response = api_a.post(f"/api/v1/{resource.prefix}/", data, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["organization"] == str(org_a.pk)
+    with tenant_context(org_a):
+        assert resource.model._default_manager.count() >= 1
+    with tenant_context(org_b):
+        assert not resource.model._default_manager.exists()
+
+
+@pytest.mark.parametrize("resource", [r for r in TENANT if r not in WRITABLE],
+                         ids=_ids([r for r in TENANT if r not in WRITABLE]))
+def test_log_tables_are_read_only(resource, api_a, org_a) -> None:
+    row = make(resource.model, org_a)
+    for response in (api_a.post(f"/api/v1/{resource.prefix}/", {}, format="json"),
+                     api_a.patch(detail_url(resource, row), {}, format="json"),
+                     api_a.delete(detail_url(resource, row))):
+        assert response.status_code in (403, 405)
+    with tenant_context(org_a):
+        assert resource.model._default_manager.filter(pk=row.pk).exists()
