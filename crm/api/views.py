@@ -157,7 +157,7 @@ class ObtainTokenView(APIView):
         credentials.is_valid(raise_exception=True)
         user = OrganizationUserBackend().authenticate(request, **credentials.validated_data)
         if user is None:
-            raise exceptions.AuthenticationFailed(
+            raise exceptions.ValidationError(
                 "Wrong username or password, an inactive organization, or a username that exists "
                 "in several organizations: then send its organization code too."
             )
