@@ -84,6 +84,26 @@ def _derived_org_sql(derivation):
     return f"(CASE WHEN t.{unless} IS NULL THEN {expr} END)" if unless else expr
 
 
+def _update_sql(table, pk, derivations):
+    """One batch's UPDATE; `{batch}` is the primary-key range condition on `t`."""
+    if len(derivations) == 1 and derivations[0][0] == "parent":
+        _, column, parent_table, key, _ = derivations[0]
+        # The common case, shaped like a plain UPDATE ... FROM: one range scan, one join.
+        return (
+            f"UPDATE {table} t SET organization_id = p.organization_id FROM {parent_table} p "
+            f"WHERE {{batch}} AND t.organization_id IS NULL AND p.{key} = t.{column} "
+            "AND p.organization_id IS NOT NULL"
+        )
+    derived = "COALESCE(" + ", ".join(_derived_org_sql(d) for d in derivations) + ")"
+    return (
+        f"UPDATE {table} u SET organization_id = s.org FROM (SELECT "
+        + ", ".join(f"t.{c}" for c in pk)
+        + f", {derived} AS org FROM {table} t WHERE {{batch}} AND t.organization_id IS NULL) s "
+        + "WHERE " + " AND ".join(f"u.{c} = s.{c}" for c in pk)
+        + " AND s.org IS NOT NULL AND u.organization_id IS NULL"
+    )
+
+
 def _reason_sql(derivation):
     """A SQL expression naming why this derivation gives no organization for row `t`."""
     kind, column, table, key, unless = derivation
@@ -114,6 +134,7 @@ class PostgresSteps:
 
     def __init__(self, connection):
         self.connection = connection
+        self.longest_batch = 0.0  # seconds, of the backfill statement now running's table
 
     def fetch(self, sql, params=()):
         with self.connection.cursor() as cursor:
@@ -178,39 +199,39 @@ class PostgresSteps:
         """Derive organization_id batch by batch; return the number of rows derived."""
         if not derivations:
             return 0
-        cols = ", ".join(pk)
-        on_pk = " AND ".join(f"t.{c} = b.{c}" for c in pk)
-        on_src = " AND ".join(f"t.{c} = s.{c}" for c in pk)
-        derived = "COALESCE(" + ", ".join(_derived_org_sql(d) for d in derivations) + ", NULL)"
-        last_desc = ", ".join(f"{c} DESC" for c in pk)
-
-        def statement(after):
-            where = f"WHERE ({cols}) > ({', '.join(['%s'] * len(pk))})" if after else ""
-            return (
-                f"WITH batch AS (SELECT {cols} FROM {table} {where} ORDER BY {cols} LIMIT %s), "
-                f"src AS (SELECT {', '.join('t.' + c for c in pk)}, {derived} AS org "
-                f"FROM batch b JOIN {table} t ON {on_pk} WHERE t.organization_id IS NULL), "
-                f"done AS (UPDATE {table} t SET organization_id = s.org FROM src s "
-                f"WHERE {on_src} AND s.org IS NOT NULL AND t.organization_id IS NULL RETURNING 1) "
-                f"SELECT (SELECT count(*) FROM done), last.* "
-                f"FROM (SELECT {cols} FROM batch ORDER BY {last_desc} LIMIT 1) last"
-            )
-
-        total, after, said = 0, None, time.monotonic()
+        cols, marks = ", ".join(pk), ", ".join(["%s"] * len(pk))
+        key = "(" + ", ".join(f"t.{c}" for c in pk) + ")"
+        update = _update_sql(table, pk, derivations)
+        total, lower, said = 0, None, time.monotonic()
         while True:
-            rows = self.fetch(statement(after), [*(after or ()), BATCH_SIZE])
-            if not rows:
+            # The batch's last key: an index-only scan of the primary key.
+            after = f"WHERE ({cols}) > ({marks})" if lower else ""
+            found = self.fetch(
+                f"SELECT {cols} FROM {table} {after} ORDER BY {cols} OFFSET %s LIMIT 1",
+                [*(lower or ()), BATCH_SIZE - 1],
+            )
+            upper = found[0] if found else None
+            bounds = [(f"{key} > ({marks})", lower), (f"{key} <= ({marks})", upper)]
+            where = " AND ".join([sql for sql, value in bounds if value] or ["TRUE"])
+            params = [v for _, value in bounds if value for v in value]
+            started = time.monotonic()
+            with self.connection.cursor() as cursor:
+                cursor.execute(update.format(batch=where), params)
+                total += cursor.rowcount
+            self.longest_batch = max(self.longest_batch, time.monotonic() - started)
+            if upper is None:
                 return total
-            total += rows[0][0]
-            after = tuple(rows[0][1:])
+            lower = upper
             if time.monotonic() - said >= 1:
                 _say(f"  {table}: {total} rows derived so far")
                 said = time.monotonic()
 
     def left_null(self, table, derivations):
         """[(reason, rows)] for the rows still without organization."""
-        if not derivations:
-            reason = "'no derivation: shared by all organizations, or set by hand'"
+        if derivations is None:
+            reason = "'had no organization before the takeover: assign it by hand'"
+        elif not derivations:
+            reason = "'shared by every organization (no derivation)'"
         else:
             reason = " || '; ' || ".join(f"({_reason_sql(d)})" for d in derivations)
         return self.fetch(
@@ -225,10 +246,12 @@ class PostgresSteps:
             return
         if any(index == name for index, _ in indexes):  # left invalid by a killed build
             self.run_outside_transaction(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        started = time.monotonic()
         self.run_outside_transaction(
             f"CREATE INDEX CONCURRENTLY {name} ON {table} (organization_id)"
         )
-        _say(f"  {table}: indexed organization_id")
+        _say(f"  {table}: indexed organization_id concurrently "
+             f"({time.monotonic() - started:.2f}s, writes not blocked)")
 
     def ensure_foreign_key(self, table):
         name = f"{table}_organization_id_fk"
@@ -241,8 +264,10 @@ class PostgresSteps:
             keys = [(name, False)]
         for key, validated in keys:
             if not validated:
+                started = time.monotonic()
                 self.run(f"ALTER TABLE {table} VALIDATE CONSTRAINT {key}")
-                _say(f"  {table}: foreign key {key} validated")
+                _say(f"  {table}: foreign key {key} validated "
+                     f"({time.monotonic() - started:.2f}s, writes not blocked)")
 
     def remove_ours(self, table):
         """Undo only what this migration added to `table`."""
@@ -280,12 +305,12 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
             steps.ensure_column(table)
         report = []
         for table, _, pk, derivations in TABLES:
-            started = time.monotonic()
+            started, steps.longest_batch = time.monotonic(), 0.0
             derived = steps.backfill(table, pk, derivations)
             left = steps.left_null(table, derivations)
             seconds = time.monotonic() - started
             _say(f"  {table}: {derived} rows derived, {sum(n for _, n in left)} left NULL "
-                 f"({seconds:.1f}s)")
+                 f"({seconds:.1f}s; longest batch {steps.longest_batch:.3f}s)")
             report.append((table, derived, left))
         for table, _, _, _ in ADDED:
             steps.ensure_index(table)
