@@ -53,8 +53,9 @@ def statements(n: dict[str, int]) -> list[tuple[str, str]]:
 
     ts = "timestamp '2024-01-01' + (i || ' seconds')::interval"
     return [
-        ("roles", "INSERT INTO roles SELECT md5('role'||i)::uuid, r, initcap(r), NULL, true, now(), "
-         "now() FROM unnest(ARRAY['SUPER_ADMIN','ORG_ADMIN','AGENT']) WITH ORDINALITY AS t(r, i)"),
+        ("roles", "INSERT INTO roles SELECT md5('role'||i)::uuid, r, initcap(r), NULL, true, "
+         "now(), now() "
+         "FROM unnest(ARRAY['SUPER_ADMIN','ORG_ADMIN','AGENT']) WITH ORDINALITY AS t(r, i)"),
         ("organizations", f"INSERT INTO organizations SELECT {uid('org', 'i')}, 'Org ' || i, "
          f"'org' || i, 'org-' || i, NULL, true, {ts}, {ts} "
          f"FROM generate_series(0, {n['organizations']} - 1) i"),
@@ -121,7 +122,8 @@ def statements(n: dict[str, int]) -> list[tuple[str, str]]:
         ("leads", f"INSERT INTO leads SELECT {uid('lead', 'i')}, 'zl' || i, 'First', NULL, NULL, "
          "'9000000000', NULL, NULL, NULL, NULL, NULL, "
          f"CASE WHEN i % 10 = 9 THEN 'unknown' || i "
-         f"ELSE (919000000000 + i % {n['customers']})::text END, CASE WHEN i % 2 = 0 THEN {cust('i')} END, NULL, NULL, NULL, NULL, NULL, {ts}, {ts} "
+         f"ELSE (919000000000 + i % {n['customers']})::text END, "
+         f"CASE WHEN i % 2 = 0 THEN {cust('i')} END, NULL, NULL, NULL, NULL, NULL, {ts}, {ts} "
          f"FROM generate_series(0, {n['leads']} - 1) i"),
         ("zoho_mappings", f"INSERT INTO zoho_mappings SELECT {uid('zm', 'i')}, 'treatment ' || i, "
          f"'zoho', NULL, now(), now() FROM generate_series(0, {n['zoho_mappings']} - 1) i"),
