@@ -393,12 +393,6 @@ def test_failing_step_stops_the_migration(legacy: LegacyDatabases) -> None:
         ) == [(False,)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "crm.0002 backfills every table before adding any foreign key, so a parent's "
-    "organization_id that names no organization is copied into derived children "
-    "(whatsapp_api_logs via job_id) before the parent's key fails: fixing the row the "
-    "error names is not enough, the rerun fails again on whatsapp_api_logs"
-))
 def test_fixing_the_reported_row_lets_the_rerun_complete(legacy: LegacyDatabases) -> None:
     """After the failure above, the only bad value is the planted one; fixing it is enough."""
     with scratch_database(legacy.template(HALF_DONE)) as db:

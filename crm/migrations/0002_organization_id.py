@@ -5,11 +5,12 @@ idempotent: on a pre-tenancy database, after wb-crm's Alembic tenancy migration,
 either, or after this migration was killed, a run ends in the same state. Each step commits on its
 own (atomic = False) and no statement holds a lock on a large table for long:
 
-1. the column, where missing (instant; marked with a comment so backwards removes only ours);
-2. the backfill of every row whose organization_id IS NULL, table by table in dependency order,
-   one set-based UPDATE per primary-key batch, then a report of the rows left NULL and why;
-3. the index, where no valid index leads with organization_id (CREATE INDEX CONCURRENTLY);
-4. the foreign key, where missing (NOT VALID, then VALIDATE: neither blocks writes for long).
+1. the column on every table, where missing (instant; marked with a comment so backwards
+   removes only ours);
+2. then table by table, in dependency order: the backfill of every row whose organization_id IS
+   NULL, one set-based UPDATE per primary-key batch; the index, where no valid index leads with
+   organization_id (CREATE INDEX CONCURRENTLY); the foreign key, where missing (NOT VALID, then
+   VALIDATE: neither blocks writes for long); the count of rows left NULL, and why.
 
 The derivations below are a frozen copy of the models' `tenant_derivation`: a migration must not
 change when the models do. Any error stops the migration with that error.
@@ -307,14 +308,16 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
         for table, _, pk, derivations in TABLES:
             started, steps.longest_batch = time.monotonic(), 0.0
             derived = steps.backfill(table, pk, derivations)
-            left = steps.left_null(table, derivations)
             seconds = time.monotonic() - started
+            if derivations is not None:
+                # Indexed after its backfill (cheaper updates); its key validated before any
+                # child copies its values, so a bad organization_id stops here, not downstream.
+                steps.ensure_index(table)
+                steps.ensure_foreign_key(table)
+            left = steps.left_null(table, derivations)
             _say(f"  {table}: {derived} rows derived, {sum(n for _, n in left)} left NULL "
-                 f"({seconds:.1f}s; longest batch {steps.longest_batch:.3f}s)")
+                 f"({seconds:.2f}s; longest batch {steps.longest_batch:.3f}s)")
             report.append((table, derived, left))
-        for table, _, _, _ in ADDED:
-            steps.ensure_index(table)
-            steps.ensure_foreign_key(table)
         _say("organization_id report (rows derived in this run; rows left NULL, and why):")
         for table, derived, left in report:
             _say(f"  {table:<28} derived {derived:>9}   left NULL {sum(n for _, n in left):>9}")
