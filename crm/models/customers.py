@@ -133,6 +133,15 @@ class ReferrerTracking(TenantModel):
         Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="referrals",
         db_index=False,
     )
+    # New in the port (crm.0006): the click-to-WhatsApp ad or post, as the webhook reports it.
+    source_url = VarCharField(null=True, blank=True)
+    source_id = VarCharField(null=True, blank=True)
+    source_type = VarCharField(null=True, blank=True)
+    headline = VarCharField(null=True, blank=True)
+    body = VarCharField(null=True, blank=True)
+    media_type = VarCharField(null=True, blank=True)
+    ctwa_clid = VarCharField(null=True, blank=True)
+    message_id = VarCharField(null=True, blank=True)  # the wamid of the message carrying it
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 

@@ -90,12 +90,23 @@ class Message(TenantModel):
     mime_type = VarCharField(null=True, blank=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
+    # New in the port (crm.0006): the webhook's message object as received, and the delivery
+    # status of a message we sent (only ever moves forward: sent < delivered < read; failed).
+    raw_message = models.JSONField(null=True, blank=True)
+    delivery_status = VarCharField(null=True, blank=True)
+    delivery_status_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = VarCharField(null=True, blank=True)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 
     class Meta:
         db_table = "messages"
         ordering = ["-timestamp", "-id"]
+        # Not unique: legacy databases may hold duplicate message_ids (see crm.0006).
+        indexes = [
+            models.Index(fields=["organization", "message_id"], name="messages_org_message_id_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.type or 'message'} {self.message_id or self.pk}"
