@@ -1,8 +1,9 @@
 """URL routes."""
-from django.contrib import admin
 from django.urls import include, path
 
+from crm.admin import site as admin_site
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/", admin_site.urls),
     path("api/v1/", include("crm.api.urls")),
 ]
