@@ -86,7 +86,7 @@ def _derived_org_sql(derivation):
 
 
 def _update_sql(table, pk, derivations):
-    """One batch's UPDATE; `{batch}` is the primary-key range condition on `t`."""
+    """One batch's UPDATE; `{batch}` / `{outer_batch}`: the primary-key range on `t` / `u`."""
     if len(derivations) == 1 and derivations[0][0] == "parent":
         _, column, parent_table, key, _ = derivations[0]
         # The common case, shaped like a plain UPDATE ... FROM: one range scan, one join.
@@ -101,7 +101,8 @@ def _update_sql(table, pk, derivations):
         + ", ".join(f"t.{c}" for c in pk)
         + f", {derived} AS org FROM {table} t WHERE {{batch}} AND t.organization_id IS NULL) s "
         + "WHERE " + " AND ".join(f"u.{c} = s.{c}" for c in pk)
-        + " AND s.org IS NOT NULL AND u.organization_id IS NULL"
+        # The range again on the outer row, so the join is driven by the primary key.
+        + " AND {outer_batch} AND s.org IS NOT NULL AND u.organization_id IS NULL"
     )
 
 
@@ -201,7 +202,6 @@ class PostgresSteps:
         if not derivations:
             return 0
         cols, marks = ", ".join(pk), ", ".join(["%s"] * len(pk))
-        key = "(" + ", ".join(f"t.{c}" for c in pk) + ")"
         update = _update_sql(table, pk, derivations)
         total, lower, said = 0, None, time.monotonic()
         while True:
@@ -212,12 +212,18 @@ class PostgresSteps:
                 [*(lower or ()), BATCH_SIZE - 1],
             )
             upper = found[0] if found else None
-            bounds = [(f"{key} > ({marks})", lower), (f"{key} <= ({marks})", upper)]
-            where = " AND ".join([sql for sql, value in bounds if value] or ["TRUE"])
-            params = [v for _, value in bounds if value for v in value]
+            bounds = [(op, value) for op, value in ((">", lower), ("<=", upper)) if value]
+
+            def batch(alias):
+                key = "(" + ", ".join(f"{alias}.{c}" for c in pk) + ")"
+                return " AND ".join([f"{key} {op} ({marks})" for op, _ in bounds] or ["TRUE"])
+
+            params = [v for _, value in bounds for v in value]
             started = time.monotonic()
             with self.connection.cursor() as cursor:
-                cursor.execute(update.format(batch=where), params)
+                ranges = update.count("{batch}") + update.count("{outer_batch}")
+                cursor.execute(update.format(batch=batch("t"), outer_batch=batch("u")),
+                               params * ranges)
                 total += cursor.rowcount
             self.longest_batch = max(self.longest_batch, time.monotonic() - started)
             if upper is None:
