@@ -1,0 +1,229 @@
+"""Store inbound messages once each, with their customers, orders and referrals.
+
+Runs inside tenant_context(organization) and one transaction per change (see ingest).
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Sequence
+
+from django.db import connections, router
+from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
+
+from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
+from crm.webhooks.payload import InboundMessage
+from tenancy.context import get_current_organization_id
+
+CUSTOMER_COLUMNS = ("id", "organization_id", "wa_id", "name")
+
+
+def lock_key(organization_id: uuid.UUID, wamid: str) -> int:
+    """A stable signed 64-bit advisory lock key for (organization, wamid)."""
+    digest = hashlib.blake2b(f"{organization_id}:{wamid}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_wamids(wamids: Sequence[str]) -> None:
+    """Serialize concurrent deliveries of these wamids until the transaction ends (PostgreSQL).
+
+    There is no unique index to lean on (legacy databases may hold duplicate message_ids), so a
+    redelivery racing the first delivery waits here, then sees its row. The lock must be its own
+    statement: the existence check after it needs a snapshot taken once the lock is held. Keys
+    are taken in sorted order, so two deliveries of overlapping batches cannot deadlock. Other
+    backends (SQLite, for local runs) serialize every writer anyway.
+    """
+    connection = connections[router.db_for_write(Message)]
+    if connection.vendor != "postgresql" or not wamids:
+        return
+    organization_id = get_current_organization_id()
+    assert organization_id is not None, "lock_wamids() runs inside tenant_context()"
+    keys = sorted({lock_key(organization_id, wamid) for wamid in wamids})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [keys])
+
+
+def _latest_by_sender(messages: Sequence[InboundMessage]) -> dict[str, InboundMessage]:
+    latest: dict[str, InboundMessage] = {}
+    for message in messages:
+        seen = latest.get(message.from_wa_id)
+        if seen is None or message.timestamp >= seen.timestamp:
+            latest[message.from_wa_id] = message
+    return latest
+
+
+def _newer(message: InboundMessage) -> Q:
+    """The customer's recorded last message is not newer than `message`."""
+    return Q(last_message_at__isnull=True) | Q(last_message_at__lte=message.timestamp)
+
+
+def _fill_name(named: Sequence[tuple[Customer, str]]) -> Case:
+    """Each customer's profile name where the customer has none; a name is never replaced."""
+    field = Customer._meta.get_field("name")
+    unnamed = Q(name__isnull=True) | Q(name="")
+    return Case(
+        *(When(Q(pk=c.pk) & unnamed, then=Value(name, output_field=field)) for c, name in named),
+        default=F("name"),
+    )
+
+
+def _touch(seen: Sequence[tuple[Customer, InboundMessage, str | None]]) -> None:
+    """Record each customer's latest message in one UPDATE; an older one changes nothing.
+
+    The conditions are evaluated by the database on the row it updates, so a concurrent delivery
+    of a newer message is never overwritten by an older one.
+    """
+    if not seen:
+        return
+    named = [(customer, name) for customer, _, name in seen if name and not customer.name]
+    changes: dict[str, object] = {"name": _fill_name(named)} if named else {}
+    if len(seen) == 1:  # the common case, and a much cheaper statement to build
+        customer, message, _ = seen[0]
+        changes.update(
+            last_message_at=message.timestamp,
+            last_interaction_time=message.timestamp,
+            last_message_type=message.type[:50],
+        )
+        Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(**changes)
+        return
+    newer = [(Q(pk=customer.pk) & _newer(message), message) for customer, message, _ in seen]
+
+    def latest(column: str, value: Callable[[InboundMessage], object]) -> Case:
+        field = Customer._meta.get_field(column)
+        return Case(
+            *(When(q, then=Value(value(m), output_field=field)) for q, m in newer),
+            default=F(column),
+        )
+
+    changes.update(
+        last_message_at=latest("last_message_at", lambda m: m.timestamp),
+        last_interaction_time=latest("last_interaction_time", lambda m: m.timestamp),
+        last_message_type=latest("last_message_type", lambda m: m.type[:50]),
+    )
+    Customer.objects.filter(pk__in=[customer.pk for customer, _, _ in seen]).update(**changes)
+
+
+def customers_for(
+    messages: Sequence[InboundMessage], names: dict[str, str | None]
+) -> dict[str, Customer]:
+    """The senders' customers by wa_id, created where missing, their last message recorded."""
+    latest = _latest_by_sender(messages)
+    found = {
+        c.wa_id: c
+        for c in Customer.objects.filter(wa_id__in=list(latest)).only(*CUSTOMER_COLUMNS).order_by()
+    }
+    missing = [wa_id for wa_id in latest if wa_id not in found]
+    created: set[uuid.UUID] = set()
+    if missing:
+        now = timezone.now()
+        new = [
+            Customer(
+                wa_id=wa_id, name=names.get(wa_id), created_at=now,
+                last_message_at=latest[wa_id].timestamp,
+                last_interaction_time=latest[wa_id].timestamp,
+                last_message_type=latest[wa_id].type[:50],
+            )
+            for wa_id in missing
+        ]
+        Customer.objects.bulk_create(new, ignore_conflicts=True)
+        created = {c.pk for c in new}
+        # Another delivery (or an agent) may have created some of them meanwhile: the rows in
+        # the table win, and those are then updated like any existing customer.
+        found.update(
+            (c.wa_id, c)
+            for c in Customer.objects.filter(wa_id__in=missing).only(*CUSTOMER_COLUMNS).order_by()
+        )
+    _touch([
+        (customer, latest[wa_id], names.get(wa_id))
+        for wa_id, customer in found.items()
+        if customer.pk not in created
+    ])
+    return found
+
+
+def _message_row(message: InboundMessage, customer: Customer, to_wa_id: str | None) -> Message:
+    content = message.content
+    assert content is not None, "only messages of a stored type reach the store"
+    return Message(
+        customer=customer,
+        message_id=message.wamid,
+        from_wa_id=message.from_wa_id,
+        to_wa_id=to_wa_id,
+        type=message.type,
+        body=content.body,
+        timestamp=message.timestamp,
+        sender_type="customer",
+        media_id=content.media_id,
+        caption=content.caption,
+        filename=content.filename,
+        mime_type=content.mime_type,
+        latitude=content.latitude,
+        longitude=content.longitude,
+        raw_message=message.raw,
+    )
+
+
+def _orders(messages: Sequence[InboundMessage], customers: dict[str, Customer]) -> None:
+    orders, items = [], []
+    for message in messages:
+        details = message.content.order if message.content else None
+        if details is None:
+            continue
+        order = Order(
+            customer=customers[message.from_wa_id], catalog_id=details.catalog_id,
+            status="pending", timestamp=message.timestamp,
+        )
+        orders.append(order)
+        items += [
+            OrderItem(
+                order=order, product_retailer_id=line.product_retailer_id,
+                quantity=line.quantity, item_price=line.item_price, currency=line.currency,
+                created_at=message.timestamp,
+            )
+            for line in details.lines
+        ]
+    if orders:
+        Order.objects.bulk_create(orders)
+        OrderItem.objects.bulk_create(items)
+
+
+def _referrals(messages: Sequence[InboundMessage], customers: dict[str, Customer]) -> None:
+    rows = [
+        ReferrerTracking(
+            customer=customers[m.from_wa_id], wa_id=m.from_wa_id, created_at=m.timestamp,
+            message_id=m.wamid, source_url=m.referral.source_url,
+            source_id=m.referral.source_id, source_type=m.referral.source_type,
+            headline=m.referral.headline, body=m.referral.body,
+            media_type=m.referral.media_type, ctwa_clid=m.referral.ctwa_clid,
+        )
+        for m in messages
+        if m.referral is not None
+    ]
+    if rows:
+        ReferrerTracking.objects.bulk_create(rows)
+
+
+def store_messages(
+    messages: Sequence[InboundMessage], names: dict[str, str | None], to_wa_id: str | None
+) -> tuple[int, int]:
+    """Store the messages not stored before; return (stored, duplicates)."""
+    unique: dict[str, InboundMessage] = {}
+    for message in messages:
+        unique.setdefault(message.wamid, message)  # twice in one delivery: stored once
+    lock_wamids(list(unique))
+    stored = set(
+        Message.objects.filter(message_id__in=list(unique))
+        .order_by()
+        .values_list("message_id", flat=True)
+    )
+    new = [message for wamid, message in unique.items() if wamid not in stored]
+    if not new:
+        return 0, len(messages)
+    customers = customers_for(new, names)
+    Message.objects.bulk_create(
+        [_message_row(m, customers[m.from_wa_id], to_wa_id) for m in new]
+    )
+    _orders(new, customers)
+    _referrals(new, customers)
+    return len(new), len(messages) - len(new)

@@ -1,0 +1,52 @@
+"""/webhooks/whatsapp/: Meta's verification handshake (GET) and signed deliveries (POST)."""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from crm.webhooks.ingest import ingest
+from crm.webhooks.parsing import parse_payload
+from crm.webhooks.payload import MalformedPayload
+from crm.webhooks.signature import handshake_challenge, signature_matches
+
+logger = logging.getLogger("crm.webhooks")
+
+
+def _handshake(request: HttpRequest) -> HttpResponse:
+    challenge = handshake_challenge(request.GET, settings.WHATSAPP_VERIFY_TOKEN)
+    if challenge is None:
+        logger.warning("WhatsApp webhook: verification handshake refused")
+        return HttpResponse("Forbidden", status=403, content_type="text/plain")
+    return HttpResponse(challenge, content_type="text/plain")
+
+
+def _delivery(request: HttpRequest) -> HttpResponse:
+    body = request.body  # the raw bytes: the signature covers them, not a re-encoding
+    secret = settings.WHATSAPP_APP_SECRET
+    if not signature_matches(body, request.headers.get("X-Hub-Signature-256"), secret):
+        logger.warning(
+            "WhatsApp webhook: delivery refused, %s",
+            "WHATSAPP_APP_SECRET is not configured" if not secret else
+            "missing or wrong X-Hub-Signature-256",
+        )
+        return JsonResponse({"error": "invalid signature"}, status=401)
+    try:
+        payload = parse_payload(body)
+    except MalformedPayload as error:
+        # The path and what was expected only: never the payload's content.
+        logger.warning("WhatsApp webhook: malformed delivery refused (%s)", error)
+        return JsonResponse({"error": "malformed payload", "detail": str(error)}, status=400)
+    return JsonResponse(ingest(payload).as_json())
+
+
+@csrf_exempt  # Meta signs its deliveries; it has no CSRF token to send
+@require_http_methods(["GET", "POST"])
+def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
+    """Answer Meta's verification handshake, or store a signed delivery."""
+    if request.method == "GET":
+        return _handshake(request)
+    return _delivery(request)
