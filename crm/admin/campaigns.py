@@ -103,6 +103,18 @@ class JobStatusFormSet(BaseInlineFormSet):
         for form in self.initial_forms:
             if form.instance._state.adding:  # the posted key is not one of this job's rows
                 form.add_error("pk", "This status is not one of this job's.")
+        # A new row with the key of an existing one would silently overwrite it.
+        added = [form for form in self.extra_forms
+                 if form.has_changed() and form.cleaned_data.get("customer") is not None]
+        customers = [form.cleaned_data["customer"].pk for form in added]
+        taken = set(self.instance.statuses.filter(customer_id__in=customers)
+                    .values_list("customer_id", flat=True)) if not self.instance._state.adding \
+            else set()
+        for form in added:
+            customer_id = form.cleaned_data["customer"].pk
+            if customer_id in taken:
+                form.add_error("customer", "This customer has a status for this job already.")
+            taken.add(customer_id)
 
     def _existing_object(self, pk: Any) -> JobStatus | None:
         if not hasattr(self, "_posted"):
