@@ -5,7 +5,8 @@ import uuid
 from typing import Any
 
 import pytest
-from django.db import models
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from crm.api.resources import RESOURCES, Resource
@@ -164,3 +165,15 @@ def test_log_tables_are_read_only(resource, api_a, org_a) -> None:
         assert response.status_code in (403, 405)
     with tenant_context(org_a):
         assert resource.model._default_manager.filter(pk=row.pk).exists()
+
+
+@pytest.mark.parametrize("resource", TENANT, ids=_ids(TENANT))
+def test_list_queries_do_not_grow_with_the_page(resource, api_a, org_a) -> None:
+    for _ in range(3):
+        make(resource.model, org_a)
+    counts = []
+    for size in (1, 3):
+        with CaptureQueriesContext(connection) as captured:
+            assert api_a.get(f"/api/v1/{resource.prefix}/", {"page_size": size}).status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1], counts

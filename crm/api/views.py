@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import AbstractContextManager
+from functools import cache
 from typing import Any, ClassVar
 
 from django.db import models, transaction
@@ -70,7 +71,7 @@ class TenantViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
             )
 
     def get_queryset(self) -> models.QuerySet:
-        return self.model._default_manager.all()
+        return self.model._default_manager.select_related(*_keyed_by_value(self.model))
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return serializer_for(self.model)
@@ -94,6 +95,15 @@ class TenantViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance: models.Model) -> None:
         with transaction.atomic():
             instance.delete()
+
+
+@cache
+def _keyed_by_value(model: type[models.Model]) -> tuple[str, ...]:
+    """Foreign keys to a non-key column: the serializer renders them from the joined row."""
+    return tuple(
+        field.name for field in model._meta.concrete_fields
+        if field.is_relation and not field.target_field.primary_key
+    )
 
 
 class ReadOnlyTenantViewSet(TenantViewSet):

@@ -1,0 +1,140 @@
+"""Measurements made inside Django against DATABASE_URL: setup, queries per request, plans, cost.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/DB python bench/inprocess.py setup ORG_CODE
+    ... queries ORG_CODE | explain ORG_CODE | overhead ORG_CODE
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import path  # noqa: E402
+from rest_framework import viewsets  # noqa: E402
+
+from crm.api.resources import RESOURCES  # noqa: E402
+from crm.api.serializers import serializer_for  # noqa: E402
+from crm.models import ApiToken, Customer, Message, Organization, Role, User  # noqa: E402
+from tenancy.context import tenant_context, unscoped  # noqa: E402
+
+BENCH_USER = "bench_admin"
+
+
+def organization(code: str) -> Organization:
+    with unscoped():  # the benchmark picks its tenant by code
+        return Organization.objects.get(code=code)
+
+
+def setup(code: str) -> None:
+    """Print a fresh API token of an ORG_ADMIN of `code` (created on first use)."""
+    org = organization(code)
+    with unscoped():  # roles are platform data
+        role, _ = Role.objects.get_or_create(name=Role.ORG_ADMIN,
+                                             defaults={"display_name": "Org admin"})
+    with tenant_context(org):
+        user = User.objects.filter(username=BENCH_USER).first()
+        if user is None:
+            user = User.objects.create_user(BENCH_USER, "bench-password", first_name="B",
+                                            last_name="A", phone_number="1", role=role,
+                                            email="bench@example.com")
+        _, key = ApiToken.issue(user)
+    print(key)
+
+
+def _client(code: str) -> Client:
+    org = organization(code)
+    with tenant_context(org):
+        user = User.objects.get(username=BENCH_USER)
+        _, key = ApiToken.issue(user)
+    return Client(HTTP_AUTHORIZATION=f"Token {key}", HTTP_HOST="127.0.0.1")
+
+
+def queries(code: str) -> None:
+    """Queries per list request, at two page sizes, for every resource."""
+    client = _client(code)
+    print(f"{'list endpoint':<40}{'page 10':>9}{'page 100':>10}")
+    for resource in RESOURCES:
+        counts = []
+        for size in (10, 100):
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get(f"/api/v1/{resource.prefix}/", {"page_size": size})
+            assert response.status_code == 200, (resource.prefix, response.status_code)
+            counts.append(len(captured))
+        print(f"/api/v1/{resource.prefix}/".ljust(40) + f"{counts[0]:>9}{counts[1]:>10}")
+
+
+def explain(code: str) -> None:
+    """EXPLAIN ANALYZE of the messages and customers list queries of one organization."""
+    org = organization(code)
+    with tenant_context(org):
+        for label, queryset in (
+            ("messages list", Message.objects.all()[:50]),
+            ("messages count", Message.objects.all()),
+            ("customers list", Customer.objects.all()[:50]),
+        ):
+            print(f"-- {label}")
+            if label.endswith("count"):
+                sql, params = queryset.query.get_compiler(using="default").as_sql()
+                with connection.cursor() as cursor:
+                    cursor.execute(f"EXPLAIN ANALYZE SELECT count(*) FROM ({sql}) q", params)
+                    print("\n".join(row[0] for row in cursor.fetchall()))
+            else:
+                print(queryset.explain(analyze=True))
+
+
+class UnscopedMessages(viewsets.ReadOnlyModelViewSet):
+    """The same list without the tenant layer: a hand-written organization filter."""
+
+    model = Message  # same authentication and role permission as the real endpoint
+    serializer_class = serializer_for(Message)
+    organization_id = None
+
+    def list(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with unscoped():  # the baseline: no scoped manager, an explicit filter instead
+            return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return Message.objects.filter(organization_id=self.organization_id)
+
+
+urlpatterns = [path("unscoped/messages/", UnscopedMessages.as_view({"get": "list"}))]
+
+
+def overhead(code: str, rounds: int = 300) -> None:
+    """Mean time of the scoped list endpoint against its unscoped equivalent, in process."""
+    client = _client(code)
+    UnscopedMessages.organization_id = organization(code).pk
+    urls = {"scoped (API + tenant layer)": (client, "/api/v1/messages/"),
+            "unscoped equivalent": (client, "/unscoped/messages/")}
+    timings = {}
+    for label, (http, url) in urls.items():
+        conf = "crm.urls" if url.startswith("/api/") else __name__
+        with override_settings(ROOT_URLCONF=conf):
+            for _ in range(20):
+                http.get(url)
+            best = []
+            for _ in range(3):
+                started = time.perf_counter()
+                for _ in range(rounds):
+                    assert http.get(url).status_code == 200
+                best.append((time.perf_counter() - started) / rounds)
+            timings[label] = min(best)
+    base = timings["unscoped equivalent"]
+    for label, seconds in timings.items():
+        print(f"{label:<30} {seconds * 1000:7.2f} ms/request  ({seconds / base - 1:+.1%})")
+
+
+if __name__ == "__main__":
+    command, code = sys.argv[1], sys.argv[2]
+    {"setup": setup, "queries": queries, "explain": explain, "overhead": overhead}[command](code)

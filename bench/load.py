@@ -1,0 +1,79 @@
+"""A small HTTP/1.1 load generator: keep-alive connections, pre-built requests, latencies."""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    """Latencies (seconds) and statuses of one run."""
+
+    latencies: list[float]
+    statuses: dict[int, int]
+    seconds: float
+
+    def percentile(self, p: float) -> float:
+        """The p-th percentile latency in milliseconds."""
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] * 1000
+
+    def summary(self) -> str:
+        """One line: throughput, p50/p95/p99, statuses."""
+        return (f"{len(self.latencies) / self.seconds:8.1f} req/s  "
+                f"p50 {self.percentile(50):6.1f} ms  p95 {self.percentile(95):6.1f} ms  "
+                f"p99 {self.percentile(99):6.1f} ms  "
+                f"mean {statistics.mean(self.latencies) * 1000:6.1f} ms  "
+                f"statuses {dict(sorted(self.statuses.items()))}")
+
+
+def build_request(method: str, path: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    """The raw bytes of one keep-alive request."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: keep-alive",
+             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def _run(port: int, requests: Sequence[bytes], concurrency: int) -> Result:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while not queue.empty():
+                request = queue.get_nowait()
+                started = time.perf_counter()
+                writer.write(request)
+                status = await _read_response(reader)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Result(latencies, statuses, time.perf_counter() - started)
+
+
+def run(port: int, requests: Sequence[bytes], concurrency: int) -> Result:
+    """Send every request over `concurrency` keep-alive connections; bounded by the list."""
+    return asyncio.run(_run(port, requests, concurrency))
