@@ -1,9 +1,8 @@
 """URL routes."""
 from django.urls import include, path
 
-from crm.webhooks.views import whatsapp_webhook
-
 from crm.admin import site as admin_site
+from crm.webhooks.views import whatsapp_webhook
 
 urlpatterns = [
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),

@@ -587,6 +587,8 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "messages-not-list": lambda d: _a(d).update(messages={"0": _msg(d, 0)}),
     "message-not-object": lambda d: _a(d)["messages"].append("wamid.x"),
     "no-id": lambda d: _msg(d, 0).pop("id"),
+    "id-too-long": lambda d: _msg(d, 0).update(id="wamid." + "A" * 5000),
+    "wa-id-too-long": lambda d: _msg(d, 0).update({"from": "9" * 5000}),
     "no-from": lambda d: _msg(d, 0).pop("from"),
     "no-type": lambda d: _msg(d, 0).pop("type"),
     "bad-timestamp": lambda d: _msg(d, 0).update(timestamp="yesterday"),

@@ -15,6 +15,7 @@ from crm.webhooks.payload import (
     StatusUpdate,
     as_list,
     as_object,
+    identifier,
     integer,
     optional_list,
     optional_object,
@@ -85,8 +86,8 @@ def _message(value: Any, where: str) -> InboundMessage:
     message = as_object(value, where)
     kind = required_text(message, "type", where)
     return InboundMessage(
-        wamid=required_text(message, "id", where),
-        from_wa_id=required_text(message, "from", where),
+        wamid=identifier(message, "id", where),
+        from_wa_id=identifier(message, "from", where),
         timestamp=unix_time(message, "timestamp", where),
         type=kind,
         content=parse_content(kind, message, where),
@@ -101,7 +102,7 @@ def _status(value: Any, where: str) -> StatusUpdate:
     error = as_object(errors[0], f"{where}.errors[0]") if errors else {}
     at = f"{where}.errors[0]"
     return StatusUpdate(
-        wamid=required_text(status, "id", where),
+        wamid=identifier(status, "id", where),
         status=required_text(status, "status", where),
         timestamp=unix_time(status, "timestamp", where),
         recipient_id=text(status, "recipient_id", where),
@@ -117,7 +118,7 @@ def _names(value: dict[str, Any], where: str) -> tuple[tuple[str, str | None], .
         at = f"{where}.contacts[{i}]"
         contact = as_object(item, at)
         profile = optional_object(contact, "profile", at) or {}
-        names.append((required_text(contact, "wa_id", at), text(profile, "name", f"{at}.profile")))
+        names.append((identifier(contact, "wa_id", at), text(profile, "name", f"{at}.profile")))
     return tuple(names)
 
 
@@ -132,7 +133,7 @@ def _change(value: Any, where: str) -> Change:
     return Change(
         where=where,
         field=field,
-        phone_number_id=required_text(metadata, "phone_number_id", f"{at}.metadata"),
+        phone_number_id=identifier(metadata, "phone_number_id", f"{at}.metadata"),
         display_phone_number=text(metadata, "display_phone_number", f"{at}.metadata"),
         names=_names(body, at),
         messages=tuple(

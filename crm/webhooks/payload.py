@@ -13,6 +13,8 @@ from typing import Any
 # Unix seconds up to 2100-01-01: beyond that a timestamp is a malformed one, not a date.
 MAX_UNIX_SECONDS = 4102444800
 MAX_INT32 = 2**31 - 1
+# Ids are indexed (wamid, wa_id): far longer than Meta's would fail the btree, not just look odd.
+MAX_ID_LENGTH = 256
 
 
 class MalformedPayload(ValueError):
@@ -164,6 +166,14 @@ def required_text(obj: dict[str, Any], key: str, where: str) -> str:
     value = text(obj, key, where)
     if not value:
         raise MalformedPayload(f"{where}.{key}", "expected a non-empty string")
+    return value
+
+
+def identifier(obj: dict[str, Any], key: str, where: str) -> str:
+    """obj[key] as a non-empty id of at most MAX_ID_LENGTH characters."""
+    value = required_text(obj, key, where)
+    if len(value) > MAX_ID_LENGTH:
+        raise MalformedPayload(f"{where}.{key}", "id too long")
     return value
 
 
