@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from crm.auth import OrganizationUserBackend
@@ -35,14 +34,3 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return "Token"
-
-
-class ApiTokenScheme(OpenApiAuthenticationExtension):
-    """Describes ApiTokenAuthentication in the OpenAPI schema."""
-
-    target_class = ApiTokenAuthentication
-    name = "tokenAuth"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>`, from POST /api/v1/auth/token"}

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from crm.api import schema  # noqa: F401  (registers the token scheme)
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
 

@@ -1,0 +1,208 @@
+"""Request-path benchmark against gunicorn, the way production runs (DEBUG off, PostgreSQL).
+
+    python bench/generate.py --scale large --database wbcrm_bench_large     # once
+    python bench/request_path.py --template wbcrm_bench_large --org org0
+
+1. "large": a migrated copy of the template (200 organizations); "small": the same database with
+   every other organization's rows deleted, so one organization's rows are identical in both.
+2. API list and detail latency (p50/p95/p99) for messages and customers in each.
+3. Webhook ingest: signed single-message POSTs at concurrency 16, into the large database.
+4. In process: queries per list request, the query plans, and the tenant layer's own cost.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import build_request, run  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-app-secret"
+TENANT_TABLES_CHILDREN_FIRST = [
+    "api_tokens", "job_status", "order_items", "payments", "payment_transactions",
+    "address_collection_sessions", "referrer_tracking", "messages", "campaign_logs",
+    "whatsapp_api_logs", "campaign_recipients", "jobs", "campaigns", "leads", "flow_logs",
+    "zoho_payload_logs", "number_flow_configs", "whatsapp_numbers", "quick_replies", "orders",
+    "customer_addresses", "customers", "users",
+]
+
+
+def sql(db: str, statement: str, params: tuple = (), fetch: bool = True) -> list[tuple]:
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=db)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall() if fetch and cursor.description else []
+    connection.close()
+    return rows
+
+
+def env_for(db: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
+            "DJANGO_SETTINGS_MODULE": "crm.settings", "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1", "WHATSAPP_APP_SECRET": SECRET,
+            "CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR"}
+
+
+def manage(db: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env_for(db),
+                          capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def inprocess(db: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "bench/inprocess.py", *args], cwd=ROOT,
+                          env=env_for(db), capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def prepare(template: str, org: str) -> tuple[str, str, str]:
+    """(large db, small db, organization id): migrated copies, small keeping only `org`."""
+    large, small = f"{template}_req_large", f"{template}_req_small"
+    sql("postgres", f'DROP DATABASE IF EXISTS "{large}" WITH (FORCE)', fetch=False)
+    sql("postgres", f'CREATE DATABASE "{large}" TEMPLATE "{template}"', fetch=False)
+    started = time.monotonic()
+    manage(large, "migrate", "--fake-initial", "--no-input")
+    print(f"migrated {large} in {time.monotonic() - started:.0f}s")
+    sql(large, "VACUUM ANALYZE", fetch=False)
+    sql("postgres", f'DROP DATABASE IF EXISTS "{small}" WITH (FORCE)', fetch=False)
+    sql("postgres", f'CREATE DATABASE "{small}" TEMPLATE "{large}"', fetch=False)
+    org_id = sql(small, "SELECT id::text FROM organizations WHERE code = %s", (org,))[0][0]
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname=small)
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")  # bulk delete, keys aside
+        for table in TENANT_TABLES_CHILDREN_FIRST:
+            cursor.execute(f"DELETE FROM {table} WHERE organization_id IS DISTINCT FROM %s",
+                           (org_id,))
+        cursor.execute("DELETE FROM organizations WHERE id <> %s", (org_id,))
+    connection.close()
+    sql(small, "VACUUM ANALYZE", fetch=False)
+    return large, small, org_id
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """gunicorn with 2 workers of 4 threads (gthread keeps connections alive)."""
+
+    def __init__(self, db: str) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "crm.wsgi:application", "-k", "gthread",
+             "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{self.port}", "--keep-alive", "30"],
+            cwd=ROOT, env=env_for(db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def api_latency(db: str, org_id: str, token: str, count: int) -> dict[str, str]:
+    """Latency lines for list and detail of messages and customers."""
+    auth = {"Authorization": f"Token {token}"}
+    messages = [r[0] for r in sql(db, "SELECT id FROM messages WHERE organization_id = %s "
+                                  "ORDER BY random() LIMIT 500", (org_id,))]
+    customers = [r[0] for r in sql(db, "SELECT id::text FROM customers WHERE organization_id = "
+                                   "%s ORDER BY random() LIMIT 500", (org_id,))]
+    cases = {
+        "messages list": ["/api/v1/messages/?page_size=50"],
+        "messages detail": [f"/api/v1/messages/{pk}/" for pk in messages],
+        "customers list": ["/api/v1/customers/?page_size=50"],
+        "customers detail": [f"/api/v1/customers/{pk}/" for pk in customers],
+    }
+    lines = {}
+    with Server(db) as server:
+        for label, paths in cases.items():
+            warm = [build_request("GET", random.choice(paths), auth) for _ in range(100)]
+            run(server.port, warm, 4)
+            requests = [build_request("GET", random.choice(paths), auth) for _ in range(count)]
+            result = run(server.port, requests, 4)
+            lines[label] = result
+    return lines
+
+
+def webhook(db: str, org_id: str, count: int) -> str:
+    """Signed single-message deliveries to the organization's number, concurrency 16."""
+    number = sql(db, "SELECT phone_number_id, display_number FROM whatsapp_numbers "
+                 "WHERE organization_id = %s LIMIT 1", (org_id,))[0][0]
+    wa_ids = [r[0] for r in sql(db, "SELECT wa_id FROM customers WHERE organization_id = %s "
+                                "LIMIT 1000", (org_id,))]
+    before = sql(db, "SELECT count(*) FROM messages")[0][0]
+    run_id = int(time.time())
+    requests = []
+    for i in range(count):
+        wa_id = wa_ids[i % len(wa_ids)] if i % 10 else f"9177{run_id % 100000:05d}{i:06d}"
+        body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+            {"field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": "15550001111", "phone_number_id": number},
+                "contacts": [{"profile": {"name": "Bench"}, "wa_id": wa_id}],
+                "messages": [{"from": wa_id, "id": f"wamid.bench.{run_id}.{i}",
+                              "timestamp": str(run_id), "type": "text",
+                              "text": {"body": f"hello {i}"}}]}}]}]}).encode()
+        signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        requests.append(build_request("POST", "/webhooks/whatsapp/", {
+            "Content-Type": "application/json", "X-Hub-Signature-256": signature}, body))
+    with Server(db) as server:
+        run(server.port, requests[:200], 16)  # warm-up (stored too)
+        result = run(server.port, requests[200:], 16)
+    stored = sql(db, "SELECT count(*) FROM messages")[0][0] - before
+    return f"{result.summary()}\n  stored {stored} of {count} messages"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", default="wbcrm_bench_large")
+    parser.add_argument("--org", default="org0")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--webhooks", type=int, default=5000)
+    args = parser.parse_args()
+    large, small, org_id = prepare(args.template, args.org)
+    latencies = {}
+    for label, db in (("small", small), ("large", large)):
+        token = inprocess(db, "setup", args.org).strip()
+        latencies[label] = api_latency(db, org_id, token, args.requests)
+    print("\nAPI latency (gunicorn, 2 workers x 4 threads, concurrency 4)")
+    for case in latencies["small"]:
+        for label in ("small", "large"):
+            print(f"  {case:<17} {label:<6} {latencies[label][case].summary()}")
+        ratio = latencies["large"][case].percentile(95) / latencies["small"][case].percentile(95)
+        print(f"  {case:<17} p95 large / small = {ratio:.2f}")
+    print("\nWebhook ingest (large database, concurrency 16)")
+    print("  " + webhook(large, org_id, args.webhooks))
+    print("\nQueries per list request (large database)")
+    print(inprocess(large, "queries", args.org))
+    print("Query plans (large database)")
+    print(inprocess(large, "explain", args.org))
+    print("Tenant layer cost, in process (large database)")
+    print(inprocess(large, "overhead", args.org))
+
+
+if __name__ == "__main__":
+    main()
