@@ -31,8 +31,9 @@ def lock_wamids(wamids: Sequence[str]) -> None:
     There is no unique index to lean on (legacy databases may hold duplicate message_ids), so a
     redelivery racing the first delivery waits here, then sees its row. The lock must be its own
     statement: the existence check after it needs a snapshot taken once the lock is held. Keys
-    are taken in sorted order, so two deliveries of overlapping batches cannot deadlock. Other
-    backends (SQLite, for local runs) serialize every writer anyway.
+    are taken in sorted order, so two deliveries of overlapping batches cannot deadlock. SQLite
+    (local runs) has no such lock; it allows one writer at a time, and a transaction that read
+    before another committed fails to write ("database is locked") rather than storing twice.
     """
     connection = connections[router.db_for_write(Message)]
     if connection.vendor != "postgresql" or not wamids:
