@@ -53,6 +53,10 @@ def test_every_crm_model_is_registered_or_handled_inline() -> None:
     assert all(model._meta.app_label == "crm" for model in site._registry)
 
 
+def test_the_admin_passes_django_system_checks() -> None:
+    assert site.check(None) == []
+
+
 def test_every_registered_model_has_a_factory_for_the_walk() -> None:
     assert not [m._meta.label for m, _ in REGISTERED if m not in FACTORIES]
 

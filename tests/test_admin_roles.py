@@ -297,6 +297,7 @@ def test_new_rows_take_the_users_organization_which_is_never_shown(role, org_a) 
         customer = Customer.objects.get(wa_id="919822223333")
         address = CustomerAddress.objects.get(customer=customer)
     assert customer.organization_id == address.organization_id == org_a.pk
+    assert customer.created_at is not None and address.created_at is not None
     # The same wa_id again is refused in A (unique per organization), and fine in B.
     again = client.post(admin_url(Customer, "add"), {**data, "addresses-TOTAL_FORMS": "0"})
     assert "Customer with this Organization and Wa id already exists." in str(
@@ -319,3 +320,15 @@ def test_a_value_unique_across_organizations_is_a_form_error_not_a_crash(org_a, 
     with unscoped():
         assert Template.objects.get(template_name="promo").organization_id == org_b.pk
     assert theirs.template_name not in phone.content.decode()
+
+
+def test_a_customer_page_links_to_all_of_its_records(org_a) -> None:
+    with tenant_context(org_a):
+        first, other = FACTORIES[Message](), FACTORIES[Message]()
+    client = signed_in(make_staff(org_a, Role.AGENT))
+    page = client.get(admin_url(Customer, "change", first.customer)).content.decode()
+    link = f'<a href="/admin/crm/message/?customer__id__exact={first.customer_id}">messages</a>'
+    assert link in page
+    listed = client.get(admin_url(Message), {"customer__id__exact": str(first.customer_id)})
+    assert {m.pk for m in listed.context["cl"].result_list} == {first.pk}
+    assert other.pk != first.pk

@@ -32,10 +32,12 @@ from tests.factories import (
 
 PASSWORD = "a-Good-pass-4321"
 FACTORIES = {model_of(f): f for f in ALL_FACTORIES}
-MARKER = "bmk"  # every text column of organization B's rows starts with it
-B_YEAR = 1999  # every date of organization B's rows is in this year
-# 1999 as a date or a year, not inside a UUID or a longer number.
-B_YEAR_RE = re.compile(rf"(?<![-0-9a-f]){B_YEAR}(?![0-9a-f])")
+# Every text column of organization B's rows starts with it ("~" is in no random token the
+# pages carry: CSRF tokens and keys are letters, digits, "-" and "_").
+MARKER = "bmk~"
+B_YEAR = 1999  # every date of organization B's rows is 2 January of this year
+# That date as the admin shows it (a date, an input, a date-hierarchy link); not a price.
+B_YEAR_RE = re.compile(rf"{B_YEAR}-01-02|\b[A-Z][a-z]{{2,3}}\.? 2, {B_YEAR}\b|__year={B_YEAR}")
 KINDS = ("org_admin", "agent", "super_in_a")
 
 
@@ -126,7 +128,7 @@ class World:
         found += [text for text in self.b_texts() if text in content]
         if platform:
             found = [text for text in found if text != str(self.b.pk)]
-        found += [f"year {B_YEAR}"] if B_YEAR_RE.search(content) else []
+        found += [f"{B_YEAR} date"] if B_YEAR_RE.search(content) else []
         return found
 
 

@@ -16,8 +16,10 @@ from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html_join
+from django.utils.http import urlencode
 
 from crm.admin.forms import TenantModelForm
 from crm.admin.scoping import all_organizations, render_in
@@ -66,7 +68,7 @@ class CrmAdminMixin:
     model: type[models.Model]
 
     def _hidden_fields(self, request: HttpRequest, obj: Any) -> list[str]:
-        """Fields no form shows: a generated primary key (a UUID), and timestamps kept here."""
+        """Fields no form shows: a generated primary key (a UUID) and secret columns."""
         pk = self.model._meta.pk
         generated = pk.has_default() or pk.db_default is not models.NOT_PROVIDED
         return [*([pk.name] if generated else []), *sorted(secret_fields(self.model))]
@@ -93,6 +95,15 @@ class CrmAdminMixin:
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         stamp_times(obj, change)
         super().save_model(request, obj, form, change)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Inline rows get their timestamps too."""
+        for obj in formset.save(commit=False):
+            stamp_times(obj, not obj._state.adding)
+            obj.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+        formset.save_m2m()
 
 
 def stamp_times(obj: models.Model, change: bool) -> None:
@@ -346,10 +357,10 @@ class RecentInline(ReadOnlyMixin, TenantInlineMixin, admin.TabularInline):
         return list(self.fields or ())
 
 
-def changelist_link(model: type[models.Model], label: str, **filters: Any) -> str:
-    """A link to `model`'s changelist filtered by `filters` (exact lookups)."""
-    from django.urls import reverse
-    from django.utils.http import urlencode
-
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    return format_html('<a href="{}?{}">{}</a>', url, urlencode(filters), label)
+def changelist_links(links: list[tuple[type[models.Model], str]], **filters: Any) -> str:
+    """Links to these models' changelists, each filtered by `filters` (exact lookups)."""
+    return format_html_join(" · ", '<a href="{}?{}">{}</a>', (
+        (reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"),
+         urlencode(filters), label)
+        for model, label in links
+    ))

@@ -14,7 +14,7 @@ from crm.admin.base import (
     RecentInline,
     TenantModelAdmin,
     TenantTabularInline,
-    changelist_link,
+    changelist_links,
 )
 from crm.admin.sites import site
 from crm.models import Campaign, CampaignLog, CampaignRecipient, Job, JobStatus
@@ -62,11 +62,10 @@ class CampaignAdmin(TenantModelAdmin):
     def everything(self, obj: Campaign) -> str:
         if obj._state.adding:
             return "-"
-        return " · ".join((
-            changelist_link(Job, "jobs", campaign__id__exact=obj.pk),
-            changelist_link(CampaignRecipient, "recipients", campaign__id__exact=obj.pk),
-            changelist_link(CampaignLog, "delivery logs", campaign__id__exact=obj.pk),
-        ))
+        return changelist_links(
+            [(Job, "jobs"), (CampaignRecipient, "recipients"), (CampaignLog, "delivery logs")],
+            campaign__id__exact=obj.pk,
+        )
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
         if change:

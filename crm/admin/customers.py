@@ -9,7 +9,7 @@ from crm.admin.base import (
     RecentInline,
     TenantModelAdmin,
     TenantStackedInline,
-    changelist_link,
+    changelist_links,
 )
 from crm.admin.forms import TenantModelForm
 from crm.admin.sites import site
@@ -83,10 +83,9 @@ class CustomerAdmin(TenantModelAdmin):
     def everything(self, obj: Customer) -> str:
         if obj.pk is None or obj._state.adding:
             return "-"
-        return " · ".join(
-            changelist_link(model, label, customer__id__exact=obj.pk)
-            for model, label in ((Message, "messages"), (Order, "orders"),
-                                 (CustomerAddress, "addresses"))
+        return changelist_links(
+            [(Message, "messages"), (Order, "orders"), (CustomerAddress, "addresses")],
+            customer__id__exact=obj.pk,
         )
 
 
