@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from crm.admin import site as admin_site
 from crm.webhooks.views import whatsapp_webhook
+
 urlpatterns = [
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
     path("admin/", admin_site.urls),
