@@ -52,7 +52,9 @@ class TenantScope(Expression):
 
     def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> TenantScope:
         clone = self.copy()
-        clone.column = models.F("organization").resolve_expression(query, *args, **kwargs)
+        # The base table's own column: no join to resolve, so this stays cheap on every access.
+        field = query.model._meta.get_field("organization")
+        clone.column = Col(query.get_initial_alias(), field, field)
         return clone
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
