@@ -51,6 +51,10 @@ class TenantScope(Expression):
         (self.column,) = exprs
 
     def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> TenantScope:
+        if self.column is not None:
+            # Already bound to its own query; used as a subquery it is re-resolved against the
+            # outer one, whose aliases Django relabels through get_source_expressions().
+            return self
         clone = self.copy()
         # The base table's own column: no join to resolve, so this stays cheap on every access.
         field = query.model._meta.get_field("organization")

@@ -68,6 +68,9 @@ READS: dict[str, Callable[[], Any]] = {
     "dates": lambda: list(Customer.objects.dates("created_at", "day")),
     "union": lambda: list(Message.objects.filter(id__gt=0).union(Message.objects.all())),
     "subquery": lambda: list(Customer.objects.filter(id__in=Message.objects.values("customer"))),
+    "subquery in a shared model": lambda: list(
+        Organization.objects.filter(pk__in=Customer.objects.values("organization"))
+    ),
 }
 
 
@@ -96,6 +99,8 @@ def test_reads_see_only_the_active_organization(world: World, path: str) -> None
         assert list(Customer.objects.filter(id__in=Message.objects.values("customer"))) == [
             world.customer_a
         ]
+        assert list(Organization.objects.filter(pk__in=Message.objects.values("organization"))
+                    ) == [world.a]
 
 
 def test_writes_without_organization_raise(world: World) -> None:
