@@ -10,7 +10,7 @@ from crm.models import User
 from tenancy.context import tenant_context, unscoped
 
 
-def _login_candidates(username: str, organization_code: str | None) -> list[User]:
+def login_candidates(username: str, organization_code: str | None) -> list[User]:
     """Users with this exact username (in that organization, when a code is given)."""
     # Sign-in precedes any organization: an exact-username lookup, used only by this backend.
     with unscoped():
@@ -40,7 +40,7 @@ class OrganizationUserBackend(BaseBackend):
     ) -> User | None:
         if not username or password is None:
             return None
-        candidates = _login_candidates(username, organization)
+        candidates = login_candidates(username, organization)
         if len(candidates) != 1:
             User().set_password(password)  # same work as a real check: no timing oracle
             return None

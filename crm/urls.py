@@ -1,5 +1,6 @@
 """URL routes."""
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from crm.admin import site as admin_site
 from crm.webhooks.views import whatsapp_webhook
@@ -8,4 +9,5 @@ urlpatterns = [
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
     path("admin/", admin_site.urls),
     path("api/v1/", include("crm.api.urls")),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -10,7 +10,7 @@ from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from crm.auth import _login_candidates
+from crm.auth import login_candidates
 from crm.models import User
 from tenancy.context import get_current_organization_id, unscoped
 from tenancy.guards import is_tenant_model
@@ -60,7 +60,7 @@ class OrganizationAuthenticationForm(AdminAuthenticationForm):
         Said only to someone who knows the password. Every failed sign-in pays for one password
         hash here, so the answer's timing does not tell which usernames exist.
         """
-        candidates = _login_candidates(username, code)
+        candidates = login_candidates(username, code)
         user = candidates[0] if len(candidates) == 1 else None
         if user is None or user.organization_id is None or user.organization.is_active:
             User().set_password(password)
