@@ -98,14 +98,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+WORKERS = os.environ.get("BENCH_WORKERS", "2")
+THREADS = os.environ.get("BENCH_THREADS", "4")
+
+
 class Server:
-    """gunicorn with 2 workers of 4 threads (gthread keeps connections alive)."""
+    """gunicorn, gthread workers (they keep connections alive): BENCH_WORKERS x BENCH_THREADS."""
 
     def __init__(self, db: str) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "crm.wsgi:application", "-k", "gthread",
-             "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{self.port}", "--keep-alive", "30"],
+             "-w", WORKERS, "--threads", THREADS, "-b", f"127.0.0.1:{self.port}",
+             "--keep-alive", "30"],
             cwd=ROOT, env=env_for(db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
@@ -182,26 +187,43 @@ def main() -> None:
     parser.add_argument("--org", default="org0")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--webhooks", type=int, default=5000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the databases a previous run prepared")
+    parser.add_argument("--parts", default="api,webhook,inprocess")
     args = parser.parse_args()
-    large, small, org_id = prepare(args.template, args.org)
+    if args.reuse:
+        large, small = f"{args.template}_req_large", f"{args.template}_req_small"
+        org_id = sql(small, "SELECT id::text FROM organizations WHERE code = %s",
+                     (args.org,))[0][0]
+    else:
+        large, small, org_id = prepare(args.template, args.org)
+    parts = set(args.parts.split(","))
+    if "api" in parts:
+        api(large, small, org_id, args)
+    if "webhook" in parts:
+        print("\nWebhook ingest (large database, concurrency 16)")
+        print("  " + webhook(large, org_id, args.webhooks))
+    if "inprocess" in parts:
+        print("\nQueries per list request (large database)")
+        print(inprocess(large, "queries", args.org))
+        print("Query plans (large database)")
+        print(inprocess(large, "explain", args.org))
+        print("Tenant layer cost, in process (large database)")
+        print(inprocess(large, "overhead", args.org))
+
+
+def api(large: str, small: str, org_id: str, args: argparse.Namespace) -> None:
+    """API latency in the small and the large database, side by side."""
     latencies = {}
     for label, db in (("small", small), ("large", large)):
         token = inprocess(db, "setup", args.org).strip()
         latencies[label] = api_latency(db, org_id, token, args.requests)
-    print("\nAPI latency (gunicorn, 2 workers x 4 threads, concurrency 4)")
+    print(f"\nAPI latency (gunicorn, {WORKERS} workers x {THREADS} threads, concurrency 4)")
     for case in latencies["small"]:
         for label in ("small", "large"):
             print(f"  {case:<17} {label:<6} {latencies[label][case].summary()}")
         ratio = latencies["large"][case].percentile(95) / latencies["small"][case].percentile(95)
         print(f"  {case:<17} p95 large / small = {ratio:.2f}")
-    print("\nWebhook ingest (large database, concurrency 16)")
-    print("  " + webhook(large, org_id, args.webhooks))
-    print("\nQueries per list request (large database)")
-    print(inprocess(large, "queries", args.org))
-    print("Query plans (large database)")
-    print(inprocess(large, "explain", args.org))
-    print("Tenant layer cost, in process (large database)")
-    print(inprocess(large, "overhead", args.org))
 
 
 if __name__ == "__main__":

@@ -130,6 +130,8 @@ SPECTACULAR_SETTINGS = {
 # and the App Secret that signs every delivery (X-Hub-Signature-256).
 WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
+# How long each process remembers which organization owns a receiving number (0: never).
+WHATSAPP_NUMBER_CACHE_SECONDS = env.int("WHATSAPP_NUMBER_CACHE_SECONDS", default=30)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

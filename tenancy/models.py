@@ -38,9 +38,10 @@ class TenantScope(Expression):
     """
 
     conditional = True
+    output_field = models.BooleanField()  # shared, as Django's Exists does: built once
 
     def __init__(self, column: Expression | None = None, *, shared_rows: bool = False) -> None:
-        super().__init__(output_field=models.BooleanField())
+        super().__init__()
         self.column = column
         self.shared_rows = shared_rows
 

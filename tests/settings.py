@@ -10,3 +10,6 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
     "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
+
+# Tests change numbers and organizations between deliveries: no per-process number cache.
+WHATSAPP_NUMBER_CACHE_SECONDS = 0

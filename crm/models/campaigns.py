@@ -154,7 +154,11 @@ class CampaignLog(TenantModel):
     class Meta:
         db_table = "campaign_logs"
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["job", "target_id"], name="ix_campaign_logs_job_target")]
+        indexes = [
+            models.Index(fields=["job", "target_id"], name="ix_campaign_logs_job_target"),
+            models.Index(fields=["organization", "-created_at"],
+                         name="campaign_logs_org_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.target_type} {self.phone_number}: {self.status}"

@@ -50,6 +50,9 @@ class Customer(TenantModel):
                 fields=["organization", "wa_id"], name="customers_org_wa_id_uniq"
             )
         ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="customers_org_created_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name or ''} ({self.wa_id})".strip()

@@ -107,6 +107,9 @@ class FlowLog(TenantModel):
     class Meta:
         db_table = "flow_logs"
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="flow_logs_org_created_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.flow_type}/{self.step} for {self.wa_id}"
@@ -148,6 +151,9 @@ class WhatsAppApiLog(TenantModel):
     class Meta:
         db_table = "whatsapp_api_logs"
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="wa_api_logs_org_created_idx")
+        ]
         verbose_name = "WhatsApp API log"
 
     def __str__(self) -> str:

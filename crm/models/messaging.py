@@ -105,7 +105,12 @@ class Message(TenantModel):
         ordering = ["-timestamp", "-id"]
         # Not unique: legacy databases may hold duplicate message_ids (see crm.0006).
         indexes = [
-            models.Index(fields=["organization", "message_id"], name="messages_org_message_id_idx")
+            models.Index(fields=["organization", "message_id"], name="messages_org_message_id_idx"),
+            # Tenant-leading indexes for the default ordering and a customer's conversation.
+            models.Index(fields=["organization", "-timestamp", "-id"],
+                         name="messages_org_timestamp_idx"),
+            models.Index(fields=["organization", "customer", "-timestamp"],
+                         name="messages_org_customer_ts_idx"),
         ]
 
     def __str__(self) -> str:

@@ -35,6 +35,9 @@ class Order(TenantModel):
     class Meta:
         db_table = "orders"
         ordering = ["-timestamp"]
+        indexes = [
+            models.Index(fields=["organization", "-timestamp"], name="orders_org_timestamp_idx")
+        ]
 
     def __str__(self) -> str:
         return f"order {self.pk} ({self.status})"

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from crm.models import WhatsAppNumber
 from tenancy.context import unscoped
@@ -26,11 +29,33 @@ class Receiver:
     problem: str | None  # why deliveries to it are ignored; None when it is in service
 
 
+# phone_number_id -> (valid until, the number or None when unknown), per process.
+_recent: dict[str, tuple[float, Receiver | None]] = {}
+
+
 def find_receivers(phone_number_ids: Iterable[str]) -> dict[str, Receiver]:
-    """The numbers with these phone_number_ids, by id: one query for the whole delivery."""
+    """The numbers with these phone_number_ids, by id: at most one query per delivery.
+
+    Lookups are kept for WHATSAPP_NUMBER_CACHE_SECONDS in each process (Meta sends every message
+    to a number to the same few ids), so deactivating a number or an organization takes that
+    long to reach the webhook.
+    """
     wanted = set(phone_number_ids)
-    if not wanted:
-        return {}
+    now = time.monotonic()
+    cached = {key: _recent[key] for key in wanted if key in _recent and _recent[key][0] > now}
+    found = {key: receiver for key, (_, receiver) in cached.items() if receiver is not None}
+    missing = wanted - set(cached)
+    if missing:
+        looked_up = _look_up(missing)
+        ttl = settings.WHATSAPP_NUMBER_CACHE_SECONDS
+        if ttl > 0:
+            _recent.update((key, (now + ttl, looked_up.get(key))) for key in missing)
+        found.update(looked_up)
+    return found
+
+
+def _look_up(wanted: set[str]) -> dict[str, Receiver]:
+    """One query for the numbers with these phone_number_ids."""
     # No organization is active yet: the receiving number is what tells us which one this
     # delivery belongs to. phone_number_id is unique across organizations, and only these
     # columns of the matching numbers are read.
