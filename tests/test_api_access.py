@@ -130,7 +130,11 @@ def test_staff_of_an_inactive_organization_are_refused(org_a) -> None:
     api = client_for(staff(org_a))
     with unscoped():
         Organization.objects.filter(pk=org_a.pk).update(is_active=False)
-    assert api.get("/api/v1/customers/").status_code in (401, 403)
+    response = api.get("/api/v1/customers/")
+    assert response.status_code == 403 and "inactive" in response.json()["detail"]
+    session = APIClient()
+    session.force_login(staff(org_a))
+    assert session.get("/api/v1/customers/").status_code in (401, 403)  # signed out: no user
 
 
 def test_secrets_are_write_only(org_a) -> None:
