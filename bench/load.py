@@ -16,6 +16,14 @@ class Result:
     statuses: dict[int, int]
     seconds: float
 
+    def merged(self, other: Result | None) -> Result:
+        """This run and an earlier one, as one."""
+        if other is None:
+            return self
+        statuses = {k: self.statuses.get(k, 0) + other.statuses.get(k, 0)
+                    for k in {*self.statuses, *other.statuses}}
+        return Result(other.latencies + self.latencies, statuses, other.seconds + self.seconds)
+
     def percentile(self, p: float) -> float:
         """The p-th percentile latency in milliseconds."""
         ordered = sorted(self.latencies)

@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import build_request, run  # noqa: E402
+from load import Result, build_request, run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-app-secret"
@@ -128,28 +128,22 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def api_latency(db: str, org_id: str, token: str, count: int) -> dict[str, str]:
-    """Latency lines for list and detail of messages and customers."""
+def api_cases(db: str, org_id: str, token: str, count: int) -> dict[str, list[bytes]]:
+    """Per case, `count` requests: list and detail of messages and customers."""
     auth = {"Authorization": f"Token {token}"}
     messages = [r[0] for r in sql(db, "SELECT id FROM messages WHERE organization_id = %s "
-                                  "ORDER BY random() LIMIT 500", (org_id,))]
+                                  "ORDER BY id LIMIT 500", (org_id,))]
     customers = [r[0] for r in sql(db, "SELECT id::text FROM customers WHERE organization_id = "
-                                   "%s ORDER BY random() LIMIT 500", (org_id,))]
-    cases = {
+                                   "%s ORDER BY id LIMIT 500", (org_id,))]
+    paths = {
         "messages list": ["/api/v1/messages/?page_size=50"],
         "messages detail": [f"/api/v1/messages/{pk}/" for pk in messages],
         "customers list": ["/api/v1/customers/?page_size=50"],
         "customers detail": [f"/api/v1/customers/{pk}/" for pk in customers],
     }
-    lines = {}
-    with Server(db) as server:
-        for label, paths in cases.items():
-            warm = [build_request("GET", random.choice(paths), auth) for _ in range(100)]
-            run(server.port, warm, 4)
-            requests = [build_request("GET", random.choice(paths), auth) for _ in range(count)]
-            result = run(server.port, requests, 4)
-            lines[label] = result
-    return lines
+    chooser = random.Random(7)  # the same requests for both databases
+    return {case: [build_request("GET", chooser.choice(options), auth) for _ in range(count)]
+            for case, options in paths.items()}
 
 
 def webhook(db: str, org_id: str, count: int) -> str:
@@ -213,16 +207,32 @@ def main() -> None:
 
 
 def api(large: str, small: str, org_id: str, args: argparse.Namespace) -> None:
-    """API latency in the small and the large database, side by side."""
-    latencies = {}
-    for label, db in (("small", small), ("large", large)):
-        token = inprocess(db, "setup", args.org).strip()
-        latencies[label] = api_latency(db, org_id, token, args.requests)
+    """API latency in the small and the large database, side by side.
+
+    Both servers run at once and the rounds alternate between them, so that whatever else the
+    machine does weighs on both alike.
+    """
+    dbs = {"small": small, "large": large}
+    cases = {label: api_cases(db, org_id, inprocess(db, "setup", args.org).strip(),
+                              args.requests)
+             for label, db in dbs.items()}
+    results: dict[tuple[str, str], Result] = {}
+    with Server(small) as small_server, Server(large) as large_server:
+        servers = {"small": small_server, "large": large_server}
+        for case in cases["small"]:
+            for label in dbs:
+                run(servers[label].port, cases[label][case][:100], 4)  # warm-up
+            step = max(1, args.requests // 4)
+            for start in range(0, args.requests, step):
+                for label in dbs:
+                    part = run(servers[label].port, cases[label][case][start:start + step], 4)
+                    results[(case, label)] = part.merged(results.get((case, label)))
     print(f"\nAPI latency (gunicorn, {WORKERS} workers x {THREADS} threads, concurrency 4)")
-    for case in latencies["small"]:
-        for label in ("small", "large"):
-            print(f"  {case:<17} {label:<6} {latencies[label][case].summary()}")
-        ratio = latencies["large"][case].percentile(95) / latencies["small"][case].percentile(95)
+    for case in cases["small"]:
+        for label in dbs:
+            print(f"  {case:<17} {label:<6} {results[(case, label)].summary()}")
+        ratio = (results[(case, "large")].percentile(95)
+                 / results[(case, "small")].percentile(95))
         print(f"  {case:<17} p95 large / small = {ratio:.2f}")
 
 
