@@ -58,6 +58,7 @@ class CrmAdminSite(admin.AdminSite):
             if name in NO_ORGANIZATION_VIEWS:
                 return view(request, *args, **kwargs)
             if name in OWN_ACCOUNT_VIEWS:
+                # Their own user row belongs to no organization (see OWN_ACCOUNT_VIEWS).
                 return render_in(unscoped(), view, request, *args, **kwargs)
             scope = chosen_scope(request)
             if scope is None:
