@@ -142,6 +142,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Secrets (access tokens, passwords) are masked in error pages and reports, DEBUG or not.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "crm.error_reports.SecretsExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
