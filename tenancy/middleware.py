@@ -29,7 +29,7 @@ def find_organization(value: str) -> Any:
     """The organization whose id or code is `value`; 404 when there is none."""
     model = apps.get_model(settings.TENANCY_ORGANIZATION_MODEL)
     try:
-        lookup = {"pk": uuid.UUID(value)}
+        lookup: dict[str, Any] = {"pk": uuid.UUID(value)}
     except ValueError:
         lookup = {"code": value}
     organization = model._default_manager.filter(**lookup).first()
@@ -93,7 +93,7 @@ def tenant_middleware(
 
         return middleware
 
-    def middleware(request: HttpRequest) -> HttpResponse:  # type: ignore[misc]
+    def middleware(request: HttpRequest) -> HttpResponse:  # type: ignore[no-redef]
         try:
             organization = resolve(request)
         except TenantResolutionError as error:
