@@ -146,15 +146,21 @@ def statements(n: dict[str, int]) -> list[tuple[str, str]]:
     ]
 
 
-def generate(database: str, scale: str, host: str, user: str) -> None:
-    """Create `database` (dropping it first) and fill it."""
-    counts = {table: max(4, rows // SCALES[scale]) for table, rows in LARGE.items()}
+def recreate_database(name: str, host: str, user: str, template: str | None = None) -> None:
+    """Drop `name` if it exists and create it empty, or as a copy of `template`."""
     admin = psycopg2.connect(host=host, user=user, dbname="postgres")
     admin.autocommit = True
     with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{database}"')
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        cursor.execute(f'CREATE DATABASE "{name}"{copy}')
     admin.close()
+
+
+def generate(database: str, scale: str, host: str, user: str) -> None:
+    """Create `database` (dropping it first) and fill it."""
+    counts = {table: max(4, rows // SCALES[scale]) for table, rows in LARGE.items()}
+    recreate_database(database, host, user)
     connection = psycopg2.connect(host=host, user=user, dbname=database)
     connection.autocommit = True
     started = time.monotonic()

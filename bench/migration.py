@@ -24,17 +24,9 @@ import psycopg2
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 frozen = importlib.import_module("crm.migrations.0002_organization_id")
-
-
-def copy_database(template: str, name: str, host: str, user: str) -> None:
-    """A fresh copy of `template` named `name`."""
-    admin = psycopg2.connect(host=host, user=user, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    admin.close()
+from generate import recreate_database  # noqa: E402
 
 
 def reference_sql(table: str, derivations: list[tuple]) -> str:
@@ -119,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     ours_db, ref_db = f"{args.template}_ours", f"{args.template}_ref"
     for name in (ours_db, ref_db):
-        copy_database(args.template, name, args.host, args.user)
+        recreate_database(name, args.host, args.user, template=args.template)
     counts = row_counts(args.template, args.host, args.user)
 
     started = time.monotonic()
