@@ -147,6 +147,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhatsApp media fetched from Meta or uploaded to it are kept in the default storage, under
+# whatsapp-media/<organization id>/<media id> (crm.whatsapp.media); never served as static files.
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Secrets (access tokens, passwords) are masked in error pages and reports, DEBUG or not.

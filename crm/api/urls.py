@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from crm.api import schema  # noqa: F401  (registers the token scheme)
+from crm.api.media import MediaUploadView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
 
@@ -13,6 +14,7 @@ for resource in RESOURCES:
 
 urlpatterns = [
     path("auth/token", ObtainTokenView.as_view(), name="api-token"),
+    path("media/", MediaUploadView.as_view(), name="api-media"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
