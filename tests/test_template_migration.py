@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
 
 import psycopg2
 import pytest
@@ -36,15 +35,6 @@ EXTRA = {
 ROWS = "SELECT template_name, organization_id::text, template_body, template_vars, " \
        "facebook_template_id FROM templates ORDER BY template_name"
 BEFORE_0009 = "0008_customer_marketing_opt_out"
-
-
-@pytest.fixture(scope="module")
-def legacy() -> Iterator[LegacyDatabases]:
-    databases = LegacyDatabases()
-    try:
-        yield databases
-    finally:
-        databases.close()
 
 
 def _stable_id(name: str) -> str:

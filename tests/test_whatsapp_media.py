@@ -60,6 +60,7 @@ def test_inbound_media_is_fetched_once_with_the_receiving_numbers_token(
     fake_graph.reset()
     second = agent.get(url(image))
     assert b"".join(second.streaming_content) == JPEG
+    assert second["Content-Type"] == "image/jpeg"  # Meta's type, kept on the message
     assert fake_graph.calls == []  # stored: Meta is not asked again
 
 

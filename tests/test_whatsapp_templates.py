@@ -35,6 +35,15 @@ def number_b(org_b: Organization) -> WhatsAppNumber:
                                      whatsapp_business_account_id=WABA_B)
 
 
+@pytest.fixture
+def two_accounts(fake_graph: FakeGraph, number_a: WhatsAppNumber,
+                 number_b: WhatsAppNumber) -> FakeGraph:
+    """A's and B's accounts on Meta, each with its own hello_world."""
+    fake_graph.add_template(WABA_A, "hello_world")
+    fake_graph.add_template(WABA_B, "hello_world")
+    return fake_graph
+
+
 def _rows(org: Organization) -> dict[tuple[str, str], Template]:
     with tenant_context(org):
         return {(t.template_name, t.language): t
@@ -155,11 +164,9 @@ def test_api_delete_goes_to_meta_and_refuses_shared_rows(
 
 
 def test_api_sync_roles_errors_and_isolation(
-    fake_graph: FakeGraph, org_a: Organization, org_b: Organization,
-    number_a: WhatsAppNumber, number_b: WhatsAppNumber,
+    two_accounts: FakeGraph, org_a: Organization, org_b: Organization
 ) -> None:
-    fake_graph.add_template(WABA_A, "hello_world")
-    fake_graph.add_template(WABA_B, "hello_world")
+    fake_graph = two_accounts
     admin_a = client_for(staff(org_a, Role.ORG_ADMIN))
     synced = admin_a.post("/api/v1/templates/sync/")
     assert synced.status_code == 200 and synced.json()["created"] == 1
@@ -186,19 +193,16 @@ def test_api_sync_roles_errors_and_isolation(
 
 
 def test_sync_templates_command(
-    fake_graph: FakeGraph, org_a: Organization, org_b: Organization,
-    number_a: WhatsAppNumber, number_b: WhatsAppNumber,
+    two_accounts: FakeGraph, org_a: Organization, org_b: Organization
 ) -> None:
-    fake_graph.add_template(WABA_A, "a_one")
-    fake_graph.add_template(WABA_B, "b_one")
     out = StringIO()
     call_command("sync_templates", "--organization", "org-b", stdout=out)
     assert out.getvalue() == "org-b: 1 account(s), 1 created, 0 updated, 0 deleted\n"
-    assert set(_rows(org_b)) == {("b_one", "en_US")} and not _rows(org_a)
+    assert set(_rows(org_b)) == {("hello_world", "en_US")} and not _rows(org_a)
     call_command("sync_templates", stdout=out)
-    assert set(_rows(org_a)) == {("a_one", "en_US")}
+    assert set(_rows(org_a)) == {("hello_world", "en_US")}
     with pytest.raises(CommandError, match="No organization has the code 'nope'"):
         call_command("sync_templates", "--organization", "nope")
-    fake_graph.fail(131000, times=10)
+    two_accounts.fail(131000, times=10)
     with pytest.raises(CommandError, match="Sync failed for org-a"):
         call_command("sync_templates", "--organization", "org-a", stderr=StringIO())

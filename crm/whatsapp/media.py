@@ -123,7 +123,10 @@ def message_media(message: Message) -> StoredMedia:
     name = storage_name(message.media_id)
     mime = message.mime_type
     if not default_storage.exists(name):
-        mime = _fetch(message, name) or mime
+        fetched = _fetch(message, name)
+        if fetched and not mime:  # remembered for the next request, served from the storage
+            Message.objects.filter(pk=message.pk, mime_type=None).update(mime_type=fetched)
+            mime = fetched
     mime = mime or "application/octet-stream"
     return StoredMedia(name, mime, message.filename or message.media_id,
                        mime.startswith(SHOWN_INLINE))
