@@ -41,13 +41,19 @@ def sending_number(customer: Customer, key: str | None = None) -> WhatsAppNumber
             raise Refused(400, "number_inactive", f"The WhatsApp number {number} is inactive: "
                           "activate it or send from another.", field="from_number")
         return number
-    active = list(WhatsAppNumber.objects.filter(is_active=True)
-                  .order_by("created_at", "phone_number_id"))
-    if not active:
+    number = conversation_number(customer)
+    if number is None:
         raise Refused(409, "no_number", "Your organization has no active WhatsApp number: "
                       "add one (with its access token) before sending.")
-    written_to = last_number_written_to(customer)
+    return number
+
+
+def conversation_number(customer: Customer) -> WhatsAppNumber | None:
+    """The active number the customer last wrote to, else the organization's oldest active one."""
+    active = list(WhatsAppNumber.objects.filter(is_active=True)
+                  .order_by("created_at", "phone_number_id"))
+    written_to = last_number_written_to(customer) if active else None
     for number in active:
         if written_to and digits(number.display_number) == written_to:
             return number
-    return active[0]
+    return active[0] if active else None
