@@ -59,7 +59,9 @@ class Call:
         return {"method": self.method, "path": self.path, "query": self.query,
                 "body": self.body, "authorized": bool(self.authorization),
                 "received_at": self.received_at, "answered_at": self.answered_at,
-                "status": self.status, "answer": self.answer}
+                "status": self.status, "answer": (
+                    {"bytes": len(self.answer.content), "mime_type": self.answer.mime_type}
+                    if isinstance(self.answer, Binary) else self.answer)}
 
 
 @dataclass(frozen=True)

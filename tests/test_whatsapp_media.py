@@ -121,9 +121,10 @@ def test_upload_returns_the_media_id_to_send_by(
 
 @pytest.mark.parametrize(("content", "mime", "message"), [
     (b"x" * (5 * 1024 * 1024 + 1), "image/jpeg",
-     "This image/jpeg file is 5242881 bytes; WhatsApp takes a image of at most 5120 KB."),
+     "This image/jpeg file is 5242881 bytes; WhatsApp takes image files of at most 5 MB."),
     (STATIC_WEBP + b"\x00" * 102_400, "image/webp",
-     "This image/webp file is 102456 bytes; WhatsApp takes a static sticker of at most 100 KB."),
+     "This image/webp file is 102456 bytes; WhatsApp takes static sticker files of at most "
+     "100 KB."),
     (b"GIF89a", "image/gif", "WhatsApp does not take image/gif: send one of "),
     (b"", "application/pdf", "The submitted file is empty."),
 ])

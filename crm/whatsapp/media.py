@@ -168,8 +168,9 @@ def check_upload(mime_type: str, size: int, head: bytes) -> str:
     if kind == "sticker" and not _is_animated_webp(head):
         limit, kind = STATIC_STICKER, "static sticker"
     if size > limit:
+        shown = f"{limit // MB} MB" if limit >= MB else f"{limit // KB} KB"
         raise Refused(400, "media_too_large", f"This {mime_type} file is {size} bytes; WhatsApp "
-                      f"takes a {kind} of at most {limit // KB} KB.", field="file")
+                      f"takes {kind} files of at most {shown}.", field="file")
     if size == 0:
         raise Refused(400, "media_empty", "The file is empty.", field="file")
     return "sticker" if kind == "static sticker" else kind

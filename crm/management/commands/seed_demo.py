@@ -187,10 +187,13 @@ class Command(BaseCommand):
         agent = self._user(f"{org.code}_agent", roles[Role.AGENT], "AGENT")
         number = self._get(WhatsAppNumber, phone_number_id=spec["phone_number_id"], defaults={
             "display_number": spec["display_number"], "webhook_path": f"/webhook/{org.code}",
-            "access_token": f"demo-access-token-{org.code}", "created_at": self.now})
-        if not number.access_token:  # seeded before demo numbers could send
-            number.access_token = f"demo-access-token-{org.code}"
-            number.save(update_fields=["access_token"])
+            "access_token": f"demo-access-token-{org.code}",
+            "whatsapp_business_account_id": f"demo-waba-{org.code}", "created_at": self.now})
+        if not number.access_token or not number.whatsapp_business_account_id:
+            # seeded before demo numbers could send, or knew their account (templates)
+            number.access_token = number.access_token or f"demo-access-token-{org.code}"
+            number.whatsapp_business_account_id = f"demo-waba-{org.code}"
+            number.save(update_fields=["access_token", "whatsapp_business_account_id"])
         self._get(NumberFlowConfig, phone_number=number, defaults={
             "display_number": number.display_number, "flow_key": f"{org.code}_default",
             "flow_name": f"{org.name} welcome flow", "created_at": self.now,
