@@ -14,7 +14,7 @@ from crm.whatsapp import templates
 from crm.whatsapp.templates import TemplateParameterError, find_template, validate_send
 from tenancy.context import tenant_context, unscoped
 from tenancy.exceptions import CrossTenantError
-from tests.factories import TemplateFactory, WhatsAppNumberFactory
+from tests.factories import CustomerFactory, TemplateFactory, WhatsAppNumberFactory
 from tests.test_api import client_for, staff
 
 WABA_A, WABA_B = "WABA-A", "WABA-B"
@@ -118,6 +118,26 @@ def test_validate_send_checks_against_the_stored_template(in_a: Organization) ->
     with pytest.raises(TemplateParameterError):
         validate_send("greet", "en_US", [])
     assert validate_send("not_synced", "en_US", []) is None  # Meta judges it
+
+
+def test_sending_a_template_checks_its_parameters_before_meta(
+    fake_graph: FakeGraph, org_a: Organization, number_a: WhatsAppNumber
+) -> None:
+    with tenant_context(org_a):
+        TemplateFactory(template_name="greet", template_body={"components": BODY})
+        customer = CustomerFactory()
+    api = client_for(staff(org_a, Role.AGENT))
+    send = {"type": "template", "template": {"name": "greet", "language": {"code": "en_US"}}}
+    refused = api.post(f"/api/v1/customers/{customer.pk}/send/", send, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] == "template_parameters"
+    assert refused.json()["problems"] == [
+        "greet (en_US): The body has 1 placeholder(s) ({{1}}); 0 parameter(s) were sent."]
+    assert fake_graph.calls == []
+    send["template"]["components"] = [
+        {"type": "body", "parameters": [{"type": "text", "text": "Asha"}]}]
+    sent = api.post(f"/api/v1/customers/{customer.pk}/send/", send, format="json")
+    assert sent.status_code == 201, sent.json()
+    assert fake_graph.sent()[0].body["template"]["components"] == send["template"]["components"]
 
 
 def test_api_create_goes_to_meta_then_stores(

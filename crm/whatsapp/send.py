@@ -16,6 +16,7 @@ from crm.whatsapp.numbers import LastInbound, last_inbound, sending_number
 from crm.whatsapp.optout import MARKETING, opt_out, template_category
 from crm.whatsapp.refusals import MetaRefused, Refused
 from crm.whatsapp.schemas import MessageContent, OutboundMessage
+from crm.whatsapp.templates import check_template
 from tenancy.context import get_current_organization_id
 
 WINDOW = timedelta(hours=24)
@@ -139,6 +140,7 @@ def send_message(
     now = timezone.now()
     if content.type == "template":
         check_opt_out(customer, content, category)
+        check_template(content)
     else:
         check_window(customer, now, last)
     if reply_to:

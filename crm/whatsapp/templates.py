@@ -20,12 +20,13 @@ from crm.models import Template, WhatsAppNumber
 from crm.whatsapp.client import GraphClient
 from crm.whatsapp.errors import GraphError, NumberUnavailable
 from crm.whatsapp.refusals import MetaRefused, Refused
+from crm.whatsapp.schemas import MessageContent
 from crm.whatsapp.template_parameters import TemplateParameterError, validate_parameters
 from tenancy.context import get_current_organization_id
 
 __all__ = [
-    "SyncReport", "TemplateParameterError", "create_template", "delete_template", "find_template",
-    "sync_templates", "validate_parameters", "validate_send",
+    "SyncReport", "TemplateParameterError", "check_template", "create_template", "delete_template",
+    "find_template", "sync_templates", "validate_parameters", "validate_send",
 ]
 
 FIELDS = "name,language,status,category,components"
@@ -65,6 +66,19 @@ def validate_send(name: str, language: str, components: Any) -> Template | None:
     if template is not None:
         validate_parameters(template, components)
     return template
+
+
+def check_template(content: MessageContent) -> Template | None:
+    """Refuse (400, before Meta is called) a template send whose parameters do not fit the
+    organization's (or the shared) stored template of that name and language."""
+    template = content.template.model_dump(mode="json", exclude_none=True)
+    try:
+        return validate_send(template["name"], template["language"]["code"],
+                             template.get("components"))
+    except TemplateParameterError as error:
+        raise Refused(400, "template_parameters", "The template's parameters do not fit it: "
+                      + " ".join(error.problems), field="template",
+                      problems=error.problems) from None
 
 
 def accounts() -> dict[str, WhatsAppNumber]:
