@@ -23,7 +23,8 @@ def conversation(
         for i, stamp in enumerate(stamps):
             mine = i >= inbound
             MessageFactory(
-                customer=customer, timestamp=stamp, body=f"{name} {'reply' if mine else 'says'} {i}",
+                customer=customer, timestamp=stamp,
+                body=f"{name} {'reply' if mine else 'says'} {i}",
                 sender_type="agent" if mine else "customer",
                 delivery_status="sent" if mine else None,
             )
