@@ -38,13 +38,14 @@ def channel(organization_id: uuid.UUID) -> str:
     return f"{settings.INBOX_EVENTS_PREFIX}:org:{organization_id}"
 
 
-def publish(kind: str, **data: Any) -> None:
-    """Announce an event to the active organization's subscribers once the transaction commits.
+def publish(kind: str, organization_id: uuid.UUID | None = None, **data: Any) -> None:
+    """Announce an event to the organization's subscribers once the transaction commits.
 
-    A failure to reach Redis is logged and does not undo or fail the write that caused it: the
-    inbox also refreshes itself when its stream reconnects.
+    The organization is the active one unless the row's own is given. A failure to reach Redis
+    is logged and does not undo or fail the write that caused it: the inbox also refreshes
+    itself when its stream reconnects.
     """
-    organization_id = get_current_organization_id()
+    organization_id = organization_id or get_current_organization_id()
     if organization_id is None:
         raise RuntimeError("publish() runs inside the organization whose event it is")
     body = json.dumps({"type": kind, **data}, default=str)

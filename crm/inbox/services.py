@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crm.inbox import events
-from crm.models import Customer, Message, Role, User
+from crm.models import Customer, Role, User
 from crm.roles import role_of
 
 
@@ -51,13 +51,3 @@ def agents() -> list[User]:
     return list(
         User.objects.filter(role__name__in=(Role.AGENT, Role.ORG_ADMIN)).order_by("username")
     )
-
-
-def record_outbound(message: Message) -> None:
-    """After a reply is stored: the conversation's latest activity moves (never backwards)."""
-    at = message.timestamp or timezone.now()
-    with transaction.atomic():
-        Customer.objects.filter(pk=message.customer_id).filter(
-            Q(last_message_at__isnull=True) | Q(last_message_at__lt=at)
-        ).update(last_message_at=at, last_interaction_time=at, last_message_type=message.type)
-        events.publish(events.MESSAGE, customers=[str(message.customer_id)])

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import wraps
 from typing import Any
 
 from django.db import connections
@@ -17,6 +18,19 @@ from crm.models import Customer, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
 
 
+def bad_request_as_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A malformed filter or cursor answers 400 with the message saying how to fix it."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except queries.BadRequest as error:
+            return HttpResponse(str(error), status=400, content_type="text/plain")
+
+    return wrapped
+
+
 def _customer(request: HttpRequest, customer_id: uuid.UUID) -> Customer:
     customer = queries.conversation(request.user, customer_id)
     if customer is None:
@@ -25,11 +39,9 @@ def _customer(request: HttpRequest, customer_id: uuid.UUID) -> Customer:
 
 
 def _list_context(request: HttpRequest) -> dict[str, Any]:
-    try:
-        filters = queries.Filters.from_params(request.GET)
-        page = queries.conversations(request.user, filters, request.GET.get("cursor") or None)
-    except queries.BadRequest as error:
-        return {"error": str(error), "page": queries.Page([]), "query": ""}
+    """The list's page; raises queries.BadRequest on malformed filters (answered 400)."""
+    filters = queries.Filters.from_params(request.GET)
+    page = queries.conversations(request.user, filters, request.GET.get("cursor") or None)
     query = request.GET.copy()
     query.pop("cursor", None)
     return {"page": page, "query": query.urlencode()}
@@ -47,6 +59,7 @@ def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
 
 @require_GET
 @inbox_view
+@bad_request_as_400
 def index(request: HttpRequest, customer_id: uuid.UUID | None = None) -> HttpResponse:
     """The whole inbox: the list, and the open conversation if any."""
     context = {
@@ -65,6 +78,7 @@ def index(request: HttpRequest, customer_id: uuid.UUID | None = None) -> HttpRes
 
 @require_GET
 @inbox_view
+@bad_request_as_400
 def conversation_list(request: HttpRequest) -> HttpResponse:
     """The list alone (htmx: filters, paging, live refresh)."""
     template = "inbox/_rows.html" if request.GET.get("cursor") else "inbox/_list.html"
