@@ -58,7 +58,7 @@ def backfill(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("crm", "0007_tenant_list_indexes")]
+    dependencies = [("crm", "0008_customer_marketing_opt_out")]
 
     operations = [
         migrations.AddField(
