@@ -153,8 +153,8 @@ def test_window_left(org_a: Organization) -> None:
 
 def test_mark_read_moves_forward_only(world: dict[str, Any], org_a: Organization) -> None:
     with tenant_context(org_a):
-        services.mark_read(world["asha"], T0 + timedelta(days=1))
-        services.mark_read(world["asha"], T0)
+        services.mark_read(world["asha"], T0 + timedelta(days=1), receipt=False)
+        services.mark_read(world["asha"], T0, receipt=False)
         world["asha"].refresh_from_db()
     assert world["asha"].last_read_at == T0 + timedelta(days=1)
     assert names(org_a, world["agent"], waiting=True) == ["Meera", "Asha"]

@@ -6,8 +6,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from crm.models import Customer, Organization, Role
+from bench.fake_graph import FakeGraph
+from crm.models import Customer, Organization, Role, WhatsAppNumber
 from tenancy.context import tenant_context
+from tests.factories import WhatsAppNumberFactory
 from tests.inbox_support import conversation
 from tests.test_admin_support import make_staff, signed_in
 
@@ -16,6 +18,12 @@ from tests.test_admin_support import make_staff, signed_in
 def chats(org_a: Organization, org_b: Organization) -> dict[str, Customer]:
     """A conversation in each organization."""
     return {"a": conversation(org_a, "Asha of A"), "b": conversation(org_b, "Bala of B")}
+
+
+@pytest.fixture
+def number_a(org_a: Organization) -> WhatsAppNumber:
+    with tenant_context(org_a):
+        return WhatsAppNumberFactory(display_number="+91 80000 00000")
 
 
 @pytest.fixture
@@ -69,10 +77,12 @@ def test_thread_shows_messages_ticks_and_failures(
     assert "failed: Re-engagement message" in html
 
 
-def test_mark_read_and_assign(chats: dict[str, Customer], org_a: Organization) -> None:
+def test_mark_read_and_assign(chats: dict[str, Customer], org_a: Organization,
+                              fake_graph: FakeGraph, number_a: WhatsAppNumber) -> None:
     agent = make_staff(org_a, Role.AGENT)
     client = signed_in(agent)
     assert client.post(f"/inbox/{chats['a'].pk}/read/").status_code == 200
+    assert fake_graph.calls[-1].body["status"] == "read"  # the customer sees blue ticks
     response = client.post(f"/inbox/{chats['a'].pk}/assign/", {"agent": str(agent.pk)})
     assert response.status_code == 200
     with tenant_context(org_a):
@@ -116,3 +126,12 @@ def test_malformed_filters_are_explained(chats: dict[str, Customer], agent_a: Cl
     for path in ("/inbox/", "/inbox/list/"):
         response = agent_a.get(path, {"mine": "perhaps"})
         assert response.status_code == 400 and b"mine: use 1 or 0" in response.content
+
+
+def test_mark_read_without_a_number_still_moves_the_marker(
+    chats: dict[str, Customer], agent_a: Client, org_a: Organization
+) -> None:
+    response = agent_a.post(f"/inbox/{chats['a'].pk}/read/")
+    assert response.status_code == 409 and b"WhatsApp was not told" in response.content
+    with tenant_context(org_a):
+        assert Customer.objects.get(pk=chats["a"].pk).last_read_at is not None

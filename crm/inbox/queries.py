@@ -103,6 +103,12 @@ def window_left(customer: Customer, now: datetime | None = None) -> timedelta:
     return max(customer.last_inbound_at + WINDOW - (now or timezone.now()), timedelta(0))
 
 
+def remaining(delta: timedelta) -> str:
+    """A duration as the composer shows it: "3 h 05 min"."""
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def agents_limited(user: Any) -> bool:
     """Whether `user` is an agent of an organization that shows agents their own chats only."""
     if role_of(user) != Role.AGENT:

@@ -11,14 +11,19 @@ from django.utils import timezone
 from crm.inbox import events
 from crm.models import Customer, Role, User
 from crm.roles import role_of
+from crm.whatsapp import reading
 
 
 class NotAllowed(Exception):
     """The user may not do this; the message says why."""
 
 
-def mark_read(customer: Customer, at: datetime | None = None) -> None:
-    """Move the conversation's read marker to `at` (default: now); it never moves back."""
+def mark_read(customer: Customer, at: datetime | None = None, *, receipt: bool = True) -> None:
+    """Move the conversation's read marker to `at` (default: now); it never moves back.
+
+    With `receipt`, the customer then sees blue ticks (crm.whatsapp.reading); a refusal from
+    WhatsApp (Refused) is raised after the marker moved: the team has read it either way.
+    """
     at = at or timezone.now()
     with transaction.atomic():
         moved = Customer.objects.filter(pk=customer.pk).filter(
@@ -27,6 +32,8 @@ def mark_read(customer: Customer, at: datetime | None = None) -> None:
         if moved:
             customer.last_read_at = at
             events.publish(events.CONVERSATION, customer=customer.pk)
+    if receipt:
+        reading.mark_read(customer)
 
 
 def assign(customer: Customer, agent: User | None, *, by: Any) -> None:

@@ -13,4 +13,6 @@ urlpatterns = [
     path("<uuid:customer_id>/thread/", views.thread, name="thread"),
     path("<uuid:customer_id>/read/", views.mark_read, name="read"),
     path("<uuid:customer_id>/assign/", views.assign, name="assign"),
+    path("<uuid:customer_id>/reply/", views.reply, name="reply"),
+    path("<uuid:customer_id>/template-fields/", views.template_fields, name="template-fields"),
 ]

@@ -12,10 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from crm.inbox import events, queries, services
+from crm.inbox import events, queries, replies, services
 from crm.inbox.access import inbox_view
 from crm.models import Customer, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
+from crm.whatsapp.refusals import Refused
 
 
 def bad_request_as_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -48,12 +49,15 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
 
 
 def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    window_left = queries.window_left(customer)
     return {
         "customer": customer,
         "items": queries.thread(customer),
-        "window_left": queries.window_left(customer),
+        "window_left": window_left,
+        "window_text": queries.remaining(window_left),
         "waiting": queries.is_waiting(customer),
         "agents": services.agents(),
+        "templates": replies.approved_templates(),
     }
 
 
@@ -98,7 +102,11 @@ def thread(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
 def mark_read(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
     """Mark the conversation read up to now."""
     customer = _customer(request, customer_id)
-    services.mark_read(customer)
+    try:
+        services.mark_read(customer)
+    except Refused as refusal:
+        return HttpResponse(f"Marked read here; WhatsApp was not told: {refusal.detail}",
+                            status=refusal.status, content_type="text/plain")
     return render(request, "inbox/_thread.html", _thread_context(request, customer))
 
 
@@ -120,6 +128,36 @@ def assign(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
     except services.NotAllowed as error:
         return HttpResponse(str(error), status=403)
     return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_POST
+@inbox_view
+def reply(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """Send from the composer: a template (`template`, `parameters`), a `file` (its caption in
+    `text`), or `text`. A refusal (window closed, Meta's error...) answers its status and why."""
+    customer = _customer(request, customer_id)
+    try:
+        if key := request.POST.get("template"):
+            replies.reply_template(customer, key, request.POST.getlist("parameters"),
+                                   request.user)
+        elif upload := request.FILES.get("file"):
+            replies.reply_file(customer, upload, request.POST.get("text", ""), request.user)
+        else:
+            replies.reply_text(customer, request.POST.get("text", ""), request.user)
+    except Refused as refusal:
+        return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    customer.refresh_from_db()
+    return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_GET
+@inbox_view
+def template_fields(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """The parameter inputs of the template chosen in the composer (htmx)."""
+    customer = _customer(request, customer_id)
+    key = request.GET.get("template", "")
+    choice = next((c for c in replies.approved_templates() if c.key == key), None)
+    return render(request, "inbox/_template_fields.html", {"customer": customer, "choice": choice})
 
 
 @require_GET
