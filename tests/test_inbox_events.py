@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test.utils import override_settings
 
 from crm.inbox import events
@@ -35,7 +36,12 @@ def collect(stream: Iterator[Any], until: Callable[[list[Any]], bool], quiet: in
 
 def later(action: Callable[[], None]) -> None:
     """Run `action` shortly, from another thread, while the test reads a stream."""
-    threading.Timer(0.3, action).start()
+    def run() -> None:
+        try:
+            action()
+        finally:
+            connections.close_all()  # the thread's own connections, or teardown waits on them
+    threading.Timer(0.3, run).start()
 
 
 def publish_as(org: Organization, kind: str, **data: Any) -> Callable[[], None]:
