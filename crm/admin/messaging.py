@@ -120,9 +120,9 @@ class MessageAdmin(TenantModelAdmin):
 class TemplateAdmin(SharedColumnMixin, TenantModelAdmin):
     """Shared templates (no organization) are read by all, changed in all-organizations mode."""
 
-    list_display = ("template_name", "is_shared", "facebook_template_id", "created_at",
-                    "updated_at")
-    list_filter = (SharedRowFilter,)
+    list_display = ("template_name", "language", "category", "status", "is_shared",
+                    "facebook_template_id", "updated_at")
+    list_filter = (SharedRowFilter, "status", "category")
     search_fields = ("template_name", "facebook_template_id")
 
 
