@@ -55,18 +55,20 @@ def _field(template: Template, name: str, default: str | None) -> str | None:
 
 def approved_templates() -> list[TemplateChoice]:
     """The organization's own and shared templates that Meta approved (or whose status is unknown,
-    as in wb-crm, which stored approved templates only)."""
-    choices = []
-    for template in Template.objects.all():  # the organization's own and the shared ones
+    as in wb-crm, which stored approved templates only); the organization's own template wins
+    over a shared one of the same name and language."""
+    choices: dict[str, TemplateChoice] = {}
+    # Shared rows first, so the organization's own replace them.
+    for template in sorted(Template.objects.all(), key=lambda t: t.organization_id is not None):
         status = (_field(template, "status", "") or "").upper()
         if status and status != APPROVED:
             continue
         text = _body_text(template)
         names = tuple(dict.fromkeys(PLACEHOLDER.findall(text)))
-        choices.append(TemplateChoice(template.template_name,
-                                      _field(template, "language", "en_US") or "en_US",
-                                      text, names))
-    return sorted(choices, key=lambda c: (c.name, c.language))
+        choice = TemplateChoice(template.template_name,
+                                _field(template, "language", "en_US") or "en_US", text, names)
+        choices[choice.key] = choice
+    return sorted(choices.values(), key=lambda c: (c.name, c.language))
 
 
 def reply_text(customer: Customer, text: str, user: User) -> Message:
