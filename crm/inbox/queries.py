@@ -159,11 +159,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise BadRequest("cursor: pass the next cursor of a previous page unchanged") from error
 
 
-def conversations(
+def page_queryset(
     user: Any, filters: Filters = Filters(), cursor: str | None = None,
     page_size: int = PAGE_SIZE,
-) -> Page:
-    """A page of the organization's conversations `user` may see, newest activity first."""
+) -> QuerySet[Customer]:
+    """The list's one query: a page (plus one row, to tell whether more follow)."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise BadRequest(f"page_size: between 1 and {MAX_PAGE_SIZE}")
     customers = visible_customers(user).filter(last_message_at__isnull=False)
@@ -185,11 +185,19 @@ def conversations(
         customers = customers.filter(last_message_at__lte=at).exclude(
             last_message_at=at, id__gte=pk
         )
-    rows = list(
+    return (
         customers.select_related("user")
         .annotate(unread=_unread(), last_id=_last_message_id())
         .order_by("-last_message_at", "-id")[: page_size + 1]
     )
+
+
+def conversations(
+    user: Any, filters: Filters = Filters(), cursor: str | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """A page of the organization's conversations `user` may see, newest activity first."""
+    rows = list(page_queryset(user, filters, cursor, page_size))
     more = len(rows) > page_size
     rows = rows[:page_size]
     last = Message.objects.in_bulk([row.last_id for row in rows if row.last_id])
