@@ -90,3 +90,10 @@ def test_event_stream_for_api_clients_is_their_organization_only(
     data = next(json.loads(c[5:]) for c in chunks if c.startswith(b"data:"))
     response.close()
     assert data == {"type": "conversation", "customer": "of-b"}
+
+
+def test_conversations_are_in_the_openapi_schema(org_a: Organization) -> None:
+    schema = client_for(staff(org_a, Role.AGENT)).get("/api/v1/schema/").content.decode()
+    for path in ("/api/v1/conversations/", "/api/v1/conversations/{customer_id}/read/",
+                 "/api/v1/conversations/events/"):
+        assert path in schema
