@@ -45,7 +45,7 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     page = queries.conversations(request.user, filters, request.GET.get("cursor") or None)
     query = request.GET.copy()
     query.pop("cursor", None)
-    return {"page": page, "query": query.urlencode()}
+    return {"page": page, "query": query.urlencode(), "current_id": None}
 
 
 def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
@@ -77,6 +77,7 @@ def index(request: HttpRequest, customer_id: uuid.UUID | None = None) -> HttpRes
     }
     if customer_id is not None:
         context.update(_thread_context(request, _customer(request, customer_id)))
+        context["current_id"] = context["customer"].pk
     return render(request, "inbox/index.html", context)
 
 

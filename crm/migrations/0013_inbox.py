@@ -5,7 +5,7 @@ New columns: customers.last_inbound_at (the customer's latest message: the 24-ho
 customers.last_read_at (the team's read marker) and organizations.agents_see_all. Existing
 customers are back-filled from their messages in batches of customers, set-based; their
 conversations start read (a taken-over database does not show its whole history as unread).
-The two list indexes are built like 0007's: concurrently on PostgreSQL, resumable after a kill.
+The list's indexes (and the unread counts' partial index on messages) are built like 0007's: concurrently on PostgreSQL, resumable after a kill.
 """
 from __future__ import annotations
 
@@ -97,5 +97,11 @@ class Migration(migrations.Migration):
             model_name="customer",
             index=models.Index(fields=["organization", "user", "-last_message_at", "-id"],
                                name="customers_org_user_act_idx"),
+        ),
+        EnsureIndex(
+            model_name="message",
+            index=models.Index(fields=["organization", "customer", "timestamp"],
+                               condition=models.Q(sender_type="customer"),
+                               name="messages_org_customer_in_idx"),
         ),
     ]
