@@ -38,6 +38,52 @@ WHERE id IN (SELECT id FROM customers WHERE id > %s ORDER BY id LIMIT %s)
 LAST_OF_BATCH = "SELECT id FROM customers WHERE id > %s ORDER BY id LIMIT 1 OFFSET %s"
 
 
+# Search by name, phone or WhatsApp id (`icontains`, which Django writes as UPPER(col) LIKE
+# UPPER('%term%')): trigram GIN indexes led by organization_id (pg_trgm and btree_gin, both
+# trusted extensions a database owner may create). PostgreSQL only, and kept out of the model
+# state (Django cannot express them portably); without the extensions search still works, by
+# scanning the organization's customers.
+SEARCH_INDEXES = {
+    "customers_org_name_trgm_idx": "name",
+    "customers_org_wa_id_trgm_idx": "wa_id",
+    "customers_org_phone_trgm_idx": "phone_1",
+}
+
+
+def search_indexes(apps, schema_editor) -> None:
+    """Create the search indexes concurrently; an invalid one left by a killed run is rebuilt."""
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:  # DDL the ORM cannot express
+        try:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
+        except Exception as error:  # no privilege: search scans instead; say how to fix it
+            print(f"\n  inbox search indexes skipped ({error}): CREATE EXTENSION pg_trgm and "
+                  "btree_gin as the database owner, then re-run this migration's SQL.")
+            return
+        for name, column in SEARCH_INDEXES.items():
+            cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c "
+                           "ON c.oid = i.indexrelid WHERE c.relname = %s", [name])
+            row = cursor.fetchone()
+            if row and row[0]:
+                continue
+            if row:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            cursor.execute(f"CREATE INDEX CONCURRENTLY {name} ON customers USING gin "
+                           f"(organization_id, upper({column}::text) gin_trgm_ops)")
+
+
+def drop_search_indexes(apps, schema_editor) -> None:
+    """Undo search_indexes (the extensions stay: other code may use them)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:  # DDL the ORM cannot express
+        for name in SEARCH_INDEXES:
+            cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+
 def backfill(apps, schema_editor) -> None:
     """Fill the new customer columns batch by batch (each batch its own statement)."""
     connection = schema_editor.connection
@@ -104,4 +150,5 @@ class Migration(migrations.Migration):
                                condition=models.Q(sender_type="customer"),
                                name="messages_org_customer_in_idx"),
         ),
+        migrations.RunPython(search_indexes, drop_search_indexes),
     ]
