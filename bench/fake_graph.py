@@ -4,8 +4,12 @@
     WHATSAPP_GRAPH_URL=http://127.0.0.1:8081 bin/run
 
 Answers `POST /{version}/{phone_number_id}/messages` (a send: a new wamid; `status: read`:
-success), `GET /{version}/{phone_number_id}` (the number's details); any request without a bearer
-token is a 401 (code 190). Errors are queued with `FakeGraph.fail()` in process or
+success), `GET /{version}/{phone_number_id}` (the number's details), the templates of an account
+(`GET` paged by `limit`/`after`, `POST`, `DELETE /{version}/{waba_id}/message_templates`; seed
+them with `FakeGraph.add_template()`), media (`POST /{version}/{phone_number_id}/media`
+multipart, `GET /{version}/{media_id}` for its short-lived URL, that URL for the bytes; seed with
+`FakeGraph.add_media()`); any request without a bearer token is a 401 (code 190). Errors are
+queued with `FakeGraph.fail()` in process or
 `POST /_fake/errors {"code": 131047, "status": 400, "times": 1, "to": "<wa_id or omit>"}` over
 HTTP. Every request is recorded with the server's own clock (`GET /_fake/requests`, reset by
 `POST /_fake/reset`), so a benchmark can split a round trip into the app's time and the fake's.
@@ -15,6 +19,9 @@ fake's answers without a socket.
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
+import hashlib
 import itertools
 import json
 import re
@@ -40,15 +47,29 @@ class Call:
     body: Any
     authorization: str | None
     received_at: float
+    raw: bytes = b""
+    content_type: str | None = None
+    base_url: str = "http://127.0.0.1"  # where the fake was reached (its media URLs point there)
     answered_at: float | None = None
     status: int | None = None
+    answer: Any = None
 
     def as_json(self) -> dict[str, Any]:
         """The record, the token masked."""
         return {"method": self.method, "path": self.path, "query": self.query,
                 "body": self.body, "authorized": bool(self.authorization),
                 "received_at": self.received_at, "answered_at": self.answered_at,
-                "status": self.status}
+                "status": self.status, "answer": (
+                    {"bytes": len(self.answer.content), "mime_type": self.answer.mime_type}
+                    if isinstance(self.answer, Binary) else self.answer)}
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A non-JSON answer (a media file)."""
+
+    content: bytes
+    mime_type: str
 
 
 @dataclass
@@ -70,10 +91,34 @@ class FakeGraph:
     routes: list[tuple[str, re.Pattern[str], Route]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    templates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by WABA id
+    media: dict[str, Binary] = field(default_factory=dict)  # by media id
 
     def __post_init__(self) -> None:
         self.route("POST", r"/v[\d.]+/(?P<number>[^/]+)/messages", _messages)
         self.route("GET", r"/v[\d.]+/(?P<number>[^/]+)", _phone_number)
+        self.route("GET", r"/v[\d.]+/(?P<number>[^/]+)", _media_url)
+        self.route("GET", r"/_media/(?P<media>[^/]+)", _media_download)
+        self.route("POST", r"/v[\d.]+/(?P<number>[^/]+)/media", _upload)
+        for method in ("GET", "POST", "DELETE"):
+            self.route(method, r"/v[\d.]+/(?P<waba>[^/]+)/message_templates", _templates)
+
+    def add_template(self, waba_id: str, name: str, language: str = "en_US", **values: Any
+                     ) -> dict[str, Any]:
+        """Seed a template on an account, as Meta lists it."""
+        template = {"name": name, "language": language, "status": "APPROVED",
+                    "category": "UTILITY", "components": [{"type": "BODY", "text": "Hello"}],
+                    **values, "id": str(next(self._ids))}
+        with self._lock:
+            self.templates.setdefault(waba_id, []).append(template)
+        return template
+
+    def add_media(self, content: bytes, mime_type: str) -> str:
+        """Seed a media file (as if a customer had sent it); its media id."""
+        media_id = str(10**15 + next(self._ids))
+        with self._lock:
+            self.media[media_id] = Binary(content, mime_type)
+        return media_id
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
         """Answer `method` on paths matching `pattern` (full match) with `handler`."""
@@ -103,20 +148,21 @@ class FakeGraph:
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes
                ) -> tuple[int, Any]:
-        """Answer one request: (HTTP status, JSON body)."""
+        """Answer one request: (HTTP status, JSON body or Binary)."""
         url = urlsplit(target)
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = {"_raw_bytes": len(raw)}
         call = Call(method, url.path, parse_qs(url.query), body,
-                    headers.get("authorization"), time.time())
+                    headers.get("authorization"), time.time(), raw, headers.get("content-type"),
+                    f"http://{headers.get('host', '127.0.0.1')}")
         with self._lock:
             self.calls.append(call)
         if self.latency:
             time.sleep(self.latency)
         status, answer = self._answer(call)
-        call.status, call.answered_at = status, time.time()
+        call.status, call.answer, call.answered_at = status, answer, time.time()
         return status, answer
 
     def _answer(self, call: Call) -> tuple[int, Any]:
@@ -166,6 +212,9 @@ class FakeGraph:
             status, answer = self.handle(request.method, str(request.url.raw_path, "ascii"),
                                          {k.lower(): v for k, v in request.headers.items()},
                                          request.read())
+            if isinstance(answer, Binary):
+                return httpx.Response(status, content=answer.content,
+                                      headers={"Content-Type": answer.mime_type})
             return httpx.Response(status, json=answer)
 
         return httpx.MockTransport(handler)
@@ -202,9 +251,72 @@ def _phone_number(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[in
                  "verified_name": "Fake Business", "quality_rating": "GREEN"}
 
 
+def _templates(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+    """List (paged by `limit` and the `after` cursor), create or delete an account's templates."""
+    waba = match["waba"]
+    query = {key: values[-1] for key, values in call.query.items()}
+    with fake._lock:
+        templates = fake.templates.setdefault(waba, [])
+        if call.method == "GET":
+            start, limit = int(query.get("after") or 0), int(query.get("limit") or 25)
+            page = {"data": templates[start:start + limit]}
+            if start + limit < len(templates):
+                after = str(start + limit)
+                page["paging"] = {"cursors": {"before": str(start), "after": after},
+                                  "next": f"https://graph.example/{waba}/message_templates"
+                                          f"?access_token=SECRET&after={after}"}
+            return 200, page
+        if call.method == "DELETE":
+            kept = [t for t in templates if t["name"] != query.get("name") or (
+                query.get("hsm_id") and t["id"] != query["hsm_id"])]
+            if len(kept) == len(templates):
+                return error_body(100, 400, "(fake) Template not found.")
+            templates[:] = kept
+            return 200, {"success": True}
+    body = call.body if isinstance(call.body, dict) else {}
+    if not all(body.get(key) for key in ("name", "language", "category", "components")):
+        return error_body(100, 400, "(fake) name, language, category and components required.")
+    if any(t["name"] == body["name"] and t["language"] == body["language"] for t in templates):
+        return error_body(100, 400, "(fake) A template with this name and language exists.")
+    created = fake.add_template(waba, body["name"], body["language"], status="PENDING",
+                                category=body["category"], components=body["components"])
+    return 200, {"id": created["id"], "status": "PENDING", "category": body["category"]}
+
+
+def _media_url(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+    """A media id's short-lived URL (an unknown id is a phone number id, as on Meta)."""
+    media = fake.media.get(match["number"])
+    if media is None:
+        return _phone_number(fake, call, match)
+    return 200, {"messaging_product": "whatsapp", "id": match["number"],
+                 "url": f"{call.base_url}/_media/{match['number']}", "mime_type": media.mime_type,
+                 "sha256": hashlib.sha256(media.content).hexdigest(),
+                 "file_size": len(media.content)}
+
+
+def _media_download(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+    media = fake.media.get(match["media"])
+    return (200, media) if media else error_body(100, 404, "(fake) Unknown media.")
+
+
+def _upload(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+    """A multipart upload: `file`, `type`, `messaging_product=whatsapp`."""
+    message = email.message_from_bytes(
+        f"Content-Type: {call.content_type}\r\n\r\n".encode() + call.raw, policy=email.policy.HTTP
+    )
+    parts = {part.get_param("name", header="content-disposition"): part
+             for part in message.iter_parts()} if message.is_multipart() else {}
+    if "file" not in parts or parts.get("messaging_product") is None:
+        return error_body(100, 400, "(fake) file and messaging_product are required.")
+    kind = parts["type"].get_content() if "type" in parts else None
+    content = parts["file"].get_payload(decode=True)
+    return 200, {"id": fake.add_media(content, str(kind or parts["file"].get_content_type()))}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, like Meta
+    disable_nagle_algorithm = True  # else each answer waits for the client's delayed ACK
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -212,9 +324,10 @@ class _Handler(BaseHTTPRequestHandler):
         status, answer = self.server.fake.handle(
             self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, raw
         )
-        data = json.dumps(answer).encode()
+        binary = isinstance(answer, Binary)
+        data = answer.content if binary else json.dumps(answer).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", answer.mime_type if binary else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

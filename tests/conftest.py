@@ -11,6 +11,7 @@ from crm.models import Organization
 from crm.whatsapp.client import use_transport
 from tenancy.context import get_state, tenant_context, unscoped
 from tenancy.context import TenantState
+from tests.legacy import LegacyDatabases
 
 
 @pytest.fixture(autouse=True)
@@ -81,3 +82,13 @@ def fake_graph_server(settings: Any) -> Iterator[FakeGraphServer]:
         settings.WHATSAPP_GRAPH_URL = server.url
         settings.WHATSAPP_GRAPH_BACKOFF = 0
         yield server
+
+
+@pytest.fixture(scope="module")
+def legacy() -> Iterator[LegacyDatabases]:
+    """wb-crm template and reference databases shared by a module, dropped at its end."""
+    databases = LegacyDatabases()
+    try:
+        yield databases
+    finally:
+        databases.close()

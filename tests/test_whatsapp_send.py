@@ -171,8 +171,10 @@ def test_the_default_number_is_the_one_the_customer_wrote_to(
 def test_marketing_templates_are_refused_to_opted_out_customers(
     fake_graph: FakeGraph, customer: Customer
 ) -> None:
-    TemplateFactory(template_name="spring_sale", template_body={"category": "MARKETING"})
-    TemplateFactory(template_name="order_ready", template_body={"category": "UTILITY"})
+    TemplateFactory(template_name="spring_sale", language="en",
+                    template_body={"category": "MARKETING"})
+    TemplateFactory(template_name="order_ready", language="en",
+                    template_body={"category": "UTILITY"})
     Customer.objects.filter(pk=customer.pk).update(marketing_opt_out_at=timezone.now())
     customer.refresh_from_db()
     refused = refusal(lambda: send_message(customer, TEMPLATE))

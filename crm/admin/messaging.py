@@ -131,6 +131,12 @@ class TemplateAdmin(SharedColumnMixin, TenantModelAdmin):
     list_filter = (SharedRowFilter, "status", "category")
     search_fields = ("template_name", "facebook_template_id")
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:  # the template's identity on Meta: another name is another template
+            readonly[:0] = [name for name in ("template_name", "language") if name not in readonly]
+        return readonly
+
 
 @admin.register(QuickReply, site=site)
 class QuickReplyAdmin(TenantModelAdmin):
