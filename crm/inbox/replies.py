@@ -1,7 +1,7 @@
 """What the composer sends: text, a file, or an approved template, all through send_message.
 
 Every send goes through `crm.whatsapp.send.send_message` (window, opt-out, numbers, failures
-stored); a file is first uploaded to Meta with the conversation's number's GraphClient.
+stored); a file is first uploaded to Meta with `crm.whatsapp.media.upload_media`.
 """
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 
 from crm.models import Customer, Message, Template, User
-from crm.whatsapp.client import GraphClient
-from crm.whatsapp.errors import GraphError, NumberUnavailable
+from crm.whatsapp.media import upload_media
 from crm.whatsapp.numbers import sending_number
-from crm.whatsapp.refusals import MetaRefused, Refused
+from crm.whatsapp.refusals import Refused
 from crm.whatsapp.send import send_message
 
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
-MAX_FILE_BYTES = 16 * 1024 * 1024  # Meta's limit for audio and video (documents allow 100 MB)
 APPROVED = "APPROVED"
 
 
@@ -99,35 +97,16 @@ def reply_template(customer: Customer, key: str, values: list[str], user: User) 
     return send_message(customer, {"type": "template", "template": template}, user=user)
 
 
-def media_type(mime: str) -> str:
-    """The WhatsApp message type of a file by its MIME type (anything else: a document)."""
-    kind = mime.split("/", 1)[0]
-    return kind if kind in ("image", "audio", "video") else "document"
-
-
 def reply_file(customer: Customer, upload: UploadedFile, caption: str, user: User) -> Message:
-    """Upload the file to Meta with the conversation's number, then send it as media."""
-    if upload.size and upload.size > MAX_FILE_BYTES:
-        raise Refused(400, "file_too_large", "Attach a file of at most 16 MB.", field="file")
-    mime = upload.content_type or "application/octet-stream"
+    """Upload the file to Meta from the conversation's number (WhatsApp's limits checked), then
+    send it as the message type its MIME type makes it."""
+    mime = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
     number = sending_number(customer)
-    try:
-        answer = GraphClient(number).request(
-            "POST", f"{number.phone_number_id}/media",
-            data={"messaging_product": "whatsapp", "type": mime},
-            files={"file": (upload.name, upload.read(), mime)},
-        )
-    except NumberUnavailable as error:
-        raise Refused(409, "number_unavailable", str(error), field="from_number") from None
-    except GraphError as error:
-        raise MetaRefused(error) from None
-    if not isinstance(answer, dict) or not answer.get("id"):
-        raise Refused(502, "upload_failed", "WhatsApp accepted the file but returned no media "
-                      "id: try again.", field="file")
-    kind = media_type(mime)
-    media: dict[str, Any] = {"id": str(answer["id"])}
-    if kind != "audio" and caption.strip():
+    uploaded = upload_media(upload, mime, str(number.pk))
+    kind = uploaded.type.split()[-1]  # "static sticker" is sent as a sticker
+    media: dict[str, Any] = {"id": uploaded.media_id}
+    if kind in ("image", "video", "document") and caption.strip():
         media["caption"] = caption
     if kind == "document":
         media["filename"] = upload.name
-    return send_message(customer, {"type": kind, kind: media}, user=user)
+    return send_message(customer, {"type": kind, kind: media}, from_number=number, user=user)
