@@ -25,7 +25,13 @@ from django.db import migrations, models, transaction
 import django.db.models.deletion
 
 MARKER = "added by crm.0002_organization_id"
-BATCH_SIZE = int(os.environ.get("TENANCY_BACKFILL_BATCH_SIZE", "5000"))
+# Batches are sized by time: each UPDATE should hold its row locks for about BATCH_SECONDS. The
+# first batch of a table has BATCH_SIZE rows; then the size follows the measured rows per second,
+# between BATCH_MIN and BATCH_MAX (at most doubling or halving from one batch to the next).
+BATCH_SIZE = int(os.environ.get("TENANCY_BACKFILL_BATCH_SIZE", "1000"))
+BATCH_SECONDS = float(os.environ.get("TENANCY_BACKFILL_BATCH_SECONDS", "0.2"))
+BATCH_MIN = int(os.environ.get("TENANCY_BACKFILL_BATCH_MIN", str(min(BATCH_SIZE, 100))))
+BATCH_MAX = int(os.environ.get("TENANCY_BACKFILL_BATCH_MAX", str(max(BATCH_SIZE, 50000))))
 LOCK_TIMEOUT = os.environ.get("TENANCY_LOCK_TIMEOUT", "10s")
 
 
@@ -126,6 +132,13 @@ def _reason_sql(derivation):
         if unless else reason
 
 
+def next_batch_size(size, seconds):
+    """The size whose UPDATE should take BATCH_SECONDS, given `size` rows took `seconds`."""
+    wanted = size * BATCH_SECONDS / seconds if seconds > 0 else size * 2
+    wanted = min(max(wanted, size / 2), size * 2)
+    return int(min(max(wanted, BATCH_MIN), BATCH_MAX))
+
+
 def _say(message):
     sys.stdout.write(message + "\n")
     sys.stdout.flush()
@@ -203,13 +216,13 @@ class PostgresSteps:
             return 0
         cols, marks = ", ".join(pk), ", ".join(["%s"] * len(pk))
         update = _update_sql(table, pk, derivations)
-        total, lower, said = 0, None, time.monotonic()
+        total, lower, said, size = 0, None, time.monotonic(), BATCH_SIZE
         while True:
             # The batch's last key: an index-only scan of the primary key.
             after = f"WHERE ({cols}) > ({marks})" if lower else ""
             found = self.fetch(
                 f"SELECT {cols} FROM {table} {after} ORDER BY {cols} OFFSET %s LIMIT 1",
-                [*(lower or ()), BATCH_SIZE - 1],
+                [*(lower or ()), size - 1],
             )
             upper = found[0] if found else None
             bounds = [(op, value) for op, value in ((">", lower), ("<=", upper)) if value]
@@ -225,7 +238,9 @@ class PostgresSteps:
                 cursor.execute(update.format(batch=batch("t"), outer_batch=batch("u")),
                                params * ranges)
                 total += cursor.rowcount
-            self.longest_batch = max(self.longest_batch, time.monotonic() - started)
+            took = time.monotonic() - started
+            self.longest_batch = max(self.longest_batch, took)
+            size = next_batch_size(size, took)
             if upper is None:
                 return total
             lower = upper
