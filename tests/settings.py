@@ -13,3 +13,6 @@ PASSWORD_HASHERS = [
 
 # Tests change numbers and organizations between deliveries: no per-process number cache.
 WHATSAPP_NUMBER_CACHE_SECONDS = 0
+
+# Tests never reach Meta: a Graph API call no fake answers fails at once (nothing listens there).
+WHATSAPP_GRAPH_URL = "http://127.0.0.1:9"

@@ -149,3 +149,12 @@ def test_tenancy_enforce_on_a_database_with_underivable_rows(legacy: LegacyDatab
         assert not query(db, "SELECT 1 FROM pg_constraint WHERE conname LIKE '%%_not_null'")
         with pytest.raises(psycopg2.errors.NotNullViolation):
             execute(db, "UPDATE number_flow_configs SET organization_id = NULL")
+
+
+def test_numbers_taken_over_keep_receiving(legacy: LegacyDatabases) -> None:
+    """wb-crm's numbers were set up by the platform's operator: verified by crm.0012, so the
+    takeover does not stop inbound messages; numbers added later start pending."""
+    run = legacy.migrated(PRE_TENANCY)
+    assert run.result.returncode == 0, output(run.result)
+    assert query(run.name, "SELECT phone_number_id, verification_status FROM whatsapp_numbers "
+                           "ORDER BY 1") == [("PNID-A", "verified"), ("PNID-B", "verified")]

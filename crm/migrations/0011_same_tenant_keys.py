@@ -194,6 +194,6 @@ class SameTenantKeys(migrations.operations.base.Operation):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("crm", "0007_tenant_list_indexes")]
+    dependencies = [("crm", "0008_customer_marketing_opt_out")]
 
     operations = [SameTenantKeys()]
