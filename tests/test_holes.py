@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from dataclasses import dataclass
 
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
@@ -16,37 +15,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import models
 
-from crm.models import Customer, Message, Organization, Template, User
+from crm.models import Customer, Message, Template, User
 from tenancy.context import tenant_context, unscoped
 from tenancy.exceptions import CrossTenantError, TenantNotSetError
 from tests.planting import plant
-
-
-@dataclass
-class World:
-    """One customer with a message in each organization, and a shared template."""
-
-    a: Organization
-    b: Organization
-    customer_a: Customer
-    customer_b: Customer
-    message_b: Message
-    shared: Template
-
-
-@pytest.fixture
-def world(org_a: Organization, org_b: Organization) -> World:
-    customers, messages = {}, {}
-    for org in (org_a, org_b):
-        with tenant_context(org):
-            customers[org.code] = Customer.objects.create(wa_id="919800000001", name=org.code)
-            messages[org.code] = Message.objects.create(
-                customer=customers[org.code], body=f"secret of {org.code}"
-            )
-    with unscoped():  # shared templates are written by platform code only
-        shared = Template.objects.create(template_name="shared", template_body={"v": 1},
-                                         template_vars={})
-    return World(org_a, org_b, customers["org-a"], customers["org-b"], messages["org-b"], shared)
+from tests.conftest import World
 
 
 def _owner(model: type[models.Model], pk: object) -> tuple:
@@ -79,32 +52,32 @@ def test_upsert_of_own_rows_still_works(world: World) -> None:
 
 
 def test_upsert_of_a_shared_row_is_refused(world: World) -> None:
-    forged = Template(template_name="shared", template_body={"v": "A's"}, template_vars={})
+    forged = Template(template_name="shared-welcome", template_body={"v": "A's"}, template_vars={})
     with tenant_context(world.a), pytest.raises(CrossTenantError):
         Template.objects.bulk_create([forged], update_conflicts=True,
                                      unique_fields=["template_name"],
                                      update_fields=["template_body"])
     with unscoped():
-        assert Template.objects.get(pk="shared").template_body == {"v": 1}
+        assert Template.objects.get(pk="shared-welcome").template_body == {}
 
 
 # --- save() of a new object with an existing key ------------------------------------------------
 
 def test_saving_a_new_object_with_a_shared_rows_key_is_refused(world: World) -> None:
     """Django UPDATEs first when the key has no default: the shared row would become A's."""
-    forged = Template(template_name="shared", template_body={"v": "A's"}, template_vars={})
-    with tenant_context(world.a), pytest.raises(CrossTenantError, match="shared"):
+    forged = Template(template_name="shared-welcome", template_body={"v": "A's"}, template_vars={})
+    with tenant_context(world.a), pytest.raises(CrossTenantError, match="shared-welcome"):
         forged.save()
-    assert _owner(Template, "shared") is None
+    assert _owner(Template, "shared-welcome") is None
 
 
 def test_saving_a_loaded_shared_row_claimed_for_us_is_refused(world: World) -> None:
     with tenant_context(world.a):
-        template = Template.objects.get(pk="shared")
+        template = Template.objects.get(pk="shared-welcome")
         template.organization_id = world.a.pk
         with pytest.raises(CrossTenantError):
             template.save()
-    assert _owner(Template, "shared") is None
+    assert _owner(Template, "shared-welcome") is None
 
 
 def test_saving_a_new_object_with_another_organizations_key_is_refused(world: World) -> None:
@@ -112,7 +85,7 @@ def test_saving_a_new_object_with_another_organizations_key_is_refused(world: Wo
     with tenant_context(world.a), pytest.raises(CrossTenantError, match="another organization"):
         forged.save()
     with unscoped():
-        assert Message.objects.get(pk=world.message_b.pk).body == "secret of org-b"
+        assert Message.objects.get(pk=world.message_b.pk).body == "hello from org-b"
 
 
 # --- update(organization=None) ------------------------------------------------------------------
@@ -189,7 +162,7 @@ def test_raw_save_overwriting_another_organizations_row_is_refused(world: World)
     with tenant_context(world.a), pytest.raises(CrossTenantError):
         forged.save_base(raw=True)
     with unscoped():
-        assert Message.objects.get(pk=world.message_b.pk).body == "secret of org-b"
+        assert Message.objects.get(pk=world.message_b.pk).body == "hello from org-b"
 
 
 def test_loaddata_of_own_rows_still_works(world: World, tmp_path) -> None:
@@ -235,7 +208,7 @@ def test_exclude_across_a_relation_reveals_nothing_of_another_organization(world
     plant("UPDATE messages SET customer_id = %s WHERE id = %s",
           [world.customer_a.pk, world.message_b.pk])
     with tenant_context(world.a):
-        hit = Customer.objects.exclude(messages__body="secret of org-b")
+        hit = Customer.objects.exclude(messages__body="hello from org-b")
         miss = Customer.objects.exclude(messages__body="no such text")
         assert list(hit) == list(miss) == [world.customer_a]
-        assert not Customer.objects.filter(messages__body="secret of org-b").exists()
+        assert not Customer.objects.filter(messages__body="hello from org-b").exists()

@@ -6,7 +6,6 @@ Scratch databases loaded from the dumps with the planted rows of tests/legacy.py
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 
 import psycopg2
 import pytest
@@ -35,16 +34,6 @@ RELATION = {(table, column.removesuffix("_id")): keys_migration.key_name(table, 
             for table, column, _, _ in keys_migration.KEYS}
 # Models whose rows may have no organization by design (shared or platform rows).
 NULLABLE_BY_DESIGN = {"templates", "zoho_mappings", "users", "api_tokens"}
-
-
-@pytest.fixture(scope="module")
-def legacy() -> Iterator[LegacyDatabases]:
-    """Template and reference databases shared by this module, dropped at its end."""
-    databases = LegacyDatabases()
-    try:
-        yield databases
-    finally:
-        databases.close()
 
 
 def _keys(dbname: str) -> dict[str, bool]:

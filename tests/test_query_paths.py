@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,38 +11,8 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Subquery
 from crm.models import Customer, Message, Organization, Template
 from tenancy.context import tenant_context, unscoped
 from tenancy.exceptions import CrossTenantError, TenantNotSetError
+from tests.conftest import World
 from tests.planting import plant
-
-
-@dataclass
-class World:
-    """Two organizations' conversations and templates."""
-
-    a: Organization
-    b: Organization
-    customer_a: Customer
-    customer_b: Customer
-    message_a: Message
-    message_b: Message
-
-
-@pytest.fixture
-def world(org_a: Organization, org_b: Organization) -> World:
-    """A customer with one message in each organization, and templates: shared, A's, B's."""
-    customers, messages = {}, {}
-    for org in (org_a, org_b):
-        with tenant_context(org):
-            customers[org.code] = Customer.objects.create(wa_id="919800000001", name=org.code)
-            messages[org.code] = Message.objects.create(
-                customer=customers[org.code], body=f"hello from {org.code}"
-            )
-            Template.objects.create(
-                template_name=f"{org.code}-welcome", template_body={}, template_vars={}
-            )
-    with unscoped():  # shared templates are written by platform code only
-        Template.objects.create(template_name="shared-welcome", template_body={}, template_vars={})
-    return World(org_a, org_b, customers["org-a"], customers["org-b"], messages["org-a"],
-                 messages["org-b"])
 
 
 READS: dict[str, Callable[[], Any]] = {
