@@ -116,9 +116,10 @@ def world(org_a: Organization, org_b: Organization) -> World:
                  messages["org-b"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def legacy() -> Iterator[LegacyDatabases]:
-    """Template and reference databases shared by this module, dropped at its end."""
+    """Template and migrated databases shared by the legacy modules (each state built once per
+    test process), dropped at the end."""
     databases = LegacyDatabases()
     try:
         yield databases
