@@ -10,11 +10,14 @@ from typing import Any
 
 from django.db import connection
 
+from tenancy.context import unscoped
+
 
 def plant(sql: str, params: list[Any]) -> None:
     """Run `sql` as legacy code would have, before the same-organization keys existed."""
-    # Test set-up below the ORM on purpose: it builds the inconsistent data the audit reports.
-    with connection.cursor() as cursor:
+    # Test set-up below the ORM on purpose: it builds the inconsistent data the audit reports,
+    # across organizations (unscoped: row-level security lets nothing else write there).
+    with unscoped(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
             "FROM pg_constraint WHERE conname LIKE '%%\\_same\\_org\\_fk'"

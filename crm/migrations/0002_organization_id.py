@@ -26,8 +26,8 @@ import django.db.models.deletion
 
 MARKER = "added by crm.0002_organization_id"
 # Batches are sized by time: each UPDATE should hold its row locks for about BATCH_SECONDS. The
-# first batch of a table has BATCH_SIZE rows; then the size follows the measured rows per second,
-# between BATCH_MIN and BATCH_MAX (at most doubling or halving from one batch to the next).
+# first batch of a table has BATCH_SIZE rows; then the size follows the measured time per row
+# (next_batch_size), between BATCH_MIN and BATCH_MAX.
 BATCH_SIZE = int(os.environ.get("TENANCY_BACKFILL_BATCH_SIZE", "1000"))
 BATCH_SECONDS = float(os.environ.get("TENANCY_BACKFILL_BATCH_SECONDS", "0.2"))
 BATCH_MIN = int(os.environ.get("TENANCY_BACKFILL_BATCH_MIN", str(min(BATCH_SIZE, 100))))
@@ -132,11 +132,35 @@ def _reason_sql(derivation):
         if unless else reason
 
 
-def next_batch_size(size, seconds):
-    """The size whose UPDATE should take BATCH_SECONDS, given `size` rows took `seconds`."""
-    wanted = size * BATCH_SECONDS / seconds if seconds > 0 else size * 2
+def next_batch_size(size, seconds, before=None):
+    """The next batch's size: the rows whose own work takes BATCH_SECONDS.
+
+    A statement costs a fixed part (planning; hashing a parent table, before any row is locked)
+    plus a part per row, and only the latter holds row locks. With `before`, the (size, seconds)
+    of an earlier batch of a clearly different size, both parts are estimated; otherwise the
+    whole time counts as per-row (the cautious reading). At most doubling or halving per batch.
+    """
+    per_row = seconds / size
+    if before is not None and abs(before[0] - size) >= size / 4:
+        per_row = min(max((seconds - before[1]) / (size - before[0]), 0.0), per_row)
+    wanted = BATCH_SECONDS / per_row if per_row > 0 else size * 2
     wanted = min(max(wanted, size / 2), size * 2)
-    return int(min(max(wanted, BATCH_MIN), BATCH_MAX))
+    return round(min(max(wanted, BATCH_MIN), BATCH_MAX))
+
+
+class BatchSizer:
+    """The size of each next batch of one table, from the times of the batches so far."""
+
+    def __init__(self):
+        self.size = BATCH_SIZE
+        self.before = None  # the latest batch whose size differs enough to estimate from
+
+    def measured(self, seconds):
+        """The batch of `self.size` rows took `seconds`: choose the next size."""
+        size = next_batch_size(self.size, seconds, self.before)
+        if abs(size - self.size) >= size / 4:
+            self.before = (self.size, seconds)
+        self.size = size
 
 
 def _say(message):
@@ -216,13 +240,13 @@ class PostgresSteps:
             return 0
         cols, marks = ", ".join(pk), ", ".join(["%s"] * len(pk))
         update = _update_sql(table, pk, derivations)
-        total, lower, said, size = 0, None, time.monotonic(), BATCH_SIZE
+        total, lower, said, sizer = 0, None, time.monotonic(), BatchSizer()
         while True:
             # The batch's last key: an index-only scan of the primary key.
             after = f"WHERE ({cols}) > ({marks})" if lower else ""
             found = self.fetch(
                 f"SELECT {cols} FROM {table} {after} ORDER BY {cols} OFFSET %s LIMIT 1",
-                [*(lower or ()), size - 1],
+                [*(lower or ()), sizer.size - 1],
             )
             upper = found[0] if found else None
             bounds = [(op, value) for op, value in ((">", lower), ("<=", upper)) if value]
@@ -240,7 +264,7 @@ class PostgresSteps:
                 total += cursor.rowcount
             took = time.monotonic() - started
             self.longest_batch = max(self.longest_batch, took)
-            size = next_batch_size(size, took)
+            sizer.measured(took)
             if upper is None:
                 return total
             lower = upper
