@@ -44,8 +44,8 @@ def _q(name: str) -> str:
 
 def key_sql(model: type[models.Model], alias: str = "t") -> str:
     """SQL naming a row by its primary key as text; a composite key's parts joined by `|`."""
-    parts = [f"{alias}.{_q(f.column)}::text" for f in model._meta.pk_fields]
-    return parts[0] if len(parts) == 1 else f"concat_ws('|', {', '.join(parts)})"
+    parts = [f"CAST({alias}.{_q(f.column)} AS TEXT)" for f in model._meta.pk_fields]
+    return " || '|' || ".join(parts)
 
 
 def _keys(model: type[models.Model], where: str) -> list[str]:

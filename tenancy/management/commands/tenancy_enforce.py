@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from tenancy.enforce import enforce
 
@@ -21,6 +22,11 @@ class Command(BaseCommand):
     help = __doc__
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                "tenancy_enforce changes PostgreSQL tables online; this database is "
+                f"{connection.vendor}, where the demo relies on the Python layer alone."
+            )
         done = enforce(self.stdout.write)
         for table in done.already_not_null:
             self.stdout.write(f"  {table}: already NOT NULL")
