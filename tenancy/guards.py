@@ -83,11 +83,91 @@ def prepare_for_write(obj: TenantModel) -> None:
         )
 
 
+LOADED = "_tenant_loaded"  # (pk, organization_id) as last read from or written to the database
+
+
+def remember_stored(obj: models.Model) -> None:
+    """Note the key and organization the database holds for `obj` (after a load or a save)."""
+    setattr(obj, LOADED, (obj.pk, as_uuid(obj.organization_id)))
+
+
+def _trusted(obj: models.Model) -> bool:
+    """True when `obj`'s key and organization are what the database gave us, unchanged."""
+    return getattr(obj, LOADED, None) == (obj.pk, as_uuid(obj.organization_id))
+
+
+class _Missing:
+    """No row with that key."""
+
+
+MISSING = _Missing()
+
+
+def stored_organization(obj: models.Model) -> uuid.UUID | None | _Missing:
+    """The organization the database holds for `obj`'s key (MISSING when no row has it).
+
+    An instance in memory can carry any organization_id; only one loaded from the database and
+    unchanged since is taken at its word, anything else is looked up.
+    """
+    if _trusted(obj):
+        return as_uuid(obj.organization_id)
+    if obj.pk is None:
+        return MISSING
+    # The row's real owner is only compared by the caller, never returned to the application.
+    with unscoped():
+        rows = type(obj)._base_manager.filter(pk=obj.pk)
+        found = list(rows.values_list("organization_id", flat=True)[:1])
+    return as_uuid(found[0]) if found else MISSING
+
+
 def guard_delete(obj: TenantModel) -> None:
     """Refuse to delete a row outside the active organization (shared rows: only unscoped)."""
     current = require_organization(type(obj))
-    if current is not None and as_uuid(obj.organization_id) != current:
+    if current is None:
+        return
+    stored = stored_organization(obj)
+    if stored is not MISSING and stored != current:
         raise CrossTenantError(f"{_label(obj)} is not in the active organization {current}.")
+
+
+def guard_existing_row(obj: TenantModel) -> None:
+    """Refuse a save whose key names a row of another organization, or a shared row.
+
+    Django UPDATEs by key before it INSERTs: with the key of a shared row (visible to every
+    organization) that UPDATE would take the row over; with another organization's key it would
+    fail on the unique key, telling the caller that the row exists.
+    """
+    current = require_organization(type(obj))
+    if current is None or obj.pk is None or _trusted(obj):
+        return
+    stored = stored_organization(obj)
+    if stored is MISSING or stored == current:
+        return
+    owner = "a shared row" if stored is None else "a row of another organization"
+    raise CrossTenantError(
+        f"{_label(obj)}: that key is already {owner}; leave the key empty for a new row."
+    )
+
+
+def guard_upsert(model: type[TenantModel], objs: Sequence[TenantModel],
+                 unique_fields: Sequence[str] | None) -> None:
+    """Refuse bulk_create(update_conflicts=True) whose conflict target names others' rows."""
+    current = require_organization(model)
+    fields = [model._meta.get_field(name) for name in unique_fields or [model._meta.pk.name]]
+    if current is None or any(f.name == "organization" for f in fields):
+        return  # conflicts can only be with the active organization's own rows
+    targets = models.Q()
+    for obj in objs:
+        targets |= models.Q(**{f.attname: getattr(obj, f.attname) for f in fields})
+    # Only compared here: which organizations own the rows the upsert would overwrite.
+    with unscoped():
+        owners = set(model._base_manager.filter(targets).values_list("organization_id",
+                                                                     flat=True))
+    if owners - {current}:
+        raise CrossTenantError(
+            f"bulk_create(update_conflicts=True) would overwrite {model._meta.label} rows of "
+            "another organization, or shared rows: choose other keys."
+        )
 
 
 @cache
@@ -132,7 +212,7 @@ def check_references(objs: Sequence[TenantModel], fields: Iterable[str] | None =
             if value is None:
                 continue
             parent = field.get_cached_value(obj, default=None) if field.is_cached(obj) else None
-            if parent is not None:
+            if parent is not None and _trusted(parent):
                 _check_parent(obj, field, as_uuid(parent.organization_id))
             else:
                 pending.setdefault(target.to_python(value), []).append(obj)
@@ -149,3 +229,22 @@ def check_references(objs: Sequence[TenantModel], fields: Iterable[str] | None =
             if value in owners:  # a dangling value is the database constraint's business
                 for obj in children:
                     _check_parent(obj, field, owners[value])
+
+
+def guard_raw_save(sender: type[models.Model], instance: models.Model, raw: bool = False,
+                   **kwargs: Any) -> None:
+    """pre_save: a raw save (`loaddata`, save_base with raw=True) skips TenantModel.save(), so it
+    gets the same rules here: inside an organization, only that organization's rows, pointing
+    only at its rows, never over another organization's or a shared row."""
+    if not raw or not is_tenant_model(sender):
+        return
+    current = require_organization(sender)
+    if current is None:
+        return
+    if as_uuid(instance.organization_id) != current:
+        raise CrossTenantError(
+            f"{_label(instance)} is a raw save into organization {instance.organization_id}, "
+            f"not the active organization {current}: load it inside that organization."
+        )
+    check_references([instance])
+    guard_existing_row(instance)

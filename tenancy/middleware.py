@@ -38,24 +38,32 @@ def find_organization(value: str) -> Any:
     return organization
 
 
+def _names(organization: Any, value: str) -> bool:
+    """True when `value` is `organization`'s id or code."""
+    return value in (str(organization.pk), organization.code)
+
+
 def resolve_organization(request: HttpRequest) -> Any:
     """The organization this request runs as, or None (anonymous, or platform staff without one).
 
     Platform staff (SUPER_ADMIN, no organization) choose one per request with the header; anyone
-    else runs as their own organization and may only name that one.
+    else runs as their own organization and may only name that one: any other value is 403
+    without being looked up, so whether an organization exists is never revealed to them.
     """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
     wanted = request.headers.get(HEADER)
-    chosen = find_organization(wanted) if wanted else None
     if getattr(user, "is_super_admin", False):
-        return chosen
+        return find_organization(wanted) if wanted else None
     own = user.organization if user.organization_id else None
     if own is None:
         raise TenantResolutionError(403, "This account belongs to no organization.")
-    if chosen is not None and chosen.pk != own.pk:
-        raise TenantResolutionError(403, f"{HEADER} names an organization that is not yours.")
+    if wanted and not _names(own, wanted.strip()):
+        raise TenantResolutionError(
+            403, f"{HEADER} names an organization that is not yours: send your own organization's "
+            "id or code, or leave the header out."
+        )
     if not own.is_active:
         raise TenantResolutionError(403, "Your organization is inactive.")
     return own

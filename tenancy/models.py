@@ -1,6 +1,7 @@
 """TenantModel: the abstract base of every tenant table, with a fail-closed scoped manager."""
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, ClassVar
@@ -12,7 +13,7 @@ from django.db import models
 from django.db.models.expressions import Col, Expression
 from django.db.models.lookups import Exact, IsNull
 from django.db.models.sql.constants import LOUTER
-from django.db.models.sql.datastructures import Join
+from django.db.models.sql.datastructures import BaseTable, Join
 from django.db.models.sql.where import AND, OR, WhereNode
 
 from tenancy.context import get_state
@@ -22,8 +23,11 @@ from tenancy.guards import (
     as_uuid,
     check_references,
     guard_delete,
+    guard_existing_row,
+    guard_upsert,
     is_tenant_model,
     prepare_for_write,
+    remember_stored,
     require_organization,
     tenant_foreign_keys,
 )
@@ -90,24 +94,39 @@ def _tenant_tables() -> dict[str, type[models.Model]]:
     return {model._meta.db_table: model for model in apps.get_models() if is_tenant_model(model)}
 
 
+def tenant_aliases(query: Any, include_base: bool = False) -> list[str]:
+    """Aliases of tenant tables the query reads: its joins, and with `include_base` its base."""
+    found = []
+    for alias, table in query.alias_map.items():
+        if _tenant_tables().get(table.table_name) is None or not query.alias_refcount.get(alias):
+            continue  # not a tenant table, or trimmed away (exclude() subqueries)
+        if isinstance(table, Join) or (include_base and isinstance(table, BaseTable)):
+            found.append(alias)
+    return found
+
+
+def table_conditions(query: Any, aliases: list[str], organization_id: Any) -> list[Expression]:
+    """The organization condition on each alias; a LEFT JOIN still matches no row at all."""
+    conditions: list[Expression] = []
+    for alias in aliases:
+        table = query.alias_map[alias]
+        model = _tenant_tables()[table.table_name]
+        column = Col(alias, model._meta.get_field("organization"))
+        condition = _visible(column, organization_id, model.null_organization_allowed())
+        if isinstance(table, Join) and table.join_type == LOUTER:
+            unmatched = IsNull(Col(alias, table.join_fields[0][1]), True)
+            condition = WhereNode([condition, unmatched], connector=OR)
+        conditions.append(condition)
+    return conditions
+
+
 def _joined_conditions(query: Any, organization_id: Any) -> list[Expression]:
     """Scope every tenant table the query joins, so no join reaches another organization's row.
 
     Save-time checks keep parents and children in one organization; this also holds for legacy
-    rows that `tenancy_audit` reports as inconsistent. A LEFT JOIN still matches no row at all.
+    rows that `tenancy_audit` reports as inconsistent.
     """
-    conditions: list[Expression] = []
-    for alias, join in query.alias_map.items():
-        model = _tenant_tables().get(join.table_name) if isinstance(join, Join) else None
-        if model is None or not query.alias_refcount.get(alias):
-            continue
-        column = Col(alias, model._meta.get_field("organization"))
-        condition = _visible(column, organization_id, model.null_organization_allowed())
-        if join.join_type == LOUTER:
-            unmatched = IsNull(Col(alias, join.join_fields[0][1]), True)
-            condition = WhereNode([condition, unmatched], connector=OR)
-        conditions.append(condition)
-    return conditions
+    return table_conditions(query, tenant_aliases(query), organization_id)
 
 
 class TenantQuerySet(models.QuerySet):
@@ -122,6 +141,12 @@ class TenantQuerySet(models.QuerySet):
     def update(self, **kwargs: Any) -> int:
         current = require_organization(self.model)
         org = kwargs.get("organization", kwargs.get("organization_id"))
+        clears = org is None and {"organization", "organization_id"} & set(kwargs)
+        if current is not None and clears:
+            raise CrossTenantError(
+                f"update() would leave {self.model._meta.label} rows with no organization "
+                "(shared, or invisible to everyone); do that inside unscoped(), deliberately."
+            )
         if current is not None and org is not None and as_uuid(getattr(org, "pk", org)) != current:
             raise CrossTenantError(
                 f"update() would move {self.model._meta.label} rows to another organization; "
@@ -171,7 +196,14 @@ class TenantQuerySet(models.QuerySet):
         for obj in objs:
             prepare_for_write(obj)
         check_references(objs)
-        return super().bulk_create(objs, *args, **kwargs)
+        options = inspect.signature(models.QuerySet.bulk_create).bind(self, objs, *args, **kwargs)
+        # An upsert's conflict target may name rows the scope never sees: checked here.
+        if objs and options.arguments.get("update_conflicts"):
+            guard_upsert(self.model, objs, options.arguments.get("unique_fields"))
+        created = super().bulk_create(objs, *args, **kwargs)
+        for obj in created:
+            remember_stored(obj)
+        return created
 
     def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kw: Any) -> int:
         objs = list(objs)
@@ -226,10 +258,19 @@ class TenantModel(models.Model):
         """Return True when a row may legitimately belong to no organization."""
         return cls.shared_rows or cls.platform_rows
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Sequence[str], values: Sequence[Any]) -> Any:
+        obj = super().from_db(db, field_names, values)
+        if "organization_id" in field_names:
+            remember_stored(obj)
+        return obj
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         prepare_for_write(self)
         check_references([self], kwargs.get("update_fields"))
+        guard_existing_row(self)
         super().save(*args, **kwargs)
+        remember_stored(self)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         guard_delete(self)

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from bench.fake_graph import FakeGraph, FakeGraphServer
-from crm.models import Organization
+from crm.models import Customer, Message, Organization, Template
 from crm.whatsapp.client import use_transport
-from tenancy.context import get_state, tenant_context, unscoped
-from tenancy.context import TenantState
+from tenancy.context import TenantState, get_state, tenant_context, unscoped
 from tests.legacy import LegacyDatabases
 
 
@@ -84,9 +84,41 @@ def fake_graph_server(settings: Any) -> Iterator[FakeGraphServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
+@dataclass
+class World:
+    """Two organizations' conversations and templates."""
+
+    a: Organization
+    b: Organization
+    customer_a: Customer
+    customer_b: Customer
+    message_a: Message
+    message_b: Message
+
+
+@pytest.fixture
+def world(org_a: Organization, org_b: Organization) -> World:
+    """A customer with one message in each organization, and templates: shared, A's, B's."""
+    customers, messages = {}, {}
+    for org in (org_a, org_b):
+        with tenant_context(org):
+            customers[org.code] = Customer.objects.create(wa_id="919800000001", name=org.code)
+            messages[org.code] = Message.objects.create(
+                customer=customers[org.code], body=f"hello from {org.code}"
+            )
+            Template.objects.create(
+                template_name=f"{org.code}-welcome", template_body={}, template_vars={}
+            )
+    with unscoped():  # shared templates are written by platform code only
+        Template.objects.create(template_name="shared-welcome", template_body={}, template_vars={})
+    return World(org_a, org_b, customers["org-a"], customers["org-b"], messages["org-a"],
+                 messages["org-b"])
+
+
+@pytest.fixture(scope="session")
 def legacy() -> Iterator[LegacyDatabases]:
-    """wb-crm template and reference databases shared by a module, dropped at its end."""
+    """Template and migrated databases shared by the legacy modules (each state built once per
+    test process), dropped at the end."""
     databases = LegacyDatabases()
     try:
         yield databases

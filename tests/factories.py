@@ -273,6 +273,7 @@ class WhatsAppNumberFactory(DjangoModelFactory):
 
     class Meta:
         model = WhatsAppNumber
+        skip_postgeneration_save = True
 
     phone_number_id = factory.Sequence(lambda n: f"{10**14 + n}")
     display_number = factory.Sequence(lambda n: f"+91 80000 {n:05d}")
@@ -280,6 +281,14 @@ class WhatsAppNumberFactory(DjangoModelFactory):
     webhook_path = factory.LazyAttribute(lambda o: f"/webhook/{o.phone_number_id}")
     is_active = True
     created_at = _now
+
+    @factory.post_generation
+    def verified(obj: WhatsAppNumber, create: bool, extracted: bool | None,
+                 **kwargs: object) -> None:
+        """Verified unless `verified=False`: most tests need a number that receives."""
+        if create and extracted is not False:
+            obj.verification_status = "verified"
+            obj.save(update_fields=["verification_status"])
 
 
 class NumberFlowConfigFactory(DjangoModelFactory):

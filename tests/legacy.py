@@ -522,6 +522,15 @@ def expected_derived(table: str, state: str) -> int:
     )
 
 
+def expected_disagreement_keys(state: str) -> dict[tuple[str, str], list[str]]:
+    """(table, relation): the keys tenancy_audit must name (composite keys joined by `|`)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for p in PLANTS:
+        if p.disagrees and is_prefilled(p, state):
+            found.setdefault((p.table, p.disagrees), []).append("|".join(p.key))
+    return {relation: sorted(keys) for relation, keys in found.items()}
+
+
 def expected_disagreements(state: str) -> Counter[tuple[str, str]]:
     """(table, relation) pairs tenancy_audit must report, with row counts."""
     return Counter(

@@ -18,3 +18,6 @@ WHATSAPP_NUMBER_CACHE_SECONDS = 0
 INBOX_EVENTS_PREFIX = f"wbcrm-test-{os.getpid()}:inbox"
 INBOX_HEARTBEAT_SECONDS = 0.2
 INBOX_STREAM_SECONDS = 10.0
+
+# Tests never reach Meta: a Graph API call no fake answers fails at once (nothing listens there).
+WHATSAPP_GRAPH_URL = "http://127.0.0.1:9"

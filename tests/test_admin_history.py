@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import LogEntry
-from django.db import connection
 
 from crm.models import Customer, Message, QuickReply, Role
 from tenancy.context import tenant_context, unscoped
+from tests.planting import plant
 from tests.factories import CustomerFactory, MessageFactory, QuickReplyFactory
 from tests.test_admin_support import admin_url, make_staff, signed_in
 
@@ -64,8 +64,7 @@ def test_delete_confirmation_lists_only_own_related_rows(org_a, org_b) -> None:
     with tenant_context(org_b):
         stray = MessageFactory(body="their message")
     # Legacy data the audit reports: B's message pointing at A's customer, planted around the ORM.
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE messages SET customer_id = %s WHERE id = %s", [mine.pk, stray.pk])
+    plant("UPDATE messages SET customer_id = %s WHERE id = %s", [mine.pk, stray.pk])
     client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
     page = client.get(admin_url(Customer, "delete", mine))
     content = page.content.decode()

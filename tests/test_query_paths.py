@@ -3,53 +3,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Subquery
 
 from crm.models import Customer, Message, Organization, Template
 from tenancy.context import tenant_context, unscoped
 from tenancy.exceptions import CrossTenantError, TenantNotSetError
-
-
-@dataclass
-class World:
-    """Two organizations' conversations and templates."""
-
-    a: Organization
-    b: Organization
-    customer_a: Customer
-    customer_b: Customer
-    message_a: Message
-    message_b: Message
-
-
-@pytest.fixture
-def world(org_a: Organization, org_b: Organization) -> World:
-    """A customer with one message in each organization, and templates: shared, A's, B's."""
-    customers, messages = {}, {}
-    for org in (org_a, org_b):
-        with tenant_context(org):
-            customers[org.code] = Customer.objects.create(wa_id="919800000001", name=org.code)
-            messages[org.code] = Message.objects.create(
-                customer=customers[org.code], body=f"hello from {org.code}"
-            )
-            Template.objects.create(
-                template_name=f"{org.code}-welcome", template_body={}, template_vars={}
-            )
-    with unscoped():  # shared templates are written by platform code only
-        Template.objects.create(template_name="shared-welcome", template_body={}, template_vars={})
-    return World(org_a, org_b, customers["org-a"], customers["org-b"], messages["org-a"],
-                 messages["org-b"])
-
-
-def _plant(sql: str, params: list[Any]) -> None:
-    """Write a row the way legacy code did, around the ORM."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+from tests.conftest import World
+from tests.planting import plant
 
 
 READS: dict[str, Callable[[], Any]] = {
@@ -155,8 +118,8 @@ def test_another_organizations_row_cannot_be_changed(world: World) -> None:
 
 def test_reverse_managers_and_prefetches_are_scoped(world: World) -> None:
     # A legacy inconsistency (the ORM refuses to write one): B's message under A's customer.
-    _plant("UPDATE messages SET customer_id = %s WHERE id = %s",
-           [world.customer_a.pk, world.message_b.pk])
+    plant("UPDATE messages SET customer_id = %s WHERE id = %s",
+          [world.customer_a.pk, world.message_b.pk])
     with tenant_context(world.a):
         customer = Customer.objects.get()
         assert list(customer.messages.all()) == [world.message_a]
@@ -174,8 +137,8 @@ def test_reverse_managers_and_prefetches_are_scoped(world: World) -> None:
 
 def test_joins_never_reach_another_organization(world: World) -> None:
     # A legacy inconsistency (the ORM refuses to write one): A's message under B's customer.
-    _plant("UPDATE messages SET customer_id = %s WHERE id = %s",
-           [world.customer_b.pk, world.message_a.pk])
+    plant("UPDATE messages SET customer_id = %s WHERE id = %s",
+          [world.customer_b.pk, world.message_a.pk])
     with tenant_context(world.a):
         assert list(Message.objects.filter(customer__name="org-b")) == []
         assert list(Message.objects.select_related("customer")) == []

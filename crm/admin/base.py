@@ -226,7 +226,8 @@ class TenantModelAdmin(CrmAdminMixin, admin.ModelAdmin):
         """In all-organizations mode, run `view` as the organization of the row it shows.
 
         Its form then offers that organization's rows only, its inlines are that organization's,
-        and saving keeps the row where it is. Shared rows and missing ids stay unscoped.
+        and saving keeps the row where it is. Shared rows and missing ids stay unscoped. The
+        history page is not run this way: platform staff see every entry, whoever wrote it.
         """
         if object_id is None or not all_organizations(request):
             return view(request, *args)
@@ -248,13 +249,6 @@ class TenantModelAdmin(CrmAdminMixin, admin.ModelAdmin):
     ) -> HttpResponse:
         return self.in_row_organization(
             request, object_id, super().delete_view, object_id, extra_context
-        )
-
-    def history_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        return self.in_row_organization(
-            request, object_id, super().history_view, object_id, extra_context
         )
 
 

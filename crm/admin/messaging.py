@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import Truncator
@@ -13,6 +14,8 @@ from crm.admin.base import TenantModelAdmin
 from crm.admin.forms import TenantModelForm
 from crm.admin.sites import site
 from crm.models import Message, NumberFlowConfig, QuickReply, Template, WhatsAppNumber
+from crm.roles import is_platform_staff
+from crm.whatsapp import verification
 
 
 class SharedRowFilter(admin.SimpleListFilter):
@@ -65,11 +68,34 @@ class WhatsAppNumberAdmin(TenantModelAdmin):
     form = WhatsAppNumberForm
     list_display = (
         "__str__", "phone_number_id", "display_number", "access_token_status", "webhook_path",
-        "is_active", "created_at",
+        "is_active", "verification_status", "created_at",
     )
-    list_filter = ("is_active",)
+    list_filter = ("is_active", "verification_status")
     search_fields = ("display_number", "phone_number_id", "webhook_path")
-    readonly_fields = ("access_token_status",)
+    readonly_fields = ("access_token_status", "verification_status", "verified_at",
+                       "verification_note")
+    actions = ("mark_verified_by_hand",)
+
+    def save_model(self, request: HttpRequest, obj: WhatsAppNumber, form: Any,
+                   change: bool) -> None:
+        """Saved, then checked with Meta when new or its id or token changed (now pending)."""
+        super().save_model(request, obj, form, change)
+        if not obj.is_verified:
+            verification.verify_number(obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if not is_platform_staff(request.user):
+            actions.pop("mark_verified_by_hand", None)  # vouching is platform staff's call
+        return actions
+
+    @admin.action(description="Mark verified by hand (platform staff)")
+    def mark_verified_by_hand(self, request: HttpRequest, queryset: Any) -> None:
+        if not is_platform_staff(request.user):
+            raise PermissionDenied
+        for number in queryset:
+            verification.mark_verified_by_hand(number, request.user.get_username())
+        self.message_user(request, f"{len(queryset)} number(s) marked verified by hand.")
 
     @admin.display(description="access token")
     def access_token_status(self, obj: WhatsAppNumber) -> str:

@@ -8,6 +8,7 @@ from django.db import models
 
 from crm import models as crm
 from crm.api.media import MessageViewSet
+from crm.api.numbers import WhatsAppNumberViewSet
 from crm.api.sending import CustomerViewSet
 from crm.api.templates import TemplateViewSet
 from crm.api.views import (
@@ -60,8 +61,8 @@ RESOURCES = [
     Resource(crm.Message, {**_exact("customer", "type", "sender_type", "from_wa_id", "message_id"),
                            "timestamp": RANGE}, ("timestamp", "id"), base=MessageViewSet),
     Resource(crm.User, _exact("username", "email", "role"), ("username", "created_at")),
-    Resource(crm.WhatsAppNumber, _exact("phone_number_id", "is_active"),
-             ("display_number", "created_at")),
+    Resource(crm.WhatsAppNumber, _exact("phone_number_id", "is_active", "verification_status"),
+             ("display_number", "created_at"), base=WhatsAppNumberViewSet),
     Resource(crm.NumberFlowConfig, _exact("phone_number", "flow_key", "is_enabled"),
              ("priority", "created_at")),
     Resource(crm.Campaign, {**_exact("type", "status", "created_by"), "created_at": RANGE},

@@ -14,7 +14,8 @@ from crm.roles import is_platform_staff
 from crm.webhooks.numbers import digits
 from crm.whatsapp.numbers import conversation_number
 
-SYSTEM_FIELDS = ("organization", "created_at", "updated_at", "created_by", "updated_by")
+SYSTEM_FIELDS = ("organization", "created_at", "updated_at", "created_by", "updated_by",
+                 "verification_status", "verified_at", "verification_note")
 # Secrets are accepted on write and never returned.
 WRITE_ONLY = {WhatsAppNumber: ("access_token",), User: ("password",)}
 SECRET_HEADER = re.compile(r"authorization|token|secret|api[-_]?key", re.IGNORECASE)

@@ -25,7 +25,13 @@ from django.db import migrations, models, transaction
 import django.db.models.deletion
 
 MARKER = "added by crm.0002_organization_id"
-BATCH_SIZE = int(os.environ.get("TENANCY_BACKFILL_BATCH_SIZE", "5000"))
+# Batches are sized by time: each UPDATE should hold its row locks for about BATCH_SECONDS. The
+# first batch of a table has BATCH_SIZE rows; then the size follows the measured time per row
+# (next_batch_size), between BATCH_MIN and BATCH_MAX.
+BATCH_SIZE = int(os.environ.get("TENANCY_BACKFILL_BATCH_SIZE", "1000"))
+BATCH_SECONDS = float(os.environ.get("TENANCY_BACKFILL_BATCH_SECONDS", "0.2"))
+BATCH_MIN = int(os.environ.get("TENANCY_BACKFILL_BATCH_MIN", str(min(BATCH_SIZE, 100))))
+BATCH_MAX = int(os.environ.get("TENANCY_BACKFILL_BATCH_MAX", str(max(BATCH_SIZE, 50000))))
 LOCK_TIMEOUT = os.environ.get("TENANCY_LOCK_TIMEOUT", "10s")
 
 
@@ -126,6 +132,37 @@ def _reason_sql(derivation):
         if unless else reason
 
 
+def next_batch_size(size, seconds, before=None):
+    """The next batch's size: the rows whose own work takes BATCH_SECONDS.
+
+    A statement costs a fixed part (planning; hashing a parent table, before any row is locked)
+    plus a part per row, and only the latter holds row locks. With `before`, the (size, seconds)
+    of an earlier batch of a clearly different size, both parts are estimated; otherwise the
+    whole time counts as per-row (the cautious reading). At most doubling or halving per batch.
+    """
+    per_row = seconds / size
+    if before is not None and abs(before[0] - size) >= size / 4:
+        per_row = min(max((seconds - before[1]) / (size - before[0]), 0.0), per_row)
+    wanted = BATCH_SECONDS / per_row if per_row > 0 else size * 2
+    wanted = min(max(wanted, size / 2), size * 2)
+    return round(min(max(wanted, BATCH_MIN), BATCH_MAX))
+
+
+class BatchSizer:
+    """The size of each next batch of one table, from the times of the batches so far."""
+
+    def __init__(self):
+        self.size = BATCH_SIZE
+        self.before = None  # the latest batch whose size differs enough to estimate from
+
+    def measured(self, seconds):
+        """The batch of `self.size` rows took `seconds`: choose the next size."""
+        size = next_batch_size(self.size, seconds, self.before)
+        if abs(size - self.size) >= size / 4:
+            self.before = (self.size, seconds)
+        self.size = size
+
+
 def _say(message):
     sys.stdout.write(message + "\n")
     sys.stdout.flush()
@@ -203,13 +240,13 @@ class PostgresSteps:
             return 0
         cols, marks = ", ".join(pk), ", ".join(["%s"] * len(pk))
         update = _update_sql(table, pk, derivations)
-        total, lower, said = 0, None, time.monotonic()
+        total, lower, said, sizer = 0, None, time.monotonic(), BatchSizer()
         while True:
             # The batch's last key: an index-only scan of the primary key.
             after = f"WHERE ({cols}) > ({marks})" if lower else ""
             found = self.fetch(
                 f"SELECT {cols} FROM {table} {after} ORDER BY {cols} OFFSET %s LIMIT 1",
-                [*(lower or ()), BATCH_SIZE - 1],
+                [*(lower or ()), sizer.size - 1],
             )
             upper = found[0] if found else None
             bounds = [(op, value) for op, value in ((">", lower), ("<=", upper)) if value]
@@ -225,7 +262,9 @@ class PostgresSteps:
                 cursor.execute(update.format(batch=batch("t"), outer_batch=batch("u")),
                                params * ranges)
                 total += cursor.rowcount
-            self.longest_batch = max(self.longest_batch, time.monotonic() - started)
+            took = time.monotonic() - started
+            self.longest_batch = max(self.longest_batch, took)
+            sizer.measured(took)
             if upper is None:
                 return total
             lower = upper

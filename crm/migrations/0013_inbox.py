@@ -104,10 +104,7 @@ def backfill(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [
-        ("crm", "0008_customer_marketing_opt_out"),
-        ("crm", "0009_template_identity_per_organization"),
-    ]
+    dependencies = [("crm", "0012_number_verification")]
 
     operations = [
         migrations.AddField(

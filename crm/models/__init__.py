@@ -25,6 +25,7 @@ from crm.models.messaging import (
     NumberFlowConfig,
     QuickReply,
     Template,
+    Verification,
     WhatsAppNumber,
 )
 from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
@@ -59,6 +60,7 @@ __all__ = [
     "SubCategory",
     "Template",
     "User",
+    "Verification",
     "WhatsAppApiLog",
     "WhatsAppNumber",
     "ZohoMapping",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +10,13 @@ from django.db import models
 from crm.fields import UTCDateTimeField, VarCharField
 from tenancy.derivations import Derivation, FromParent
 from tenancy.models import TenantModel
+
+
+class Verification(models.TextChoices):
+    """Whether a WhatsApp number's organization has proved it controls the number."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
 
 
 class WhatsAppNumber(TenantModel):
@@ -29,6 +36,13 @@ class WhatsAppNumber(TenantModel):
     is_active = models.BooleanField(default=True)
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
+    # Proof that the organization controls the number (crm.whatsapp.verification): until then,
+    # the webhook acknowledges its deliveries and stores them for nobody.
+    verification_status = models.CharField(
+        max_length=20, choices=Verification.choices, default=Verification.PENDING
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_note = models.CharField(max_length=255, null=True, blank=True)
 
     class Meta:
         db_table = "whatsapp_numbers"
@@ -37,6 +51,28 @@ class WhatsAppNumber(TenantModel):
 
     def __str__(self) -> str:
         return self.display_number or self.phone_number_id
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> WhatsAppNumber:
+        obj = super().from_db(db, field_names, values)
+        obj._proved_for = (obj.__dict__.get("phone_number_id"), obj.__dict__.get("access_token"))
+        return obj
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new number, or a changed id or token, must prove control again (pending)."""
+        if getattr(self, "_proved_for", None) != (self.phone_number_id, self.access_token):
+            self.verification_status = Verification.PENDING
+            self.verified_at = None
+            fields = kwargs.get("update_fields")
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "verification_status", "verified_at"}
+        super().save(*args, **kwargs)
+        self._proved_for = (self.phone_number_id, self.access_token)
+
+    @property
+    def is_verified(self) -> bool:
+        """True once the organization has proved it controls the number."""
+        return self.verification_status == Verification.VERIFIED
 
 
 class NumberFlowConfig(TenantModel):

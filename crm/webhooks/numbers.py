@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from crm.models import WhatsAppNumber
+from crm.models import Verification, WhatsAppNumber
 from tenancy.context import unscoped
 
 _NOT_DIGITS = re.compile(r"[^0-9]")
@@ -65,15 +65,18 @@ def _look_up(wanted: set[str]) -> dict[str, Receiver]:
             .order_by()
             .values_list(
                 "phone_number_id", "organization_id", "display_number", "is_active",
-                "organization__is_active",
+                "organization__is_active", "verification_status",
             )
         )
     found = {}
-    for phone_number_id, organization_id, display, active, organization_active in rows:
+    for phone_number_id, organization_id, display, active, organization_active, status in rows:
         problem = None
         if not organization_active:
             problem = "the number's organization is inactive"
         elif not active:
             problem = "inactive phone number"
+        elif status != Verification.VERIFIED:
+            # Anyone may type a phone_number_id: its messages go nowhere until proved.
+            problem = "phone number not verified: its organization has not proved control of it"
         found[phone_number_id] = Receiver(organization_id, digits(display), problem)
     return found

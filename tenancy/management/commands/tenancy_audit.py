@@ -9,14 +9,22 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from tenancy.audit import audit
 
+EXAMPLES = 5  # keys shown per finding in the text output; --json lists them all
+
 
 class Command(BaseCommand):
-    """Report NULL organization_ids and parent disagreements per tenant table."""
+    """Report NULL organization_ids and parent disagreements per tenant table, naming the rows."""
 
     help = __doc__
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--json", action="store_true", help="print one JSON document")
+        parser.add_argument("--json", action="store_true",
+                            help="print one JSON document listing every key")
+
+    def _examples(self, keys: list[str]) -> str:
+        shown = ", ".join(keys[:EXAMPLES])
+        more = f" and {len(keys) - EXAMPLES} more" if len(keys) > EXAMPLES else ""
+        return f" e.g. {shown}{more}" if keys else ""
 
     def handle(self, *args: Any, **options: Any) -> None:
         results = audit()
@@ -29,9 +37,13 @@ class Command(BaseCommand):
             for r in results:
                 self.stdout.write(f"{r.table:<28} NULL organization: {r.null_rows:>8}  "
                                   f"({r.null_meaning})")
+                for reason, keys in r.null_keys.items():
+                    self.stdout.write(f"    {len(keys)} without organization, {reason}:"
+                                      f"{self._examples(keys)}")
                 for relation, rows in r.disagreements.items():
                     style = self.style.ERROR if rows else str
-                    self.stdout.write(style(f"    disagrees with {relation}: {rows}"))
+                    examples = self._examples(r.disagreement_keys[relation])
+                    self.stdout.write(style(f"    disagrees with {relation}: {rows}{examples}"))
             summary = f"{total} row(s) disagree with a parent's organization."
             self.stdout.write(self.style.ERROR(summary) if total else self.style.SUCCESS(summary))
         if total:
