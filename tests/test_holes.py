@@ -27,6 +27,11 @@ def _owner(model: type[models.Model], pk: object) -> tuple:
         return model.objects.filter(pk=pk).values_list("organization_id", flat=True).get()
 
 
+def _shared_template_id() -> object:
+    with unscoped():  # the test reads the truth across organizations
+        return Template.objects.get(template_name="shared-welcome", organization=None).pk
+
+
 def _name_of(customer: Customer) -> str:
     with unscoped():  # the test reads the truth across organizations
         return Customer.objects.get(pk=customer.pk).name
@@ -52,32 +57,35 @@ def test_upsert_of_own_rows_still_works(world: World) -> None:
 
 
 def test_upsert_of_a_shared_row_is_refused(world: World) -> None:
-    forged = Template(template_name="shared-welcome", template_body={"v": "A's"}, template_vars={})
+    shared = _shared_template_id()
+    forged = Template(id=shared, template_name="shared-welcome", template_body={"v": "A's"},
+                      template_vars={})
     with tenant_context(world.a), pytest.raises(CrossTenantError):
-        Template.objects.bulk_create([forged], update_conflicts=True,
-                                     unique_fields=["template_name"],
+        Template.objects.bulk_create([forged], update_conflicts=True, unique_fields=["id"],
                                      update_fields=["template_body"])
     with unscoped():
-        assert Template.objects.get(pk="shared-welcome").template_body == {}
+        assert Template.objects.get(pk=shared).template_body == {}
 
 
 # --- save() of a new object with an existing key ------------------------------------------------
 
 def test_saving_a_new_object_with_a_shared_rows_key_is_refused(world: World) -> None:
-    """Django UPDATEs first when the key has no default: the shared row would become A's."""
-    forged = Template(template_name="shared-welcome", template_body={"v": "A's"}, template_vars={})
-    with tenant_context(world.a), pytest.raises(CrossTenantError, match="shared-welcome"):
+    """A new object given a shared row's key must not turn that row into A's."""
+    shared = _shared_template_id()
+    forged = Template(id=shared, template_name="shared-welcome", template_body={"v": "A's"},
+                      template_vars={})
+    with tenant_context(world.a), pytest.raises(CrossTenantError):
         forged.save()
-    assert _owner(Template, "shared-welcome") is None
+    assert _owner(Template, shared) is None
 
 
 def test_saving_a_loaded_shared_row_claimed_for_us_is_refused(world: World) -> None:
     with tenant_context(world.a):
-        template = Template.objects.get(pk="shared-welcome")
+        template = Template.objects.get(pk=_shared_template_id())
         template.organization_id = world.a.pk
         with pytest.raises(CrossTenantError):
             template.save()
-    assert _owner(Template, "shared-welcome") is None
+    assert _owner(Template, template.pk) is None
 
 
 def test_saving_a_new_object_with_another_organizations_key_is_refused(world: World) -> None:
