@@ -1,6 +1,7 @@
 """Holes found over HTTP: organization enumeration, the admin history, deleting shared rows."""
 from __future__ import annotations
 
+import uuid
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -71,34 +72,41 @@ def test_deleting_a_product_an_organization_ordered_is_a_clear_409(
         assert Product.objects.filter(pk=product.pk).exists()
 
 
-def _edit_template(client, name: str, body: str) -> None:
-    url = admin_url(Template, "change", Template(template_name=name))
-    answer = client.post(url, {"template_name": name, "template_body": f'{{"text": "{body}"}}',
+PROMO = uuid.UUID("5e0c0a7e-0000-4000-8000-00000000c0de")
+
+
+def _edit_template(client, body: str) -> None:
+    url = admin_url(Template, "change", Template(pk=PROMO))
+    answer = client.post(url, {"template_body": f'{{"text": "{body}"}}',
                                "template_vars": "[\"name\"]"})
     assert answer.status_code == 302, answer.context["adminform"].form.errors
 
 
+def _create_promo() -> None:
+    Template.objects.create(id=PROMO, template_name="promo", template_body={}, template_vars={})
+
+
 def test_admin_history_shows_an_organization_only_its_own_entries(org_a, org_b) -> None:
-    """B edited and deleted its template "promo"; A then made its own "promo": A's history of it
-    shows A's entries only, platform staff see both."""
+    """B edited and deleted its template; A then made one with the same key (keys may come from
+    clients): A's history of it shows A's entries only, platform staff see both."""
     boss_a = make_staff(org_a, Role.ORG_ADMIN, "boss-a")
     boss_b = make_staff(org_b, Role.ORG_ADMIN, "boss-b")
     with tenant_context(org_b):
-        Template.objects.create(template_name="promo", template_body={}, template_vars={})
-    _edit_template(signed_in(boss_b), "promo", "B's secret offer")
+        _create_promo()
+    _edit_template(signed_in(boss_b), "B's secret offer")
     with tenant_context(org_b):
-        Template.objects.filter(pk="promo").delete()
+        Template.objects.filter(pk=PROMO).delete()
     with tenant_context(org_a):
-        Template.objects.create(template_name="promo", template_body={}, template_vars={})
-    _edit_template(signed_in(boss_a), "promo", "A's offer")
-    with unscoped():
-        assert LogEntry.objects.filter(object_id="promo").count() == 2
+        _create_promo()
+    _edit_template(signed_in(boss_a), "A's offer")
+    with unscoped():  # the test reads the truth across organizations
+        assert LogEntry.objects.filter(object_id=str(PROMO)).count() == 2
 
-    history = signed_in(boss_a).get(admin_url(Template, "history", Template(template_name="promo")))
+    history = signed_in(boss_a).get(admin_url(Template, "history", Template(pk=PROMO)))
     assert history.status_code == 200
     assert [e.user_id for e in history.context["action_list"]] == [boss_a.pk]
     assert "boss-b" not in history.content.decode()
 
     root = signed_in(make_staff(None, Role.SUPER_ADMIN, "root"), ALL)
-    everything = root.get(admin_url(Template, "history", Template(template_name="promo")))
+    everything = root.get(admin_url(Template, "history", Template(pk=PROMO)))
     assert {e.user_id for e in everything.context["action_list"]} == {boss_a.pk, boss_b.pk}
