@@ -68,6 +68,9 @@ DATABASES = {
 # Persistent connections (seconds; 0 closes after each request), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, plus the settings the row-level security policies read (tenancy.rls).
+    DATABASES["default"]["ENGINE"] = "tenancy.backends.postgresql"
 
 AUTH_USER_MODEL = "crm.User"
 AUTHENTICATION_BACKENDS = ["crm.auth.OrganizationUserBackend"]

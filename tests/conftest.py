@@ -1,13 +1,44 @@
 """Fixtures: every test database holds two organizations, A and B, each with its own staff."""
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
+from django.core.management import call_command
+from django.db import connection, connections
 
 from crm.models import Organization
 from tenancy.context import get_state, tenant_context, unscoped
 from tenancy.context import TenantState
+
+
+# The role the tests serve as: no superuser, no BYPASSRLS, owns nothing; the policies bind it.
+APP_ROLE = "wbcrm_test_app"
+
+
+def _connect_as(role: str) -> None:
+    """Let every connection (each thread opens its own) log in as `role` from now on."""
+    for alias in connections:
+        connections[alias].close()
+        connections[alias].settings_dict["USER"] = role
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """The owner creates and migrates the test database; the tests then run as the app role."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    owner = connection.settings_dict["USER"]
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        call_command("tenancy_roles", owner=owner, app=APP_ROLE, stdout=io.StringIO())
+        with connection.cursor() as cursor:
+            # Test-only: transactional tests empty the tables with TRUNCATE between tests.
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
+    _connect_as(APP_ROLE)
+    yield
+    _connect_as(owner)  # the owner drops the test database
 
 
 @pytest.fixture(autouse=True)

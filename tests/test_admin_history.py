@@ -63,8 +63,9 @@ def test_delete_confirmation_lists_only_own_related_rows(org_a, org_b) -> None:
         own_message = MessageFactory(customer=mine, body="our message")
     with tenant_context(org_b):
         stray = MessageFactory(body="their message")
-    # Legacy data the audit reports: B's message pointing at A's customer, planted around the ORM.
-    with connection.cursor() as cursor:
+    # Legacy data the audit reports: B's message pointing at A's customer, planted around the ORM
+    # (unscoped: the row-level security policies let nothing else write across organizations).
+    with unscoped(), connection.cursor() as cursor:
         cursor.execute("UPDATE messages SET customer_id = %s WHERE id = %s", [mine.pk, stray.pk])
     client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
     page = client.get(admin_url(Customer, "delete", mine))

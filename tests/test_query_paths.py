@@ -48,7 +48,8 @@ def world(org_a: Organization, org_b: Organization) -> World:
 
 def _plant(sql: str, params: list[Any]) -> None:
     """Write a row the way legacy code did, around the ORM."""
-    with connection.cursor() as cursor:
+    # Legacy code wrote across organizations; the database's policies need the bypass for it.
+    with unscoped(), connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -178,7 +179,10 @@ def test_joins_never_reach_another_organization(world: World) -> None:
            [world.customer_b.pk, world.message_a.pk])
     with tenant_context(world.a):
         assert list(Message.objects.filter(customer__name="org-b")) == []
-        assert list(Message.objects.select_related("customer")) == []
+        # On PostgreSQL the policy hides B's customer before the (outer) join, so A's message
+        # comes back without it; the Python layer alone drops the row. B's customer never shows.
+        rows = list(Message.objects.select_related("customer"))
+        assert [m.customer for m in rows] == ([None] if connection.vendor == "postgresql" else [])
         message = Message.objects.get()
         with pytest.raises(Customer.DoesNotExist):
             message.customer  # noqa: B018  (forward access goes through the scoped base manager)
