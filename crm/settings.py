@@ -87,6 +87,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 TENANCY_ORGANIZATION_MODEL = "crm.Organization"
+# False only in tests: the Python scope is off so that PostgreSQL's policies alone isolate.
+TENANCY_PYTHON_SCOPE = True
 # Every model of these apps is a TenantModel or listed in TENANCY_SHARED_MODELS (tenancy.E001).
 TENANCY_APPS = ["crm"]
 TENANCY_SHARED_MODELS = [

@@ -11,6 +11,8 @@ UNSCOPED_SETTING = "wbcrm.unscoped"
 # The policy every tenant table carries, and the extra one of tables with shared rows.
 ROWS_POLICY = "tenant_rows"
 SHARED_READ_POLICY = "tenant_shared_read"
+# SQLSTATE of a row refused by a policy, and of wbcrm_current_org() with no organization.
+INSUFFICIENT_PRIVILEGE = "42501"
 
 # wbcrm_current_org() raises when neither setting is set: a statement outside any organization
 # fails instead of answering "no rows". Inside unscoped() it is NULL and never needed.
@@ -45,6 +47,11 @@ DROP_FUNCTIONS = (
 # Scalar subqueries are evaluated once per statement (an InitPlan), not once per row, and only
 # when reached: inside unscoped() the organization is never asked for.
 _OWN = "(SELECT wbcrm_unscoped()) OR organization_id = (SELECT wbcrm_current_org())"
+
+
+def is_policy_violation(error: BaseException) -> bool:
+    """True for a database error raised by the tenant policies (a row of another organization)."""
+    return getattr(error.__cause__, "pgcode", None) == INSUFFICIENT_PRIVILEGE
 
 
 def enable_sql(table: str, shared_rows: bool = False) -> list[str]:

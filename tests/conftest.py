@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -39,6 +40,23 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
     _connect_as(APP_ROLE)
     yield
     _connect_as(owner)  # the owner drops the test database
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Isolation suites (`usefixtures("python_scope")`) run twice: Python layer on, then off."""
+    if "python_scope" in metafunc.fixturenames:
+        metafunc.parametrize("python_scope", ["python-scope", "database-alone"], indirect=True)
+
+
+@pytest.fixture
+def python_scope(request: pytest.FixtureRequest, settings: Any) -> bool:
+    """In `database-alone` the Python scope is off: PostgreSQL's policies alone must isolate."""
+    if request.param == "python-scope":
+        return True
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no row-level security: there the Python layer alone isolates")
+    settings.TENANCY_PYTHON_SCOPE = False
+    return False
 
 
 @pytest.fixture(autouse=True)
