@@ -49,8 +49,8 @@ def sql(db: str, statement: str, params: tuple = (), fetch: bool = True) -> list
     return rows
 
 
-def env_for(db: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
+def env_for(db: str, user: str = "postgres") -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"postgres://{user}@127.0.0.1:5432/{db}",
             "DJANGO_SETTINGS_MODULE": "crm.settings", "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1", "WHATSAPP_APP_SECRET": SECRET,
             "CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR"}
@@ -62,9 +62,9 @@ def manage(db: str, *args: str) -> str:
     return done.stdout
 
 
-def inprocess(db: str, *args: str) -> str:
+def inprocess(db: str, *args: str, user: str = "postgres") -> str:
     done = subprocess.run([sys.executable, "bench/inprocess.py", *args], cwd=ROOT,
-                          env=env_for(db), capture_output=True, text=True, check=True)
+                          env=env_for(db, user), capture_output=True, text=True, check=True)
     return done.stdout
 
 
@@ -105,13 +105,14 @@ THREADS = os.environ.get("BENCH_THREADS", "4")
 class Server:
     """gunicorn, gthread workers (they keep connections alive): BENCH_WORKERS x BENCH_THREADS."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, user: str = "postgres") -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "crm.wsgi:application", "-k", "gthread",
              "-w", WORKERS, "--threads", THREADS, "-b", f"127.0.0.1:{self.port}",
              "--keep-alive", "30"],
-            cwd=ROOT, env=env_for(db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT, env=env_for(db, user), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()

@@ -5,10 +5,13 @@ The tests run as the app role (tests/conftest.py), so every statement here meets
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg2
 import pytest
 from asgiref.sync import sync_to_async
 from django.apps import apps
@@ -23,6 +26,7 @@ from tests.factories import CustomerFactory, TemplateFactory, UserFactory
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite has no row-level security"
 )
+OWNER = urlsplit(os.environ["DATABASE_URL"]).username  # who created and migrated the test database
 
 
 def names(sql: str = "SELECT name FROM customers ORDER BY name") -> list[Any]:
@@ -45,6 +49,18 @@ def customers(org_a: Organization, org_b: Organization) -> None:
 def test_the_tests_serve_as_a_role_the_policies_bind(db: None) -> None:
     with connection.cursor() as cursor:
         assert bypass_reasons(cursor) == []
+
+
+def test_the_check_names_a_role_that_would_bypass_the_policies(db: None) -> None:
+    """The owner (here the superuser that migrated) is what `manage.py check` warns about."""
+    settings = connection.settings_dict
+    owner = psycopg2.connect(host=settings["HOST"], port=settings["PORT"], user=OWNER,
+                             dbname=settings["NAME"])
+    try:
+        with owner.cursor() as cursor:
+            assert bypass_reasons(cursor)[0] == "it is a superuser"
+    finally:
+        owner.close()
 
 
 def test_every_tenant_table_has_row_level_security_and_its_policies(db: None) -> None:
