@@ -207,6 +207,23 @@ def main() -> None:
         print(inprocess(large, "overhead", args.org))
 
 
+def alternate(
+    servers: dict[str, Server], cases: dict[str, dict[str, list[bytes]]], requests: int
+) -> dict[tuple[str, str], Result]:
+    """Per (case, server label): each case's requests in four rounds alternating between the
+    servers, after a warm-up, so that whatever else the machine does weighs on all alike."""
+    results: dict[tuple[str, str], Result] = {}
+    for case in next(iter(cases.values())):
+        for label, server in servers.items():
+            run(server.port, cases[label][case][:100], 4)  # warm-up
+        step = max(1, requests // 4)
+        for start in range(0, requests, step):
+            for label, server in servers.items():
+                part = run(server.port, cases[label][case][start:start + step], 4)
+                results[(case, label)] = part.merged(results.get((case, label)))
+    return results
+
+
 def api(large: str, small: str, org_id: str, args: argparse.Namespace) -> None:
     """API latency in the small and the large database, side by side.
 
@@ -217,17 +234,8 @@ def api(large: str, small: str, org_id: str, args: argparse.Namespace) -> None:
     cases = {label: api_cases(db, org_id, inprocess(db, "setup", args.org).strip(),
                               args.requests)
              for label, db in dbs.items()}
-    results: dict[tuple[str, str], Result] = {}
     with Server(small) as small_server, Server(large) as large_server:
-        servers = {"small": small_server, "large": large_server}
-        for case in cases["small"]:
-            for label in dbs:
-                run(servers[label].port, cases[label][case][:100], 4)  # warm-up
-            step = max(1, args.requests // 4)
-            for start in range(0, args.requests, step):
-                for label in dbs:
-                    part = run(servers[label].port, cases[label][case][start:start + step], 4)
-                    results[(case, label)] = part.merged(results.get((case, label)))
+        results = alternate({"small": small_server, "large": large_server}, cases, args.requests)
     print(f"\nAPI latency (gunicorn, {WORKERS} workers x {THREADS} threads, concurrency 4)")
     for case in cases["small"]:
         for label in dbs:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate, recreate_database  # noqa: E402
-from load import Result, run  # noqa: E402
-from request_path import THREADS, WORKERS, Server, api_cases, inprocess, manage, sql  # noqa: E402
+from request_path import (  # noqa: E402
+    THREADS, WORKERS, Server, alternate, api_cases, inprocess, manage, sql,
+)
 
 APP = "wbcrm_bench_app"
 
@@ -47,17 +48,8 @@ def api(dbs: dict[str, str], org: str, org_id: str, requests: int) -> None:
     cases = {label: api_cases(db, org_id, inprocess(db, "setup", org, user=APP).strip(),
                               requests)
              for label, db in dbs.items()}
-    results: dict[tuple[str, str], Result] = {}
     with Server(dbs["on"], APP) as on_server, Server(dbs["off"], APP) as off_server:
-        servers = {"on": on_server, "off": off_server}
-        for case in cases["on"]:
-            for label in dbs:
-                run(servers[label].port, cases[label][case][:100], 4)  # warm-up
-            step = max(1, requests // 4)
-            for start in range(0, requests, step):
-                for label in dbs:
-                    part = run(servers[label].port, cases[label][case][start:start + step], 4)
-                    results[(case, label)] = part.merged(results.get((case, label)))
+        results = alternate({"on": on_server, "off": off_server}, cases, requests)
     print(f"\nAPI latency (gunicorn, {WORKERS} workers x {THREADS} threads, concurrency 4)")
     for case in cases["on"]:
         for label in dbs:

@@ -22,6 +22,11 @@ _TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
 _SET = "SELECT set_config(%s, %s, false), set_config(%s, %s, false)"
 
 
+def _transaction_control(sql: Any) -> bool:
+    """True for SAVEPOINT, RELEASE and ROLLBACK (SQL may also be a psycopg2.sql.Composed)."""
+    return isinstance(sql, str) and sql.startswith(_TRANSACTION_CONTROL)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     """A PostgreSQL connection whose session follows `tenant_context()` and `unscoped()`."""
 
@@ -53,7 +58,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         context: dict[str, Any],
     ) -> Any:
         state = get_state()
-        if state != self.tenant_session_state and not sql.startswith(_TRANSACTION_CONTROL):
+        if state != self.tenant_session_state and not _transaction_control(sql):
             organization = "" if state.organization_id is None else str(state.organization_id)
             values = [ORGANIZATION_SETTING, organization,
                       UNSCOPED_SETTING, "on" if state.unscoped else "off"]
