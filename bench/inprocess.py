@@ -116,7 +116,7 @@ class UnscopedMessages(viewsets.ReadOnlyModelViewSet):
 urlpatterns = [path("unscoped/messages/", UnscopedMessages.as_view({"get": "list"}))]
 
 
-def scoped(code: str, rounds: int = 100) -> None:
+def scoped(code: str, rounds: int = 40) -> None:
     """Median seconds per request of the scoped messages list (bench/rls.py compares them)."""
     client = _client(code)
     timings = []

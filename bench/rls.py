@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--reuse", action="store_true", help="reuse the prepared databases")
+    parser.add_argument("--parts", default="api,inprocess")
     args = parser.parse_args()
     if args.reuse:
         on, off = f"{args.database}_rls_on", f"{args.database}_rls_off"
@@ -86,8 +87,11 @@ def main() -> None:
     else:
         on, off, org_id = prepare(args.database, args.scale, args.org)
     dbs = {"on": on, "off": off}
-    api(dbs, args.org, org_id, args.requests)
-    scoped_list(dbs, args.org, args.runs)
+    parts = set(args.parts.split(","))
+    if "api" in parts:
+        api(dbs, args.org, org_id, args.requests)
+    if "inprocess" in parts:
+        scoped_list(dbs, args.org, args.runs)
 
 
 if __name__ == "__main__":
