@@ -37,6 +37,21 @@ def names(sql: str = "SELECT name FROM customers ORDER BY name") -> list[Any]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def rowcounts(cursor: Any, *statements: str) -> list[int]:
+    """Rows each raw statement changed."""
+    counts = []
+    for statement in statements:
+        cursor.execute(statement)
+        counts.append(cursor.rowcount)
+    return counts
+
+
+def refused(cursor: Any, statement: str, params: list[Any] | None = None) -> None:
+    """The statement fails with the policy's error (and leaves the test's transaction usable)."""
+    with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+        cursor.execute(statement, params)
+
+
 @pytest.fixture
 def customers(org_a: Organization, org_b: Organization) -> None:
     """Customer `a` in organization A, `b` in B."""
@@ -88,17 +103,11 @@ def test_raw_sql_sees_only_the_active_organizations_rows(customers: None, org_a,
 
 def test_raw_writes_never_reach_another_organization(customers: None, org_a, org_b) -> None:
     with tenant_context(org_a), connection.cursor() as cursor:
-        cursor.execute("UPDATE customers SET name = 'x'")
-        assert cursor.rowcount == 1
-        cursor.execute("DELETE FROM customers WHERE name = 'b'")
-        assert cursor.rowcount == 0
-        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
-            cursor.execute(
-                "INSERT INTO customers (organization_id, wa_id, name, customer_status) "
-                "VALUES (%s, '49170000000', 'planted', 'pending')", [str(org_b.pk)],
-            )
-        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
-            cursor.execute("UPDATE customers SET organization_id = %s", [str(org_b.pk)])
+        assert rowcounts(cursor, "UPDATE customers SET name = 'x'",
+                         "DELETE FROM customers WHERE name = 'b'") == [1, 0]
+        refused(cursor, "INSERT INTO customers (organization_id, wa_id, name, customer_status) "
+                "VALUES (%s, '49170000000', 'planted', 'pending')", [str(org_b.pk)])
+        refused(cursor, "UPDATE customers SET organization_id = %s", [str(org_b.pk)])
     with unscoped():
         assert names() == ["b", "x"]
 
@@ -126,15 +135,10 @@ def test_shared_rows_are_read_by_all_and_written_only_unscoped(org_a, org_b) -> 
     with tenant_context(org_a):
         assert names(query) == ["shared"]
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE templates SET template_body = '{}'")
-            assert cursor.rowcount == 0
-            cursor.execute("DELETE FROM templates")
-            assert cursor.rowcount == 0
-            with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
-                cursor.execute(
-                    "INSERT INTO templates (template_name, template_body, organization_id) "
-                    "VALUES ('forged', '{}', NULL)"
-                )
+            assert rowcounts(cursor, "UPDATE templates SET template_body = '{}'",
+                             "DELETE FROM templates") == [0, 0]
+            refused(cursor, "INSERT INTO templates (template_name, template_body, organization_id) "
+                    "VALUES ('forged', '{}', NULL)")
     with unscoped():
         assert names(query) == ["b-only", "shared"]
 
@@ -221,11 +225,7 @@ def test_a_connection_kept_open_carries_no_organization_into_the_next_use(org_a)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_threads_each_keep_their_connection_in_step(org_a, org_b) -> None:
-    with tenant_context(org_a):
-        CustomerFactory(name="a")
-    with tenant_context(org_b):
-        CustomerFactory(name="b")
+def test_threads_each_keep_their_connection_in_step(customers: None, org_a, org_b) -> None:
     barrier = threading.Barrier(8)
 
     @tenant_context(org_a)
@@ -251,11 +251,7 @@ def test_threads_each_keep_their_connection_in_step(org_a, org_b) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_async_tasks_each_see_their_own_organization(org_a, org_b) -> None:
-    with tenant_context(org_a):
-        CustomerFactory(name="a")
-    with tenant_context(org_b):
-        CustomerFactory(name="b")
+def test_async_tasks_each_see_their_own_organization(customers: None, org_a, org_b) -> None:
 
     async def visit(org: Organization) -> list[list[Any]]:
         seen = []
