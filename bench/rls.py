@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,10 +20,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import generate, recreate_database  # noqa: E402
 from request_path import (  # noqa: E402
-    THREADS, WORKERS, Server, alternate, api_cases, inprocess, manage, sql,
+    ROOT, THREADS, WORKERS, Server, alternate, api_cases, inprocess, manage, sql,
 )
 
 APP = "wbcrm_bench_app"
+
+
+def before_rls() -> str:
+    """The crm migration that crm's row-level security migration follows."""
+    migration = next((ROOT / "crm" / "migrations").glob("*_row_level_security.py"))
+    found = re.search(r'dependencies = \[\("crm", "([^"]+)"\)\]', migration.read_text())
+    assert found, f"{migration.name} names no crm dependency"
+    return found[1]
 
 
 def prepare(base: str, scale: str, org: str) -> tuple[str, str, str]:
@@ -34,7 +43,7 @@ def prepare(base: str, scale: str, org: str) -> tuple[str, str, str]:
     manage(on, "migrate", "--fake-initial", "--no-input")
     print(f"migrated {on} in {time.monotonic() - started:.0f}s")
     recreate_database(off, "127.0.0.1", "postgres", template=on)
-    manage(off, "migrate", "crm", "0007", "--no-input")  # backwards: the policies go
+    manage(off, "migrate", "crm", before_rls(), "--no-input")  # backwards: the policies go
     for db in (on, off):
         manage(db, "tenancy_roles", "--owner", "postgres", "--app", APP)
         sql(db, "VACUUM ANALYZE", fetch=False)
@@ -48,7 +57,7 @@ def api(dbs: dict[str, str], org: str, org_id: str, requests: int) -> None:
     cases = {label: api_cases(db, org_id, inprocess(db, "setup", org, user=APP).strip(),
                               requests)
              for label, db in dbs.items()}
-    with Server(dbs["on"], APP) as on_server, Server(dbs["off"], APP) as off_server:
+    with Server(dbs["on"], user=APP) as on_server, Server(dbs["off"], user=APP) as off_server:
         results = alternate({"on": on_server, "off": off_server}, cases, requests)
     print(f"\nAPI latency (gunicorn, {WORKERS} workers x {THREADS} threads, concurrency 4)")
     for case in cases["on"]:

@@ -186,7 +186,8 @@ def test_shared_templates_are_changed_in_all_organizations_mode_only(root, org_a
     with unscoped():
         shared.refresh_from_db()
     assert shared.organization_id is None and shared.facebook_template_id == "fb-1"
-    added = everyone.post(admin_url(Template, "add"), {**data, "template_name": "bye"})
+    added = everyone.post(admin_url(Template, "add"), {
+        **data, "template_name": "bye", "language": "en_US"})
     assert added.status_code == 302
     with unscoped():
         assert Template.objects.get(template_name="bye").organization_id is None

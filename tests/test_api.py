@@ -12,7 +12,15 @@ from rest_framework.test import APIClient
 from crm.api.resources import RESOURCES, Resource
 from crm.api.serializers import serializer_for
 from crm.api.views import ReadOnlyTenantViewSet, SharedCatalogViewSet
-from crm.models import ApiToken, JobStatus, Organization, Role, User, WhatsAppNumber
+from crm.models import (
+    ApiToken,
+    JobStatus,
+    Organization,
+    Role,
+    Template,
+    User,
+    WhatsAppNumber,
+)
 from tenancy.context import tenant_context, unscoped
 from tenancy.guards import tenant_foreign_keys
 from tests.factories import ALL_FACTORIES, UserFactory, model_of
@@ -20,6 +28,8 @@ from tests.factories import ALL_FACTORIES, UserFactory, model_of
 FACTORIES = {model_of(f): f for f in ALL_FACTORIES}
 TENANT = [r for r in RESOURCES if r.base is not SharedCatalogViewSet]
 WRITABLE = [r for r in TENANT if r.base is not ReadOnlyTenantViewSet]
+# Templates are created on Meta first (tests/test_whatsapp_templates.py covers that).
+CREATABLE = [r for r in WRITABLE if r.model is not Template]
 REFERENCES = [(r, fk.name) for r in WRITABLE for fk in tenant_foreign_keys(r.model)
               if fk.name not in ("created_by", "updated_by")]
 
@@ -141,7 +151,7 @@ def test_a_reference_to_another_organizations_row_is_400(resource, field, api_a,
     assert field in response.json()
 
 
-@pytest.mark.parametrize("resource", WRITABLE, ids=_ids(WRITABLE))
+@pytest.mark.parametrize("resource", CREATABLE, ids=_ids(CREATABLE))
 def test_created_rows_belong_to_the_callers_organization(resource, api_a, org_a,
                                                          org_b) -> None:
     data = payload(resource, make(resource.model, org_a), org_a)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
@@ -53,16 +52,6 @@ from tests.legacy import (
 )
 
 pytestmark = pytest.mark.legacy
-
-
-@pytest.fixture(scope="module")
-def legacy() -> Iterator[LegacyDatabases]:
-    """Template and reference databases shared by this module, dropped at its end."""
-    databases = LegacyDatabases()
-    try:
-        yield databases
-    finally:
-        databases.close()
 
 
 def _org_columns(dbname: str) -> set[str]:

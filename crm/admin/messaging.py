@@ -120,10 +120,16 @@ class MessageAdmin(TenantModelAdmin):
 class TemplateAdmin(SharedColumnMixin, TenantModelAdmin):
     """Shared templates (no organization) are read by all, changed in all-organizations mode."""
 
-    list_display = ("template_name", "is_shared", "facebook_template_id", "created_at",
-                    "updated_at")
-    list_filter = (SharedRowFilter,)
+    list_display = ("template_name", "language", "category", "status", "is_shared",
+                    "facebook_template_id", "updated_at")
+    list_filter = (SharedRowFilter, "status", "category")
     search_fields = ("template_name", "facebook_template_id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:  # the template's identity on Meta: another name is another template
+            readonly[:0] = [name for name in ("template_name", "language") if name not in readonly]
+        return readonly
 
 
 @admin.register(QuickReply, site=site)

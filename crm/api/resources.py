@@ -7,6 +7,9 @@ from typing import Any
 from django.db import models
 
 from crm import models as crm
+from crm.api.media import MessageViewSet
+from crm.api.sending import CustomerViewSet
+from crm.api.templates import TemplateViewSet
 from crm.api.views import (
     JobStatusViewSet,
     ReadOnlyTenantViewSet,
@@ -53,9 +56,9 @@ def _exact(*names: str) -> dict[str, list[str]]:
 RESOURCES = [
     Resource(crm.Customer, {**_exact("wa_id", "customer_status", "user", "email"),
                             "created_at": RANGE, "last_message_at": RANGE},
-             ("created_at", "last_message_at", "name")),
+             ("created_at", "last_message_at", "name"), base=CustomerViewSet),
     Resource(crm.Message, {**_exact("customer", "type", "sender_type", "from_wa_id", "message_id"),
-                           "timestamp": RANGE}, ("timestamp", "id")),
+                           "timestamp": RANGE}, ("timestamp", "id"), base=MessageViewSet),
     Resource(crm.User, _exact("username", "email", "role"), ("username", "created_at")),
     Resource(crm.WhatsAppNumber, _exact("phone_number_id", "is_active"),
              ("display_number", "created_at")),
@@ -80,7 +83,9 @@ RESOURCES = [
     Resource(crm.ReferrerTracking, _exact("customer", "wa_id", "is_appointment_booked")),
     Resource(crm.CustomerAddress, _exact("customer", "city", "pincode", "is_default")),
     Resource(crm.AddressCollectionSession, _exact("customer", "order", "status")),
-    Resource(crm.Template, _exact("facebook_template_id"), ("template_name", "created_at")),
+    Resource(crm.Template, _exact("facebook_template_id", "template_name", "language", "status",
+                                  "category"), ("template_name", "created_at"),
+             base=TemplateViewSet),
     Resource(crm.QuickReply, _exact("category", "created_by"), ("title", "created_at")),
     Resource(crm.Lead, {**_exact("customer", "wa_id", "zoho_lead_id", "lead_source", "city"),
                         "created_at": RANGE}),

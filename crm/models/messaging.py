@@ -22,6 +22,9 @@ class WhatsAppNumber(TenantModel):
     phone_number_id = models.CharField(max_length=100, unique=True)
     display_number = models.CharField(max_length=50, null=True, blank=True)
     access_token = models.CharField(max_length=500, null=True, blank=True)
+    # New in the port (crm.0009): the WhatsApp Business Account the number belongs to, whose
+    # message templates it sends (templates live on the account, not on the number).
+    whatsapp_business_account_id = VarCharField(null=True, blank=True)
     webhook_path = models.CharField(max_length=255, null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = UTCDateTimeField(null=True, blank=True)
@@ -118,12 +121,20 @@ class Message(TenantModel):
 
 
 class Template(TenantModel):
-    """A WhatsApp message template; rows with no organization are shared by all."""
+    """A WhatsApp message template, one per (organization, name, language); rows with no
+    organization are shared by all."""
 
-    template_name = VarCharField(primary_key=True)
+    # crm.0009: a surrogate key replaced wb-crm's global template_name key.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    template_name = VarCharField()
+    language = VarCharField(default="en_US")
+    category = VarCharField(null=True, blank=True)
+    status = VarCharField(null=True, blank=True)
+    # Meta's template object as wb-crm stored it: name, language, category, status, components.
     template_body = models.JSONField()
     template_vars = models.JSONField()
     facebook_template_id = VarCharField(null=True, blank=True, db_index=True)
+    whatsapp_business_account_id = VarCharField(null=True, blank=True)
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
 
@@ -131,10 +142,29 @@ class Template(TenantModel):
 
     class Meta:
         db_table = "templates"
-        ordering = ["template_name"]
+        ordering = ["template_name", "language"]
+        constraints = [
+            # An organization may have its own template of a shared name; each is unique in
+            # its own scope.
+            models.UniqueConstraint(
+                fields=["organization", "template_name", "language"],
+                name="templates_org_name_language_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["template_name", "language"], condition=models.Q(organization__isnull=True),
+                name="templates_shared_name_language_uniq",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return self.template_name
+        return f"{self.template_name} ({self.language})"
+
+    @property
+    def components(self) -> list[dict]:
+        """The template's components (header, body, footer, buttons) as Meta describes them."""
+        body = self.template_body if isinstance(self.template_body, dict) else {}
+        components = body.get("components")
+        return components if isinstance(components, list) else []
 
 
 class QuickReply(TenantModel):
