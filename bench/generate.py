@@ -1,6 +1,11 @@
 """Build a pre-tenancy wb-crm database of a chosen scale, set-based on the server.
 
     python bench/generate.py --database wbcrm_large --scale large
+    python bench/generate.py --database wbcrm_inbox --scale large --organizations 1
+
+`--organizations N` spreads the same rows over N organizations (1: one organization holds all
+200,000 customers and 3,000,000 messages, the inbox benchmark's case). A third of the messages
+are the organization's replies (sender_type "agent"), the rest the customers'.
 
 Rows are produced by INSERT ... SELECT over generate_series inside PostgreSQL (no row crosses the
 wire, nothing goes through the ORM); keys are deterministic (md5 of a kind and a number), so
@@ -77,7 +82,8 @@ def statements(n: dict[str, int]) -> list[tuple[str, str]]:
         ("messages", "INSERT INTO messages (message_id, from_wa_id, to_wa_id, type, body, "
          "\"timestamp\", customer_id, sender_type) SELECT 'wamid.' || i, "
          f"(919000000000 + i % {n['customers']})::text, '15550001111', 'text', 'Hello ' || i, "
-         f"{ts}, CASE WHEN i % 1000 = 999 THEN NULL ELSE {cust('i')} END, 'customer' "
+         f"{ts}, CASE WHEN i % 1000 = 999 THEN NULL ELSE {cust('i')} END, "
+         "CASE WHEN i % 3 = 2 THEN 'agent' ELSE 'customer' END "
          f"FROM generate_series(0, {n['messages']} - 1) i"),
         ("campaigns", f"INSERT INTO campaigns SELECT {uid('camp', 'i')}, 'Campaign ' || i, NULL, "
          f"{ts}, {ts}, {ref('user', 'users')}, NULL, NULL, '{{}}', 'text', NULL, "
@@ -157,9 +163,12 @@ def recreate_database(name: str, host: str, user: str, template: str | None = No
     admin.close()
 
 
-def generate(database: str, scale: str, host: str, user: str) -> None:
+def generate(database: str, scale: str, host: str, user: str,
+             organizations: int | None = None) -> None:
     """Create `database` (dropping it first) and fill it."""
     counts = {table: max(4, rows // SCALES[scale]) for table, rows in LARGE.items()}
+    if organizations:
+        counts["organizations"] = organizations
     recreate_database(database, host, user)
     connection = psycopg2.connect(host=host, user=user, dbname=database)
     connection.autocommit = True
@@ -185,8 +194,10 @@ def main() -> None:
     parser.add_argument("--scale", choices=SCALES, default="large")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--user", default="postgres")
+    parser.add_argument("--organizations", type=int, default=None,
+                        help="spread the rows over this many organizations (default: the scale's)")
     args = parser.parse_args()
-    generate(args.database, args.scale, args.host, args.user)
+    generate(args.database, args.scale, args.host, args.user, args.organizations)
 
 
 if __name__ == "__main__":

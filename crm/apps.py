@@ -8,3 +8,7 @@ class CrmConfig(AppConfig):
     name = "crm"
     verbose_name = "WhatsApp CRM"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the inbox's signal receivers (crm.inbox.signals)."""
+        from crm.inbox import signals  # noqa: F401

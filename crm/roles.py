@@ -12,6 +12,8 @@ from tenancy.guards import is_tenant_model
 AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "quickreply"})
 # History written by the system only: nobody edits it by hand.
 LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog"})
+# What agents do not see in the back office: system history and API credentials.
+AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken"}
 # Shared tables an organization's staff may read (the rest are platform-only).
 CATALOG_MODELS = frozenset({"category", "subcategory", "product", "cost", "file"})
 
@@ -50,3 +52,8 @@ def can_write(user: Any, model: type[models.Model]) -> bool:
     if role_of(user) == Role.ORG_ADMIN:
         return True
     return role_of(user) == Role.AGENT and name in AGENT_WRITES
+
+
+def hidden_in_admin(user: Any, model: type[models.Model]) -> bool:
+    """Whether the back office hides `model` from `user` (agents: logs and API tokens)."""
+    return role_of(user) == Role.AGENT and model._meta.model_name in AGENT_HIDDEN_IN_ADMIN

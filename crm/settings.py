@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
     "tenancy",
     "crm",
 ]
@@ -37,6 +38,7 @@ MIDDLEWARE = [
     # After authentication: the signed-in user decides the organization.
     "tenancy.middleware.tenant_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -153,6 +155,15 @@ WHATSAPP_GRAPH_RETRIES = env.int("WHATSAPP_GRAPH_RETRIES", default=2)
 WHATSAPP_GRAPH_BACKOFF = env.float("WHATSAPP_GRAPH_BACKOFF", default=0.5)
 # How long each process remembers which organization owns a receiving number (0: never).
 WHATSAPP_NUMBER_CACHE_SECONDS = env.int("WHATSAPP_NUMBER_CACHE_SECONDS", default=30)
+
+# The agent inbox (/inbox/): its live events go over Redis pub/sub, one channel per organization.
+INBOX_REDIS_URL = env("INBOX_REDIS_URL", default="redis://127.0.0.1:6379/0")
+INBOX_EVENTS_PREFIX = env("INBOX_EVENTS_PREFIX", default="wbcrm:inbox")
+# A stream sends a keep-alive comment after this many quiet seconds, and ends (the browser
+# reconnects) after INBOX_STREAM_SECONDS, so no worker is held by one client forever.
+INBOX_HEARTBEAT_SECONDS = env.float("INBOX_HEARTBEAT_SECONDS", default=15.0)
+INBOX_STREAM_SECONDS = env.float("INBOX_STREAM_SECONDS", default=300.0)
+LOGIN_URL = "/admin/login/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -9,5 +9,6 @@ urlpatterns = [
     path("webhooks/whatsapp/", whatsapp_webhook, name="whatsapp-webhook"),
     path("admin/", admin_site.urls),
     path("api/v1/", include("crm.api.urls")),
+    path("inbox/", include("crm.inbox.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -13,3 +13,8 @@ PASSWORD_HASHERS = [
 
 # Tests change numbers and organizations between deliveries: no per-process number cache.
 WHATSAPP_NUMBER_CACHE_SECONDS = 0
+
+# Live inbox events of test runs never reach a running server's subscribers.
+INBOX_EVENTS_PREFIX = f"wbcrm-test-{os.getpid()}:inbox"
+INBOX_HEARTBEAT_SECONDS = 0.2
+INBOX_STREAM_SECONDS = 10.0

@@ -32,7 +32,7 @@ from crm.models import (
     ZohoMapping,
     ZohoPayloadLog,
 )
-from crm.roles import AGENT_WRITES, LOG_MODELS
+from crm.roles import AGENT_HIDDEN_IN_ADMIN, AGENT_WRITES, LOG_MODELS
 from tenancy.context import tenant_context, unscoped
 from tests.factories import (
     CampaignLogFactory,
@@ -71,7 +71,12 @@ def test_an_agent_changes_conversation_tables_only(model, org_a) -> None:
     client = signed_in(agent)
     obj = _make(org_a, model)
     writes = model._meta.model_name in AGENT_WRITES
-    assert client.get(admin_url(model)).status_code == 200  # every tenant table is readable
+    if model._meta.model_name in AGENT_HIDDEN_IN_ADMIN:  # logs and API tokens: not an agent's
+        assert client.get(admin_url(model)).status_code == 403
+        assert client.get(admin_url(model, "change", obj)).status_code == 403
+        assert admin_url(model) not in client.get("/admin/").content.decode()
+        return
+    assert client.get(admin_url(model)).status_code == 200  # every other tenant table is read
     assert _can_change(client, obj) is writes
     assert (client.get(admin_url(model, "add")).status_code == 200) is writes
     if not writes:
@@ -334,3 +339,24 @@ def test_a_customer_page_links_to_all_of_its_records(org_a) -> None:
     listed = client.get(admin_url(Message), {"customer__id__exact": str(first.customer_id)})
     assert {m.pk for m in listed.context["cl"].result_list} == {first.pk}
     assert other.pk != first.pk
+
+
+def test_the_index_is_grouped_by_work_and_links_the_inbox(org_a) -> None:
+    client = signed_in(make_staff(org_a, Role.AGENT))
+    page = client.get("/admin/")
+    groups = [app["name"] for app in page.context["app_list"]]
+    assert groups == ["Conversations", "Customers", "Campaigns", "Orders", "Settings"]
+    assert 'href="/inbox/"' in page.content.decode()
+    admin_groups = [a["name"] for a in signed_in(make_staff(org_a, Role.ORG_ADMIN))
+                    .get("/admin/").context["app_list"]]
+    assert admin_groups[-1] == "Logs"
+
+
+def test_customer_system_fields_are_read_only_and_link_to_the_inbox(org_a) -> None:
+    client = signed_in(make_staff(org_a, Role.AGENT))
+    customer = _make(org_a, Customer)
+    page = client.get(admin_url(Customer, "change", customer))
+    form = page.context["adminform"].form
+    for name in ("last_message_at", "last_interaction_time", "last_inbound_at", "last_read_at"):
+        assert name not in form.fields
+    assert f'href="/inbox/{customer.pk}/"' in page.content.decode()

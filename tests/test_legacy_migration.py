@@ -309,7 +309,7 @@ def test_backwards_removes_only_ours_then_forwards_again(
             assert not problems, "\n".join(problems)
         users = query(db, "SELECT password FROM users WHERE username = 'alice'")
         assert users == [(passlib_hash(),)]
-        # crm.0010's row-level security is gone with its functions.
+        # crm.0014's row-level security is gone with its functions.
         assert query(db, "SELECT count(*) FROM pg_policy") == [(0,)]
         assert query(db, "SELECT count(*) FROM pg_class WHERE relrowsecurity") == [(0,)]
         assert query(db, "SELECT count(*) FROM pg_proc WHERE proname IN "

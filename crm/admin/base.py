@@ -24,7 +24,7 @@ from django.utils.http import urlencode
 from crm.admin.forms import TenantModelForm
 from crm.admin.scoping import all_organizations, render_in
 from crm.models import Organization
-from crm.roles import is_platform_staff
+from crm.roles import hidden_in_admin, is_platform_staff
 from tenancy.context import get_current_organization_id, tenant_context, unscoped
 
 TIMESTAMPS = ("created_at", "updated_at")
@@ -122,6 +122,11 @@ class TenantModelAdmin(CrmAdminMixin, admin.ModelAdmin):
     form = TenantModelForm
     list_per_page = 50
     show_full_result_count = False  # one count query fewer; the filtered count is still shown
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if hidden_in_admin(request.user, self.model):
+            return False  # agents work conversations; logs and tokens are not theirs to read
+        return super().has_view_permission(request, obj)
 
     # -- the organization column, filter and field --------------------------------------------
 

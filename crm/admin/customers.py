@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from crm.admin.base import (
     RecentInline,
@@ -66,9 +67,11 @@ class CustomerMessageInline(RecentInline):
 class CustomerAdmin(TenantModelAdmin):
     form = CustomerForm
     list_display = (
-        "__str__", "wa_id", "phone_1", "email", "customer_status", "user", "last_message_at",
-        "next_followup_time", "created_at",
+        "__str__", "phone_1", "customer_status", "user", "last_message_at", "next_followup_time",
+        "inbox_link",
     )
+    # Whoever wrote last comes first (the tenant-leading activity index serves this order).
+    ordering = ("-last_message_at", "-id")
     list_filter = ("customer_status", ("user", admin.RelatedOnlyFieldListFilter), "created_at")
     list_select_related = ("user",)
     search_fields = ("name", "wa_id", "phone_1", "phone_2", "email")
@@ -77,11 +80,23 @@ class CustomerAdmin(TenantModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "wa_id", ("phone_1", "phone_2"), "email", "customer_status",
                            "user", "default_address")}),
-        ("Conversation", {"fields": ("last_message_at", "last_interaction_time",
-                                     "last_message_type", "next_followup_time", "everything")}),
+        ("Conversation", {"fields": ("inbox_link", "next_followup_time", "last_message_at",
+                                     "last_interaction_time", "last_message_type",
+                                     "last_inbound_at", "business_number", "last_read_at",
+                                     "everything")}),
         ("Record", {"fields": ("created_at",)}),
     )
-    readonly_fields = ("everything",)
+    # Kept by the system (the webhook, sending, the inbox): shown, never typed in.
+    readonly_fields = ("inbox_link", "last_message_at", "last_interaction_time",
+                       "last_message_type", "last_inbound_at", "business_number",
+                       "last_read_at", "everything")
+
+    @admin.display(description="Inbox")
+    def inbox_link(self, obj: Customer) -> str:
+        if obj.pk is None or obj._state.adding:
+            return "-"
+        return format_html('<a href="{}">Open conversation</a>',
+                           reverse("inbox:conversation", args=[obj.pk]))
     inlines = (CustomerAddressInline, CustomerOrderInline, CustomerMessageInline)
     change_form_template = "admin/crm/customer/change_form.html"
 

@@ -99,10 +99,10 @@ class NumberFlowConfigAdmin(TenantModelAdmin):
 @admin.register(Message, site=site)
 class MessageAdmin(TenantModelAdmin):
     list_display = (
-        "__str__", "timestamp", "customer", "sender_type", "type", "short_body", "from_wa_id",
-        "to_wa_id",
+        "short_id", "timestamp", "customer", "sender_type", "type", "short_body",
+        "delivery_status",
     )
-    list_filter = ("sender_type", "type", "timestamp")
+    list_filter = ("sender_type", "type", "delivery_status", "timestamp")
     list_select_related = ("customer",)
     search_fields = (
         "body", "caption", "message_id", "from_wa_id", "to_wa_id", "customer__name",
@@ -114,6 +114,12 @@ class MessageAdmin(TenantModelAdmin):
     @admin.display(description="body")
     def short_body(self, obj: Message) -> str:
         return Truncator(obj.body or obj.caption or "").chars(60)
+
+    @admin.display(description="message", ordering="id")
+    def short_id(self, obj: Message) -> str:
+        """wamids run to 60 characters: their end tells them apart, the full one is on the row."""
+        wamid = obj.message_id or ""
+        return f"#{obj.pk} …{wamid[-8:]}" if len(wamid) > 12 else f"#{obj.pk} {wamid}".strip()
 
 
 @admin.register(Template, site=site)

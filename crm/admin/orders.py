@@ -53,14 +53,19 @@ class PaymentTransactionInline(TenantTabularInline):
 @admin.register(Order, site=site)
 class OrderAdmin(TenantModelAdmin):
     form = OrderForm
-    list_display = ("__str__", "customer", "status", "items_total", "timestamp", "catalog_id",
-                    "payment_completed_at")
+    list_display = ("label", "status", "items_total", "catalog_id", "payment_completed_at")
     list_filter = ("status", "timestamp", "payment_completed_at")
     list_select_related = ("customer",)
     search_fields = ("customer__name", "customer__wa_id", "catalog_id", "status")
     date_hierarchy = "timestamp"
     autocomplete_fields = ("customer",)
     inlines = (OrderItemInline, PaymentInline, PaymentTransactionInline)
+
+    @admin.display(description="order", ordering="timestamp")
+    def label(self, obj: Order) -> str:
+        """An order by its customer and date: its UUID tells a person nothing."""
+        when = obj.timestamp.strftime("%d %b %Y %H:%M") if obj.timestamp else "undated"
+        return f"{obj.customer or 'no customer'} · {when}"
 
     def get_queryset(self, request: HttpRequest) -> Any:
         totals = (

@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from crm.admin.forms import OrganizationAuthenticationForm
+from crm.admin.groups import group_app_list
 from crm.admin.scoping import ALL, SESSION_KEY, AdminScope, chosen_scope, render_in
 from crm.models import Organization
 from crm.roles import is_platform_staff
@@ -71,6 +72,12 @@ class CrmAdminSite(admin.AdminSite):
             return render_in(tenant_context(scope.organization), view, request, *args, **kwargs)
 
         return scoped
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
+        """The index and sidebar grouped by work (Conversations, Customers, ...); an app's own
+        page (/admin/crm/) keeps Django's list."""
+        app_list = super().get_app_list(request, app_label)
+        return app_list if app_label else group_app_list(app_list)
 
     def get_urls(self) -> list[Any]:
         switch = self.admin_view(require_POST(self.switch_organization))

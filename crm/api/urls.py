@@ -4,6 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from crm.api import schema  # noqa: F401  (registers the token scheme)
+from crm.api.conversations import (
+    ConversationEventsView,
+    ConversationListView,
+    ConversationReadView,
+)
 from crm.api.media import MediaUploadView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
@@ -19,5 +24,9 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("conversations/", ConversationListView.as_view(), name="api-conversations"),
+    path("conversations/events/", ConversationEventsView.as_view(), name="api-conversation-events"),
+    path("conversations/<uuid:customer_id>/read/", ConversationReadView.as_view(),
+         name="api-conversation-read"),
     path("", include(router.urls)),
 ]

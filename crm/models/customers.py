@@ -44,6 +44,12 @@ class Customer(TenantModel):
     # New in the port (crm.0008): when the customer stopped marketing messages (an inbound "STOP"
     # or Meta's 131050); NULL while they accept them. Marketing templates are refused meanwhile.
     marketing_opt_out_at = models.DateTimeField(null=True, blank=True)
+    # New in the port (crm.0013), kept by the webhook store and the inbox: when the customer last
+    # wrote (the 24-hour window; "waiting" while it equals last_message_at), the business number
+    # it wrote to (digits), and the team's read marker (messages after it are unread).
+    last_inbound_at = UTCDateTimeField(null=True, blank=True)
+    business_number = VarCharField(null=True, blank=True)
+    last_read_at = UTCDateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "customers"
@@ -54,7 +60,12 @@ class Customer(TenantModel):
             )
         ]
         indexes = [
-            models.Index(fields=["organization", "-created_at"], name="customers_org_created_idx")
+            models.Index(fields=["organization", "-created_at"], name="customers_org_created_idx"),
+            # The inbox's conversation list, newest activity first (crm.inbox.queries).
+            models.Index(fields=["organization", "-last_message_at", "-id"],
+                         name="customers_org_activity_idx"),
+            models.Index(fields=["organization", "user", "-last_message_at", "-id"],
+                         name="customers_org_user_act_idx"),
         ]
 
     def __str__(self) -> str:

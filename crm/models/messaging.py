@@ -114,6 +114,10 @@ class Message(TenantModel):
                          name="messages_org_timestamp_idx"),
             models.Index(fields=["organization", "customer", "-timestamp"],
                          name="messages_org_customer_ts_idx"),
+            # The inbox's unread counts: customers' messages only, counted from the index alone.
+            models.Index(fields=["organization", "customer", "timestamp"],
+                         condition=models.Q(sender_type="customer"),
+                         name="messages_org_customer_in_idx"),
         ]
 
     def __str__(self) -> str:

@@ -26,6 +26,11 @@ class Organization(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
+    # New in the port (crm.0013), set by the ORG_ADMIN: agents see every conversation of the
+    # organization, or only those assigned to them.
+    agents_see_all = models.BooleanField(
+        default=True, help_text="Agents see every conversation; off: only those assigned to them."
+    )
 
     class Meta:
         db_table = "organizations"

@@ -5,6 +5,7 @@ from enum import Enum
 
 from django.db.models import Q
 
+from crm.inbox import events
 from crm.models import Message
 from crm.webhooks.payload import StatusUpdate
 from crm.whatsapp.errors import OptedOutError
@@ -40,6 +41,7 @@ def apply_status(update: StatusUpdate) -> Outcome:
     if applied:
         if failed and update.error_code in OptedOutError.codes:
             opt_out_recipient_of(update.wamid, update.timestamp)
+        events.publish(events.STATUS, message_id=update.wamid, status=update.status)
         return Outcome.APPLIED
     # Only when nothing moved: was the status stale, or is the message not ours at all?
     if Message.objects.filter(message_id=update.wamid).exists():

@@ -12,6 +12,7 @@ from django.db import connections, router
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from crm.inbox import events
 from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
 from crm.webhooks.payload import InboundMessage
 from crm.whatsapp.optout import apply_keywords
@@ -70,7 +71,14 @@ def _fill_name(named: Sequence[tuple[Customer, str]]) -> Case:
     )
 
 
-def _touch(seen: Sequence[tuple[Customer, InboundMessage, str | None]]) -> None:
+def _inbound(message: InboundMessage, to_wa_id: str | None) -> dict[str, object]:
+    """The inbox's columns for a customer's newest inbound message."""
+    return {"last_inbound_at": message.timestamp, "business_number": to_wa_id}
+
+
+def _touch(
+    seen: Sequence[tuple[Customer, InboundMessage, str | None]], to_wa_id: str | None
+) -> None:
     """Record each customer's latest message in one UPDATE; an older one changes nothing.
 
     The conditions are evaluated by the database on the row it updates, so a concurrent delivery
@@ -86,8 +94,13 @@ def _touch(seen: Sequence[tuple[Customer, InboundMessage, str | None]]) -> None:
             last_message_at=message.timestamp,
             last_interaction_time=message.timestamp,
             last_message_type=message.type[:50],
+            **_inbound(message, to_wa_id),
         )
-        Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(**changes)
+        if not Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(**changes):
+            # Our reply is newer than this (late) message: it still opens the 24-hour window.
+            Customer.objects.filter(pk=customer.pk).filter(
+                Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.timestamp)
+            ).update(**_inbound(message, to_wa_id))
         return
     newer = [(Q(pk=customer.pk) & _newer(message), message) for customer, message, _ in seen]
 
@@ -98,16 +111,31 @@ def _touch(seen: Sequence[tuple[Customer, InboundMessage, str | None]]) -> None:
             default=F(column),
         )
 
+    inbound = [
+        (Q(pk=customer.pk) & (Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=m.timestamp)),
+         m)
+        for customer, m, _ in seen
+    ]
+    inbound_at = Customer._meta.get_field("last_inbound_at")
+    number = Customer._meta.get_field("business_number")
     changes.update(
         last_message_at=latest("last_message_at", lambda m: m.timestamp),
         last_interaction_time=latest("last_interaction_time", lambda m: m.timestamp),
         last_message_type=latest("last_message_type", lambda m: m.type[:50]),
+        last_inbound_at=Case(
+            *(When(q, then=Value(m.timestamp, output_field=inbound_at)) for q, m in inbound),
+            default=F("last_inbound_at"),
+        ),
+        business_number=Case(
+            *(When(q, then=Value(to_wa_id, output_field=number)) for q, _ in inbound),
+            default=F("business_number"),
+        ),
     )
     Customer.objects.filter(pk__in=[customer.pk for customer, _, _ in seen]).update(**changes)
 
 
 def customers_for(
-    messages: Sequence[InboundMessage], names: dict[str, str | None]
+    messages: Sequence[InboundMessage], names: dict[str, str | None], to_wa_id: str | None = None
 ) -> dict[str, Customer]:
     """The senders' customers by wa_id, created where missing, their last message recorded."""
     latest = _latest_by_sender(messages)
@@ -125,6 +153,7 @@ def customers_for(
                 last_message_at=latest[wa_id].timestamp,
                 last_interaction_time=latest[wa_id].timestamp,
                 last_message_type=latest[wa_id].type[:50],
+                **_inbound(latest[wa_id], to_wa_id),
             )
             for wa_id in missing
         ]
@@ -140,7 +169,7 @@ def customers_for(
         (customer, latest[wa_id], names.get(wa_id))
         for wa_id, customer in found.items()
         if customer.pk not in created
-    ])
+    ], to_wa_id)
     return found
 
 
@@ -222,10 +251,11 @@ def store_messages(
     new = [message for wamid, message in unique.items() if wamid not in stored]
     if not new:
         return 0, len(messages)
-    customers = customers_for(new, names)
+    customers = customers_for(new, names, to_wa_id)
     Message.objects.bulk_create(
         [_message_row(m, customers[m.from_wa_id], to_wa_id) for m in new]
     )
+    events.publish(events.MESSAGE, customers=sorted({str(c.pk) for c in customers.values()}))
     _orders(new, customers)
     _referrals(new, customers)
     apply_keywords(new, customers)

@@ -254,7 +254,15 @@ class Command(BaseCommand):
                     "to_wa_id": business if inbound else customer.wa_id,
                     "sender_type": "customer" if inbound else "agent",
                     "agent_id": None if inbound else str(agent.pk),
+                    "delivery_status": None if inbound else "read",
                     "timestamp": self._ago(days=3 - i, minutes=30 - 5 * j)})
+            # The inbox's columns, as the webhook store and sending keep them.
+            latest = customer.messages.order_by("-timestamp").first()
+            inbound_at = customer.messages.filter(sender_type="customer").order_by(
+                "-timestamp").values_list("timestamp", flat=True).first()
+            Customer.objects.filter(pk=customer.pk).update(
+                last_message_at=latest.timestamp if latest else None,
+                last_inbound_at=inbound_at, business_number=business)
 
     def _campaign(self, org: Organization, admin: User, customers: list[Customer]) -> None:
         """A text campaign run once: a job, recipients, per-customer statuses and logs."""

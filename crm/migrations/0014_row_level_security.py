@@ -21,7 +21,7 @@ SHARED_TABLES = ["templates", "zoho_mappings"]
 
 class Migration(migrations.Migration):
 
-    dependencies = [("crm", "0009_template_identity_per_organization")]
+    dependencies = [("crm", "0013_inbox")]
 
     operations = [
         InstallTenantFunctions(),

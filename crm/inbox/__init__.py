@@ -1,0 +1,1 @@
+"""The agent inbox: conversations per organization, live (queries, services, events, views)."""

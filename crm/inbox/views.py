@@ -1,0 +1,183 @@
+"""The inbox pages at /inbox/: thin views over crm.inbox.queries and crm.inbox.services."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any
+
+from django.db import connections
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from crm.inbox import events, queries, replies, services
+from crm.inbox.access import inbox_view
+from crm.models import Customer, User, WhatsAppNumber
+from crm.webhooks.numbers import digits
+from crm.whatsapp.refusals import Refused
+
+
+def bad_request_as_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A malformed filter or cursor answers 400 with the message saying how to fix it."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except queries.BadRequest as error:
+            return HttpResponse(str(error), status=400, content_type="text/plain")
+
+    return wrapped
+
+
+def _customer(request: HttpRequest, customer_id: uuid.UUID) -> Customer:
+    customer = queries.conversation(request.user, customer_id)
+    if customer is None:
+        raise Http404("No such conversation.")
+    return customer
+
+
+def _list_context(request: HttpRequest) -> dict[str, Any]:
+    """The list's page; raises queries.BadRequest on malformed filters (answered 400)."""
+    filters = queries.Filters.from_params(request.GET)
+    page = queries.conversations(request.user, filters, request.GET.get("cursor") or None)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return {"page": page, "query": query.urlencode(), "current_id": None}
+
+
+def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    window_left = queries.window_left(customer)
+    return {
+        "customer": customer,
+        "items": queries.thread(customer),
+        "window_left": window_left,
+        "window_text": queries.remaining(window_left),
+        "waiting": queries.is_waiting(customer),
+        "agents": services.agents(),
+        "templates": replies.approved_templates(),
+    }
+
+
+@require_GET
+@inbox_view
+@bad_request_as_400
+def index(request: HttpRequest, customer_id: uuid.UUID | None = None) -> HttpResponse:
+    """The whole inbox: the list, and the open conversation if any."""
+    context = {
+        **_list_context(request),
+        "numbers": [
+            (digits(number.display_number), str(number))
+            for number in WhatsAppNumber.objects.filter(is_active=True).order_by("display_number")
+        ],
+        "organization": request.inbox_organization,
+        "quick_replies": queries.quick_replies(),
+    }
+    if customer_id is not None:
+        context.update(_thread_context(request, _customer(request, customer_id)))
+        context["current_id"] = context["customer"].pk
+    return render(request, "inbox/index.html", context)
+
+
+@require_GET
+@inbox_view
+@bad_request_as_400
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    """The list alone (htmx: filters, paging, live refresh)."""
+    template = "inbox/_rows.html" if request.GET.get("cursor") else "inbox/_list.html"
+    return render(request, template, _list_context(request))
+
+
+@require_GET
+@inbox_view
+def thread(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """The open conversation's messages and header (htmx: live refresh)."""
+    customer = _customer(request, customer_id)
+    return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_POST
+@inbox_view
+def mark_read(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """Mark the conversation read up to now."""
+    customer = _customer(request, customer_id)
+    try:
+        services.mark_read(customer)
+    except Refused as refusal:
+        return HttpResponse(f"Marked read here; WhatsApp was not told: {refusal.detail}",
+                            status=refusal.status, content_type="text/plain")
+    return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_POST
+@inbox_view
+def assign(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """Assign the conversation (form field `agent`: a user id, or empty to unassign)."""
+    customer = _customer(request, customer_id)
+    agent = None
+    if value := request.POST.get("agent", ""):
+        try:
+            agent = User.objects.filter(pk=uuid.UUID(value)).first()
+        except ValueError:
+            agent = None
+        if agent is None:
+            return HttpResponse("agent: choose one of the organization's staff.", status=400)
+    try:
+        services.assign(customer, agent, by=request.user)
+    except services.NotAllowed as error:
+        return HttpResponse(str(error), status=403)
+    return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_POST
+@inbox_view
+def reply(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """Send from the composer: a template (`template`, `parameters`), a `file` (its caption in
+    `text`), or `text`. A refusal (window closed, Meta's error...) answers its status and why."""
+    customer = _customer(request, customer_id)
+    try:
+        if key := request.POST.get("template"):
+            replies.reply_template(customer, key, request.POST.getlist("parameters"),
+                                   request.user)
+        elif upload := request.FILES.get("file"):
+            replies.reply_file(customer, upload, request.POST.get("text", ""), request.user)
+        else:
+            replies.reply_text(customer, request.POST.get("text", ""), request.user)
+    except Refused as refusal:
+        return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    customer.refresh_from_db()
+    return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_GET
+@inbox_view
+def template_fields(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """The parameter inputs of the template chosen in the composer (htmx)."""
+    customer = _customer(request, customer_id)
+    key = request.GET.get("template", "")
+    choice = next((c for c in replies.approved_templates() if c.key == key), None)
+    return render(request, "inbox/_template_fields.html", {"customer": customer, "choice": choice})
+
+
+@require_GET
+@inbox_view
+def stream(request: HttpRequest) -> StreamingHttpResponse:
+    """Server-sent events of the request's organization only (see crm.inbox.events)."""
+    organization_id = request.inbox_organization.pk
+    response = StreamingHttpResponse(sse(organization_id), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # proxies must not hold events back
+    return response
+
+
+def sse(organization_id: uuid.UUID) -> Iterator[bytes]:
+    """The event-stream body: each event as `data:` JSON, a comment line while quiet."""
+    connections.close_all()  # the stream holds no database connection while it waits
+    yield b"retry: 2000\n\n"
+    for event in events.subscribe(organization_id):
+        if event is None:
+            yield b": keep-alive\n\n"
+        else:
+            yield f"data: {json.dumps(event)}\n\n".encode()

@@ -1,0 +1,127 @@
+"""The inbox in a real browser (Debian's chromium driven by Playwright), two organizations at once.
+
+An agent of A signs in, sees A's conversations only, opens one, replies (the Graph API is the
+in-process fake), sees the tick move when a status webhook arrives and a new inbound message
+appear live; an agent of B, signed in at the same time, sees none of it.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from bench.fake_graph import FakeGraph
+from crm.models import Message, Organization, Role, User
+from tenancy.context import tenant_context
+from tests import whatsapp_payloads as wp
+from tests.factories import WhatsAppNumberFactory
+from tests.inbox_support import conversation
+from tests.test_admin_support import PASSWORD, make_staff
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PNID_A, DISPLAY_A = "106540352242922", "15550001111"
+LIVE = 3000  # ms: "within a second" plus slack for a loaded CI machine
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="apt-get install chromium"),
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # plain synchronous code all the same.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with playwright.sync_playwright() as driver:
+            launched = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            yield launched
+            launched.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def sign_in(browser: Any, base: str, user: User) -> Any:
+    """A page of a fresh browser context, signed in through the admin's sign-in form."""
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    page.goto(f"{base}/admin/login/?next=/inbox/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(f"{base}/inbox/")
+    page.wait_for_selector("body[data-live=on]")  # the event stream is connected
+    return page
+
+
+def deliver(base: str, change: dict[str, Any]) -> None:
+    """POST a signed webhook delivery to the live server, as Meta would."""
+    raw = wp.body(wp.delivery(wp.entry(change)))
+    answer = httpx.post(f"{base}/webhooks/whatsapp/", content=raw, timeout=10, headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": wp.signature(raw)})
+    assert answer.status_code == 200, answer.text
+
+
+def now_offset() -> int:
+    """wp's timestamp offset for the present moment."""
+    return int(time.time()) - wp.BASE_TIME
+
+
+def test_two_organizations_work_their_inboxes_live(
+    live_server: Any, browser: Any, settings: Any, fake_graph: FakeGraph,
+    org_a: Organization, org_b: Organization,
+) -> None:
+    settings.WHATSAPP_APP_SECRET = wp.SECRET
+    with tenant_context(org_a):
+        WhatsAppNumberFactory(phone_number_id=PNID_A, display_number=DISPLAY_A)
+    wrote = timezone.now() - timedelta(minutes=5)
+    asha = conversation(org_a, "Asha Rao", at=wrote, business_number=DISPLAY_A)
+    conversation(org_b, "Bala Iyer", at=wrote)
+    agent_a, agent_b = make_staff(org_a, Role.AGENT), make_staff(org_b, Role.AGENT)
+    base = live_server.url
+
+    page_a = sign_in(browser, base, agent_a)
+    page_b = sign_in(browser, base, agent_b)
+    assert "Asha Rao" in page_a.inner_text("#conversation-list")
+    assert "Bala Iyer" not in page_a.inner_text("body")
+    assert "Bala Iyer" in page_b.inner_text("#conversation-list")
+
+    # A opens the conversation and replies.
+    page_a.click("text=Asha Rao")
+    page_a.wait_for_selector("#thread .bubble.in")
+    page_a.wait_for_selector("body[data-live=on]")
+    page_a.fill("textarea[name=text]", "Your order is on its way")
+    page_a.click("#composer button[type=submit]")
+    page_a.wait_for_selector(".bubble.out[data-status=sent] >> text=Your order is on its way")
+    assert fake_graph.sent()[0].body["to"] == asha.wa_id
+    with tenant_context(org_a):
+        wamid = Message.objects.get(customer=asha, sender_type="agent").message_id
+
+    # Meta reports the reply delivered: the tick moves without a reload.
+    deliver(base, wp.change(PNID_A, DISPLAY_A, statuses=[
+        wp.status(wamid, "delivered", asha.wa_id, at=now_offset())]))
+    page_a.wait_for_selector(".bubble.out[data-status=delivered]", timeout=LIVE)
+
+    # The customer writes again: the message appears in the open thread and the list.
+    deliver(base, wp.change(PNID_A, DISPLAY_A, messages=[
+        wp.text(asha.wa_id, "Great, see you at six", at=now_offset() + 1)]))
+    page_a.wait_for_selector("#thread >> text=Great, see you at six", timeout=LIVE)
+    page_a.wait_for_selector("#conversation-list >> text=Great, see you at six", timeout=LIVE)
+
+    # B, signed in all along, saw none of it: neither live nor after a reload.
+    for _ in range(2):
+        text_b = page_b.inner_text("body")
+        for secret in ("Asha Rao", "Your order is on its way", "Great, see you at six"):
+            assert secret not in text_b
+        assert "Bala Iyer" in text_b
+        page_b.reload()
+    assert page_b.goto(f"{base}/inbox/{asha.pk}/").status == 404

@@ -1,0 +1,120 @@
+"""Replying from the inbox's composer: text in the window, templates outside it, files."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
+
+from bench.fake_graph import FakeGraph
+from crm.inbox import replies
+from crm.models import Customer, Message, Organization, Role, WhatsAppNumber
+from tenancy.context import tenant_context, unscoped
+from tests.factories import TemplateFactory, WhatsAppNumberFactory
+from tests.inbox_support import conversation
+from tests.test_admin_support import make_staff, signed_in
+
+BODY = {"language": "en_US", "components": [{"type": "BODY", "text": "Hi {{1}}, order {{2}}"}]}
+
+
+@pytest.fixture
+def number_a(org_a: Organization) -> WhatsAppNumber:
+    with tenant_context(org_a):
+        return WhatsAppNumberFactory(display_number="+91 80000 00000")
+
+
+@pytest.fixture
+def recent(org_a: Organization, number_a: WhatsAppNumber) -> Customer:
+    """A customer of A who wrote ten minutes ago: the window is open."""
+    return conversation(org_a, "Asha", at=timezone.now() - timedelta(minutes=10))
+
+
+@pytest.fixture
+def agent(org_a: Organization) -> Client:
+    return signed_in(make_staff(org_a, Role.AGENT))
+
+
+def sent(org: Organization, customer: Customer) -> list[Message]:
+    with tenant_context(org):
+        return list(Message.objects.filter(customer=customer, sender_type="agent"))
+
+
+def test_text_reply_in_the_window(fake_graph: FakeGraph, recent: Customer, agent: Client,
+                                  org_a: Organization) -> None:
+    page = agent.get(f"/inbox/{recent.pk}/").content.decode()
+    assert "Free-form replies for another" in page and "23 h 4" in page
+    response = agent.post(f"/inbox/{recent.pk}/reply/", {"text": "On its way"})
+    assert response.status_code == 200 and "On its way" in response.content.decode()
+    [message] = sent(org_a, recent)
+    assert message.message_id.startswith("wamid.FAKE") and message.delivery_status == "sent"
+    assert fake_graph.sent()[0].body["text"]["body"] == "On its way"
+
+
+def test_outside_the_window_text_is_refused_and_templates_offered(
+    fake_graph: FakeGraph, org_a: Organization, number_a: WhatsAppNumber, agent: Client
+) -> None:
+    old = conversation(org_a, "Ravi", at=timezone.now() - timedelta(days=2))
+    with tenant_context(org_a):
+        TemplateFactory(template_name="order_update", template_body=BODY)
+    page = agent.get(f"/inbox/{old.pk}/").content.decode()
+    assert "window is closed" in page and "order_update" in page
+    refused = agent.post(f"/inbox/{old.pk}/reply/", {"text": "Hello?"})
+    assert refused.status_code == 409 and b"24-hour" in refused.content
+    fields = agent.get(f"/inbox/{old.pk}/template-fields/", {"template": "order_update:en_US"})
+    assert fields.content.decode().count('name="parameters"') == 2
+    response = agent.post(f"/inbox/{old.pk}/reply/", {
+        "template": "order_update:en_US", "parameters": ["Ravi", "A-17"]})
+    assert response.status_code == 200
+    template = fake_graph.sent()[0].body["template"]
+    assert template["name"] == "order_update"
+    assert [p["text"] for p in template["components"][0]["parameters"]] == ["Ravi", "A-17"]
+
+
+def test_template_needs_each_parameter(fake_graph: FakeGraph, recent: Customer, agent: Client,
+                                       org_a: Organization) -> None:
+    with tenant_context(org_a):
+        TemplateFactory(template_name="order_update", template_body=BODY)
+    response = agent.post(f"/inbox/{recent.pk}/reply/", {
+        "template": "order_update:en_US", "parameters": ["Ravi"]})
+    assert response.status_code == 400 and b"2 parameter(s)" in response.content
+    unknown = agent.post(f"/inbox/{recent.pk}/reply/", {"template": "nope:en_US"})
+    assert unknown.status_code == 400 and fake_graph.sent() == []
+
+
+def test_unapproved_and_other_organizations_templates_are_not_offered(
+    org_a: Organization, org_b: Organization
+) -> None:
+    with tenant_context(org_b):
+        TemplateFactory(template_name="b_only", template_body=BODY)
+    with tenant_context(org_a):
+        TemplateFactory(template_name="draft", template_body={**BODY, "status": "REJECTED"})
+        TemplateFactory(template_name="mine", template_body=BODY)
+    with unscoped():  # shared templates are platform data
+        TemplateFactory(template_name="shared", template_body=BODY, organization=None)
+    with tenant_context(org_a):
+        names = [t.name for t in replies.approved_templates()]
+    assert names == ["mine", "shared"]
+
+
+def test_file_is_uploaded_then_sent_as_media(fake_graph: FakeGraph, recent: Customer,
+                                             agent: Client, org_a: Organization) -> None:
+    fake_graph.route("POST", r"/v[\d.]+/(?P<number>[^/]+)/media",
+                     lambda fake, call, match: (200, {"id": "MEDIA-77"}))
+    upload = SimpleUploadedFile("menu.pdf", b"%PDF-1.4 menu", content_type="application/pdf")
+    response = agent.post(f"/inbox/{recent.pk}/reply/", {"file": upload, "text": "Our menu"})
+    assert response.status_code == 200
+    body = fake_graph.sent()[0].body
+    assert body["type"] == "document"
+    assert body["document"] == {"id": "MEDIA-77", "caption": "Our menu", "filename": "menu.pdf"}
+    [message] = sent(org_a, recent)
+    assert message.media_id == "MEDIA-77"
+
+
+def test_replying_to_another_organizations_customer_is_404(
+    fake_graph: FakeGraph, org_b: Organization, agent: Client
+) -> None:
+    theirs = conversation(org_b, "Bala", at=timezone.now())
+    assert agent.post(f"/inbox/{theirs.pk}/reply/", {"text": "hi"}).status_code == 404
+    assert fake_graph.sent() == []
