@@ -49,8 +49,8 @@ def sql(db: str, statement: str, params: tuple = (), fetch: bool = True) -> list
     return rows
 
 
-def env_for(db: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{db}",
+def env_for(db: str, user: str = "postgres") -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"postgres://{user}@127.0.0.1:5432/{db}",
             "DJANGO_SETTINGS_MODULE": "crm.settings", "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1", "WHATSAPP_APP_SECRET": SECRET,
             "CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR"}
@@ -62,9 +62,9 @@ def manage(db: str, *args: str) -> str:
     return done.stdout
 
 
-def inprocess(db: str, *args: str) -> str:
+def inprocess(db: str, *args: str, user: str = "postgres") -> str:
     done = subprocess.run([sys.executable, "bench/inprocess.py", *args], cwd=ROOT,
-                          env=env_for(db), capture_output=True, text=True, check=True)
+                          env=env_for(db, user), capture_output=True, text=True, check=True)
     return done.stdout
 
 
@@ -105,13 +105,15 @@ THREADS = os.environ.get("BENCH_THREADS", "4")
 class Server:
     """gunicorn, gthread workers (they keep connections alive): BENCH_WORKERS x BENCH_THREADS."""
 
-    def __init__(self, db: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, db: str, env: dict[str, str] | None = None, user: str = "postgres"
+    ) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "crm.wsgi:application", "-k", "gthread",
              "-w", WORKERS, "--threads", THREADS, "-b", f"127.0.0.1:{self.port}",
              "--keep-alive", "30"],
-            cwd=ROOT, env={**env_for(db), **(env or {})}, stdout=subprocess.DEVNULL,
+            cwd=ROOT, env={**env_for(db, user), **(env or {})}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
@@ -207,6 +209,23 @@ def main() -> None:
         print(inprocess(large, "overhead", args.org))
 
 
+def alternate(
+    servers: dict[str, Server], cases: dict[str, dict[str, list[bytes]]], requests: int
+) -> dict[tuple[str, str], Result]:
+    """Per (case, server label): each case's requests in four rounds alternating between the
+    servers, after a warm-up, so that whatever else the machine does weighs on all alike."""
+    results: dict[tuple[str, str], Result] = {}
+    for case in next(iter(cases.values())):
+        for label, server in servers.items():
+            run(server.port, cases[label][case][:100], 4)  # warm-up
+        step = max(1, requests // 4)
+        for start in range(0, requests, step):
+            for label, server in servers.items():
+                part = run(server.port, cases[label][case][start:start + step], 4)
+                results[(case, label)] = part.merged(results.get((case, label)))
+    return results
+
+
 def api(large: str, small: str, org_id: str, args: argparse.Namespace) -> None:
     """API latency in the small and the large database, side by side.
 
@@ -217,17 +236,8 @@ def api(large: str, small: str, org_id: str, args: argparse.Namespace) -> None:
     cases = {label: api_cases(db, org_id, inprocess(db, "setup", args.org).strip(),
                               args.requests)
              for label, db in dbs.items()}
-    results: dict[tuple[str, str], Result] = {}
     with Server(small) as small_server, Server(large) as large_server:
-        servers = {"small": small_server, "large": large_server}
-        for case in cases["small"]:
-            for label in dbs:
-                run(servers[label].port, cases[label][case][:100], 4)  # warm-up
-            step = max(1, args.requests // 4)
-            for start in range(0, args.requests, step):
-                for label in dbs:
-                    part = run(servers[label].port, cases[label][case][start:start + step], 4)
-                    results[(case, label)] = part.merged(results.get((case, label)))
+        results = alternate({"small": small_server, "large": large_server}, cases, args.requests)
     print(f"\nAPI latency (gunicorn, {WORKERS} workers x {THREADS} threads, concurrency 4)")
     for case in cases["small"]:
         for label in dbs:

@@ -70,6 +70,9 @@ DATABASES = {
 # Persistent connections (seconds; 0 closes after each request), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, plus the settings the row-level security policies read (tenancy.rls).
+    DATABASES["default"]["ENGINE"] = "tenancy.backends.postgresql"
 
 AUTH_USER_MODEL = "crm.User"
 AUTHENTICATION_BACKENDS = ["crm.auth.OrganizationUserBackend"]
@@ -86,6 +89,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 TENANCY_ORGANIZATION_MODEL = "crm.Organization"
+# False only in tests: the Python scope is off so that PostgreSQL's policies alone isolate.
+TENANCY_PYTHON_SCOPE = True
 # Every model of these apps is a TenantModel or listed in TENANCY_SHARED_MODELS (tenancy.E001).
 TENANCY_APPS = ["crm"]
 TENANCY_SHARED_MODELS = [

@@ -6,7 +6,9 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
+from tenancy import rls
 from tenancy.guards import is_tenant_model
 from tenancy.models import TenantManager
 
@@ -56,3 +58,86 @@ def check_tenant_classification(
                     obj=model, id="tenancy.E004",
                 ))
     return errors
+
+
+def rls_problems(cursor: Any, tables: dict[str, bool]) -> list[str]:
+    """What keeps each of `tables` (name: has shared rows) from being bound by its policies.
+
+    Tables not created yet (migrate not run) are skipped: Django reports unapplied migrations.
+    """
+    cursor.execute(
+        "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+        "array(SELECT polname::text FROM pg_policy WHERE polrelid = c.oid) "
+        "FROM pg_class c WHERE c.relkind = 'r' AND c.relname = ANY(%s) "
+        "AND pg_table_is_visible(c.oid)",
+        [list(tables)],
+    )
+    problems = []
+    for table, enabled, forced, policies in cursor.fetchall():
+        missing = sorted(rls.expected_policies(tables[table]) - set(policies))
+        if not (enabled and forced) or missing:
+            problems.append(
+                f"{table}: row level security {'enabled' if enabled else 'DISABLED'}, "
+                f"{'forced' if forced else 'NOT FORCED'}, missing policies {missing or 'none'}"
+            )
+    return problems
+
+
+def bypass_reasons(cursor: Any) -> list[str]:
+    """Why the connected role would not be bound by the tenant policies (empty: it is)."""
+    cursor.execute(
+        "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    )
+    superuser, bypassrls = cursor.fetchone()
+    reasons = ["it is a superuser"] if superuser else []
+    if bypassrls:
+        reasons.append("it has BYPASSRLS")
+    cursor.execute(
+        "SELECT relname FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles "
+        "WHERE rolname = current_user) AND relrowsecurity AND NOT relforcerowsecurity "
+        "AND pg_table_is_visible(oid) ORDER BY relname"
+    )
+    unforced = [name for (name,) in cursor.fetchall()]
+    if unforced:
+        reasons.append(f"it owns {', '.join(unforced)} without FORCE ROW LEVEL SECURITY")
+    return reasons
+
+
+# Not tagged "database": a plain `manage.py check` (and runserver) must say it too.
+@checks.register("tenancy")
+def check_row_level_security(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """On PostgreSQL: every tenant table is under its policies, and the server role is bound."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql":
+        return []  # SQLite: the Python layer alone (README, "The tenant layer")
+    tables = {
+        model._meta.db_table: model.shared_rows for model in apps.get_models()
+        if is_tenant_model(model)
+    }
+    try:
+        with connection.cursor() as cursor:
+            problems = rls_problems(cursor, tables)
+            reasons = bypass_reasons(cursor)
+    except OperationalError as error:
+        return [checks.Warning(
+            f"Could not check row-level security: {error}".strip(),
+            hint="Start PostgreSQL (DATABASE_URL) and run `manage.py check` again.",
+            id="tenancy.W010",
+        )]
+    messages: list[checks.CheckMessage] = [checks.Warning(
+        f"Tenant table without its row-level security: {problem}.",
+        hint="Add tenancy.operations.EnableRowLevelSecurity(table) to the migration that creates "
+        "the table, then run migrate.",
+        id="tenancy.W011",
+    ) for problem in problems]
+    if reasons:
+        messages.append(checks.Warning(
+            f"The database role {connection.settings_dict['USER']!r} bypasses row-level security: "
+            f"{'; '.join(reasons)}. Only the Python layer isolates organizations.",
+            hint="Serve as a role that is no superuser, has no BYPASSRLS and owns no tables: "
+            "`manage.py tenancy_roles --owner OWNER --app APP`, then DATABASE_URL with APP.",
+            id="tenancy.W012",
+        ))
+    return messages

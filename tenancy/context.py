@@ -5,11 +5,17 @@ explicit, greppable way to cross organizations.
 """
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from contextlib import ContextDecorator
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,32 @@ def deactivate(token: Token[TenantState]) -> None:
 
 
 class _StateOverride(ContextDecorator):
-    """Context manager and decorator that sets a state and restores the previous one."""
+    """Context manager and decorator that sets a state and restores the previous one.
+
+    As a decorator every call enters a fresh copy, so concurrent calls from threads or asyncio
+    tasks never share a token; a coroutine function keeps the state while it runs.
+    """
 
     def __init__(self, state: TenantState) -> None:
         self.state = state
         self._tokens: list[Token[TenantState]] = []
 
+    def _recreate_cm(self) -> _StateOverride:
+        return type(self)(self.state)
+
+    def __call__(self, func: F) -> F:
+        if not iscoroutinefunction(func):
+            return super().__call__(func)
+
+        @functools.wraps(func)
+        async def inner(*args: Any, **kwargs: Any) -> Any:
+            with self._recreate_cm():
+                return await func(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
     def __enter__(self) -> _StateOverride:
-        # A stack, so one instance used as a decorator stays correct under recursion.
+        # A stack, so one instance entered twice (nested `with`) restores each level.
         self._tokens.append(_state.set(self.state))
         return self
 

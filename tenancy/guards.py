@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 
 from tenancy.context import get_state, unscoped
@@ -33,10 +34,18 @@ def _label(obj: models.Model) -> str:
     return f"{obj._meta.label} {obj.pk!r}" if obj.pk is not None else f"a new {obj._meta.label}"
 
 
+def python_scope() -> bool:
+    """False only in the test mode that proves PostgreSQL's policies isolate on their own."""
+    return bool(getattr(settings, "TENANCY_PYTHON_SCOPE", True))
+
+
 def require_organization(model: type[models.Model]) -> uuid.UUID | None:
-    """Return the active organization id (None inside `unscoped()`); raise when none is active."""
+    """Return the active organization id (None inside `unscoped()`); raise when none is active.
+
+    With the Python scope switched off it checks nothing and returns None: the database decides.
+    """
     state = get_state()
-    if state.unscoped:
+    if state.unscoped or not python_scope():
         return None
     if state.organization_id is None:
         raise TenantNotSetError(
@@ -58,6 +67,11 @@ def derive_organization_id(obj: TenantModel) -> uuid.UUID | None:
 def prepare_for_write(obj: TenantModel) -> None:
     """Give a new row its organization; refuse a row of another (or of no) organization."""
     obj.organization_id = as_uuid(obj.organization_id)
+    state = get_state()
+    if not python_scope() and not state.unscoped:
+        if obj.organization_id is None and obj._state.adding:
+            obj.organization_id = state.organization_id  # joins the organization, unchecked
+        return
     current = require_organization(type(obj))
     if current is None:  # unscoped(): derive, never guess
         if obj.organization_id is None and obj._state.adding:
@@ -199,7 +213,7 @@ def _check_parent(
 
 def check_references(objs: Sequence[TenantModel], fields: Iterable[str] | None = None) -> None:
     """Refuse rows that point at another organization's rows; one query per foreign key."""
-    if not objs:
+    if not objs or not python_scope():
         return
     wanted = set(fields) if fields is not None else None
     for field in tenant_foreign_keys(type(objs[0])):

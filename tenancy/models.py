@@ -27,6 +27,7 @@ from tenancy.guards import (
     guard_upsert,
     is_tenant_model,
     prepare_for_write,
+    python_scope,
     remember_stored,
     require_organization,
     tenant_foreign_keys,
@@ -68,7 +69,7 @@ class TenantScope(Expression):
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         state = get_state()
-        if state.unscoped:
+        if state.unscoped or not python_scope():
             raise FullResultSet  # Django drops the condition: every organization's rows
         if state.organization_id is None:
             raise TenantNotSetError(
@@ -152,7 +153,8 @@ class TenantQuerySet(models.QuerySet):
                 f"update() would move {self.model._meta.label} rows to another organization; "
                 "do that inside unscoped(), deliberately."
             )
-        self._check_update_references(kwargs)
+        if python_scope():
+            self._check_update_references(kwargs)
         return super(TenantQuerySet, self._own_rows()).update(**kwargs)
 
     update.alters_data = True

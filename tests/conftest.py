@@ -1,17 +1,67 @@
 """Fixtures: every test database holds two organizations, A and B, each with its own staff."""
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.management import call_command
+from django.db import connection, connections
 
 from bench.fake_graph import FakeGraph, FakeGraphServer
 from crm.models import Customer, Message, Organization, Template
 from crm.whatsapp.client import use_transport
 from tenancy.context import TenantState, get_state, tenant_context, unscoped
 from tests.legacy import LegacyDatabases
+from tests.planting import PLANT_FUNCTION
+
+
+# The role the tests serve as: no superuser, no BYPASSRLS, owns nothing; the policies bind it.
+APP_ROLE = "wbcrm_test_app"
+
+
+def _connect_as(role: str) -> None:
+    """Let every connection (each thread opens its own) log in as `role` from now on."""
+    for alias in connections:
+        connections[alias].close()
+        connections[alias].settings_dict["USER"] = role
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """The owner creates and migrates the test database; the tests then run as the app role."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    owner = connection.settings_dict["USER"]
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        call_command("tenancy_roles", owner=owner, app=APP_ROLE, stdout=io.StringIO())
+        with connection.cursor() as cursor:
+            # Test-only: transactional tests empty the tables with TRUNCATE between tests.
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
+            cursor.execute(PLANT_FUNCTION)  # tests.planting: legacy rows around the keys
+    _connect_as(APP_ROLE)
+    yield
+    _connect_as(owner)  # the owner drops the test database
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Isolation suites (`usefixtures("python_scope")`) run twice: Python layer on, then off."""
+    if "python_scope" in metafunc.fixturenames:
+        metafunc.parametrize("python_scope", ["python-scope", "database-alone"], indirect=True)
+
+
+@pytest.fixture
+def python_scope(request: pytest.FixtureRequest, settings: Any) -> bool:
+    """In `database-alone` the Python scope is off: PostgreSQL's policies alone must isolate."""
+    if request.param == "python-scope":
+        return True
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no row-level security: there the Python layer alone isolates")
+    settings.TENANCY_PYTHON_SCOPE = False
+    return False
 
 
 @pytest.fixture(autouse=True)

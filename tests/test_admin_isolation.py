@@ -36,6 +36,9 @@ from tests.test_admin_support import (
     staff_client,
 )
 
+# Twice: with the Python scope, and with PostgreSQL's row-level security alone.
+pytestmark = pytest.mark.usefixtures("python_scope")
+
 REGISTERED = registered()
 # Models the admin shows inside another model's pages instead of on their own.
 HANDLED_BY_INLINE = {JobStatus: (JobAdmin, (JobStatusInline, JobStatusAddInline))}

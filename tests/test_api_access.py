@@ -16,6 +16,9 @@ from tests.factories import (
 )
 from tests.test_api import client_for, staff
 
+# Twice: with the Python scope, and with PostgreSQL's row-level security alone.
+pytestmark = pytest.mark.usefixtures("python_scope")
+
 
 @pytest.fixture
 def agent_a(org_a: Organization) -> User:

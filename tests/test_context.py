@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -103,3 +104,52 @@ def test_concurrent_asyncio_tasks_keep_their_own_organization() -> None:
     for org, seen in zip([A, B] * 10, asyncio.run(main())):
         assert set(seen) == {org}
     assert get_current_organization_id() is None
+
+
+def _decorated_by_threads(scope: object, calls: int = 16) -> list[tuple[uuid.UUID | None, bool]]:
+    """Call a function decorated by `scope` from `calls` threads at once, each nesting inside."""
+    barrier = threading.Barrier(calls)
+
+    @scope
+    def visit(nested: uuid.UUID) -> tuple[uuid.UUID | None, bool]:
+        barrier.wait()  # every thread is inside the decorated function at the same time
+        with tenant_context(nested):
+            barrier.wait()
+        barrier.wait()
+        return get_current_organization_id(), is_unscoped()
+
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        return list(pool.map(visit, [uuid.uuid4() for _ in range(calls)]))
+
+
+def test_a_decorated_function_called_from_many_threads_at_once() -> None:
+    assert _decorated_by_threads(tenant_context(A)) == [(A, False)] * 16
+    assert _decorated_by_threads(unscoped()) == [(None, True)] * 16
+    assert get_current_organization_id() is None
+
+
+def test_a_decorated_coroutine_runs_inside_the_organization() -> None:
+    @tenant_context(A)
+    async def work(nested: uuid.UUID) -> list[uuid.UUID | None]:
+        seen = [get_current_organization_id()]
+        with tenant_context(nested):
+            await asyncio.sleep(0)
+            seen.append(get_current_organization_id())
+        await asyncio.sleep(0)
+        return [*seen, get_current_organization_id()]
+
+    @unscoped()
+    async def everywhere() -> bool:
+        await asyncio.sleep(0)
+        return is_unscoped()
+
+    async def main() -> tuple[list[list[uuid.UUID | None]], list[bool]]:
+        nested = [uuid.uuid4() for _ in range(20)]
+        runs = await asyncio.gather(*(work(org) for org in nested))
+        assert runs == [[A, org, A] for org in nested]
+        return runs, await asyncio.gather(*(everywhere() for _ in range(5)))
+
+    assert asyncio.iscoroutinefunction(work)
+    _, flags = asyncio.run(main())
+    assert flags == [True] * 5
+    assert get_current_organization_id() is None and not is_unscoped()

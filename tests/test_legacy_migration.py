@@ -340,9 +340,17 @@ def test_backwards_removes_only_ours_then_forwards_again(
             assert not problems, "\n".join(problems)
         users = query(db, "SELECT password FROM users WHERE username = 'alice'")
         assert users == [(passlib_hash(),)]
+        # crm.0014's row-level security is gone with its functions.
+        assert query(db, "SELECT count(*) FROM pg_policy") == [(0,)]
+        assert query(db, "SELECT count(*) FROM pg_class WHERE relrowsecurity") == [(0,)]
+        assert query(db, "SELECT count(*) FROM pg_proc WHERE proname IN "
+                     "('wbcrm_current_org', 'wbcrm_unscoped')") == [(0,)]
 
         forward = migrate(db)
         assert forward.returncode == 0, output(forward)
+        assert query(db, "SELECT count(*) FROM pg_class WHERE relrowsecurity "
+                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 1,)]  # + api_tokens
+        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 1 + 2,)]
         again = Snapshot.take(db)
     problems = diff(run.after.schema, again.schema, "schema")
     problems += diff(run.after.rows, again.rows, "rows")

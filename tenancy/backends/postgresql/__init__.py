@@ -1,0 +1,1 @@
+"""PostgreSQL backend that keeps the row-level security settings in step with tenancy.context."""

@@ -1,0 +1,93 @@
+"""Row-level security on PostgreSQL: the session settings the policies read, and their SQL.
+
+The policies compare each row's organization_id with the `wbcrm.organization_id` setting, and
+let every row through when `wbcrm.unscoped` is on. `tenancy.backends.postgresql` keeps both in
+step with `tenancy.context`; migrations install the policies with `tenancy.operations`.
+"""
+from __future__ import annotations
+
+ORGANIZATION_SETTING = "wbcrm.organization_id"
+UNSCOPED_SETTING = "wbcrm.unscoped"
+# The policy every tenant table carries, and the extra one of tables with shared rows.
+ROWS_POLICY = "tenant_rows"
+SHARED_READ_POLICY = "tenant_shared_read"
+# SQLSTATE of a row refused by a policy, and of wbcrm_current_org() with no organization.
+INSUFFICIENT_PRIVILEGE = "42501"
+
+# wbcrm_current_org() raises when neither setting is set: a statement outside any organization
+# fails instead of answering "no rows". Inside unscoped() it is NULL and never needed.
+FUNCTIONS = f"""
+CREATE OR REPLACE FUNCTION wbcrm_unscoped() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT coalesce(current_setting('{UNSCOPED_SETTING}', true), '') = 'on'
+$$;
+CREATE OR REPLACE FUNCTION wbcrm_current_org() RETURNS uuid
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    organization text := coalesce(current_setting('{ORGANIZATION_SETTING}', true), '');
+BEGIN
+    IF organization <> '' THEN
+        RETURN organization::uuid;
+    END IF;
+    IF wbcrm_unscoped() THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'no organization is active for this tenant table'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Run the code inside tenant_context(organization), or unscoped() when it '
+                     'must cross organizations (SQL: set {ORGANIZATION_SETTING} or '
+                     '{UNSCOPED_SETTING}).';
+END
+$$;
+"""
+DROP_FUNCTIONS = (
+    "DROP FUNCTION IF EXISTS wbcrm_current_org(); DROP FUNCTION IF EXISTS wbcrm_unscoped();"
+)
+
+# Scalar subqueries are evaluated once per statement (an InitPlan), not once per row, and only
+# when reached: inside unscoped() the organization is never asked for.
+_OWN = "(SELECT wbcrm_unscoped()) OR organization_id = (SELECT wbcrm_current_org())"
+
+
+def is_policy_violation(error: BaseException) -> bool:
+    """True for a database error raised by the tenant policies (a row of another organization)."""
+    return getattr(error.__cause__, "pgcode", None) == INSUFFICIENT_PRIVILEGE
+
+
+def enable_sql(table: str, shared_rows: bool = False) -> list[str]:
+    """Statements that put `table` under the tenant policies (re-runnable)."""
+    statements = [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        *drop_policies_sql(table),
+        # Every command: the active organization's rows, written with its id; all in unscoped().
+        f'CREATE POLICY {ROWS_POLICY} ON "{table}" USING ({_OWN}) WITH CHECK ({_OWN})',
+    ]
+    if shared_rows:
+        # Rows of no organization are read by everyone; writes still need tenant_rows.
+        statements.append(
+            f'CREATE POLICY {SHARED_READ_POLICY} ON "{table}" FOR SELECT '
+            f"USING ({_OWN} OR organization_id IS NULL)"
+        )
+    return statements
+
+
+def drop_policies_sql(table: str) -> list[str]:
+    """Statements that remove the tenant policies from `table` (re-runnable)."""
+    return [
+        f'DROP POLICY IF EXISTS {name} ON "{table}"' for name in (ROWS_POLICY, SHARED_READ_POLICY)
+    ]
+
+
+def disable_sql(table: str) -> list[str]:
+    """Statements that take `table` out of row-level security."""
+    return [
+        *drop_policies_sql(table),
+        f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY',
+    ]
+
+
+def expected_policies(shared_rows: bool) -> set[str]:
+    """The policy names a tenant table carries."""
+    return {ROWS_POLICY, SHARED_READ_POLICY} if shared_rows else {ROWS_POLICY}

@@ -1,0 +1,101 @@
+"""The two PostgreSQL roles of a deployment: the owner runs `migrate`, the app role serves.
+
+The owner owns the schema and has BYPASSRLS (migrations and `tenancy_audit` cross organizations).
+The app role is neither superuser nor BYPASSRLS and owns nothing, so the policies bind it; it may
+read and write rows, never change the schema. Run by a superuser (`manage.py tenancy_roles`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg2 import sql
+
+# One role setup at a time on the cluster: roles are shared by every database on it.
+_LOCK_KEY = 0x7762_726C_7300  # "wbrls"
+
+
+def _role_exists(cursor: Any, role: str) -> bool:
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+    return cursor.fetchone() is not None
+
+
+def _ensure_role(cursor: Any, role: str, attributes: str, password: str | None) -> None:
+    """Create `role` (LOGIN) when missing, then give it `attributes` and the password, if any."""
+    name = sql.Identifier(role)
+    if not _role_exists(cursor, role):
+        cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(name))
+    cursor.execute(sql.SQL("ALTER ROLE {} " + attributes).format(name))
+    if password:
+        cursor.execute(sql.SQL("ALTER ROLE {} PASSWORD %s").format(name), [password])
+
+
+def _reassign_schema(cursor: Any, owner: str) -> None:
+    """Make `owner` own the tables, sequences and functions of schema public."""
+    # A sequence owned by a column (serial, identity) follows its table.
+    cursor.execute(
+        "SELECT c.relkind, c.relname FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') "
+        "AND pg_get_userbyid(c.relowner) <> %s AND NOT (c.relkind = 'S' AND EXISTS ("
+        "    SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+        "    AND d.objid = c.oid AND d.deptype IN ('a', 'i')))",
+        [owner],
+    )
+    kinds = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
+    for kind, name in cursor.fetchall():
+        cursor.execute(sql.SQL(f"ALTER {kinds[kind]} {{}} OWNER TO {{}}").format(
+            sql.Identifier("public", name), sql.Identifier(owner)
+        ))
+    cursor.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> %s",
+        [owner],
+    )
+    for (signature,) in cursor.fetchall():
+        cursor.execute(sql.SQL(f"ALTER FUNCTION {signature} OWNER TO {{}}").format(
+            sql.Identifier(owner)
+        ))
+
+
+def setup_roles(
+    cursor: Any,
+    database: str,
+    *,
+    owner: str,
+    app: str,
+    owner_password: str | None = None,
+    app_password: str | None = None,
+    reassign: bool = True,
+) -> None:
+    """Create or update both roles and grant the app role row access to schema public."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [owner])
+    row = cursor.fetchone()
+    if row is None or not row[0]:  # a superuser owner (tests, the demo) stays as it is
+        _ensure_role(cursor, owner, "NOSUPERUSER BYPASSRLS", owner_password)
+    _ensure_role(
+        cursor, app, "NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION", app_password
+    )
+    names = {"db": sql.Identifier(database), "owner": sql.Identifier(owner),
+             "app": sql.Identifier(app)}
+    statements = [
+        "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {owner}, {app}",
+        "GRANT USAGE, CREATE ON SCHEMA public TO {owner}",
+        "GRANT USAGE ON SCHEMA public TO {app}",
+    ]
+    for statement in statements:
+        cursor.execute(sql.SQL(statement).format(**names))
+    if reassign:
+        _reassign_schema(cursor, owner)
+    statements = [
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app}",
+        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app}",
+        # Tables and sequences that later migrations create get the same grants.
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+        "GRANT USAGE, SELECT ON SEQUENCES TO {app}",
+    ]
+    for statement in statements:
+        cursor.execute(sql.SQL(statement).format(**names))
