@@ -133,6 +133,40 @@ WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
 # How long each process remembers which organization owns a receiving number (0: never).
 WHATSAPP_NUMBER_CACHE_SECONDS = env.int("WHATSAPP_NUMBER_CACHE_SECONDS", default=30)
 
+# Celery on RabbitMQ (`celery -A crm worker`, `celery -A crm beat`; see README "Workers").
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged after it ran, and handed to another worker when its worker dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "start-scheduled-campaigns": {
+        "task": "crm.campaigns.tasks.start_scheduled_campaigns",
+        "schedule": env.float("CAMPAIGN_SCHEDULE_SECONDS", default=15.0),
+    },
+    "sweep-stalled-jobs": {
+        "task": "crm.campaigns.tasks.sweep_stalled_jobs",
+        "schedule": env.float("CAMPAIGN_SWEEP_SECONDS", default=60.0),
+    },
+}
+# Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CAMPAIGN_REDIS_PREFIX = env("CAMPAIGN_REDIS_PREFIX", default="wbcrm:campaigns")
+# Rows a sender claims at once, and how long a claim lasts before another worker may take it over.
+CAMPAIGN_CLAIM_SIZE = env.int("CAMPAIGN_CLAIM_SIZE", default=20)
+CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=60)
+# Sends per chunk task before it queues its continuation (at the back: fair between campaigns).
+CAMPAIGN_CHUNK_SIZE = env.int("CAMPAIGN_CHUNK_SIZE", default=200)
+# A sliding window a little over one second absorbs network jitter: the receiver never counts
+# more than the number's limit in any one second.
+CAMPAIGN_RATE_WINDOW_MS = env.int("CAMPAIGN_RATE_WINDOW_MS", default=1060)
+CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -9,6 +9,8 @@ from crm.models import Organization
 from tenancy.context import get_state, tenant_context, unscoped
 from tenancy.context import TenantState
 
+pytest_plugins = ["tests.celery_support"]
+
 
 @pytest.fixture(autouse=True)
 def _no_leaked_organization() -> Iterator[None]:
