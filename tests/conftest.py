@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from bench.fake_graph import FakeGraph, FakeGraphServer
 from crm.models import Organization
+from crm.whatsapp.client import use_transport
 from tenancy.context import get_state, tenant_context, unscoped
 from tenancy.context import TenantState
 
@@ -62,3 +65,21 @@ def in_b(org_b: Organization) -> Iterator[Organization]:
     """Run the test as organization B."""
     with tenant_context(org_b):
         yield org_b
+
+
+@pytest.fixture
+def fake_graph(settings: Any) -> Iterator[FakeGraph]:
+    """Meta's Graph API faked in process: every GraphClient calls it; no socket, no retry waits."""
+    settings.WHATSAPP_GRAPH_BACKOFF = 0
+    fake = FakeGraph()
+    with use_transport(fake.transport()):
+        yield fake
+
+
+@pytest.fixture
+def fake_graph_server(settings: Any) -> Iterator[FakeGraphServer]:
+    """The fake Graph API on a real 127.0.0.1 socket (random port), set as WHATSAPP_GRAPH_URL."""
+    with FakeGraphServer() as server:
+        settings.WHATSAPP_GRAPH_URL = server.url
+        settings.WHATSAPP_GRAPH_BACKOFF = 0
+        yield server

@@ -1,0 +1,168 @@
+"""GraphClient on the fake Graph API: answers, errors by code, retries, logs without secrets."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bench.fake_graph import FakeGraph, FakeGraphServer
+from crm.models import Organization, WhatsAppApiLog, WhatsAppNumber
+from crm.whatsapp import errors
+from crm.whatsapp.client import GraphClient
+from crm.whatsapp.errors import Action
+from crm.whatsapp.schemas import MessageContent, OutboundMessage
+from tenancy.context import tenant_context
+from tests.factories import WhatsAppNumberFactory
+
+TEXT = {"type": "text", "text": {"body": "Hello"}}
+# Every error class by one of its codes, with what a sender must do about it.
+CODES = [
+    (190, errors.AuthError, Action.STOP), (0, errors.AuthError, Action.STOP),
+    (10, errors.PermissionMissingError, Action.STOP),
+    (230, errors.PermissionMissingError, Action.STOP),
+    (130429, errors.ThroughputError, Action.RETRY), (80007, errors.ThroughputError, Action.RETRY),
+    (4, errors.ThroughputError, Action.RETRY),
+    (131056, errors.PairRateLimitError, Action.RETRY),
+    (131047, errors.OutsideWindowError, Action.OUTSIDE_WINDOW),
+    (131026, errors.UndeliverableError, Action.FAIL),
+    (131048, errors.SpamLimitError, Action.STOP),
+    (131049, errors.EcosystemLimitError, Action.FAIL),
+    (131050, errors.OptedOutError, Action.OPTED_OUT),
+    (132001, errors.TemplateError, Action.FAIL), (132015, errors.TemplateError, Action.FAIL),
+    (100, errors.BadRequestError, Action.FAIL), (131051, errors.BadRequestError, Action.FAIL),
+    (131000, errors.ServerError, Action.RETRY), (2, errors.ServerError, Action.RETRY),
+    (368, errors.AccountBlockedError, Action.STOP),
+    (131031, errors.AccountBlockedError, Action.STOP),
+]
+
+
+@pytest.fixture
+def number(in_a: Organization) -> WhatsAppNumber:
+    return WhatsAppNumberFactory(access_token="SECRET-TOKEN-abc123")
+
+
+def body(to: str = "919000000001") -> OutboundMessage:
+    return OutboundMessage.build(MessageContent.model_validate(TEXT), to)
+
+
+def test_send_returns_the_wamid_and_logs_the_call_without_the_token(
+    fake_graph: FakeGraph, number: WhatsAppNumber
+) -> None:
+    sent = GraphClient(number).send(body())
+    assert sent.wamid.startswith("wamid.") and sent.wa_id == "919000000001"
+    call = fake_graph.calls[0]
+    assert call.path == f"/v21.0/{number.phone_number_id}/messages"
+    assert call.authorization == "Bearer SECRET-TOKEN-abc123"
+    assert call.body == {"messaging_product": "whatsapp", "recipient_type": "individual",
+                         "to": "919000000001", "type": "text",
+                         "text": {"body": "Hello", "preview_url": False}}
+    log = WhatsAppApiLog.objects.get()
+    assert log.organization_id == number.organization_id
+    assert log.whatsapp_message_id == sent.wamid and log.response_status_code == 200
+    assert log.request_payload["json"] == call.body and log.phone_number == "919000000001"
+    assert log.duration_ms is not None and log.request_time and log.response_time
+    assert "SECRET-TOKEN" not in str(log.__dict__)
+
+
+def test_mark_read_and_phone_number(fake_graph: FakeGraph, number: WhatsAppNumber) -> None:
+    client = GraphClient(number)
+    assert client.mark_read("wamid.IN1") is True
+    assert fake_graph.calls[0].body == {"messaging_product": "whatsapp", "status": "read",
+                                        "message_id": "wamid.IN1"}
+    assert client.get_phone_number()["id"] == number.phone_number_id
+    assert fake_graph.calls[1].query == {
+        "fields": ["id,display_phone_number,verified_name,quality_rating"]}
+    assert WhatsAppApiLog.objects.count() == 2
+
+
+@pytest.mark.parametrize(("code", "error_class", "action"), CODES)
+def test_every_meta_code_maps_to_its_error_and_action(
+    fake_graph: FakeGraph, number: WhatsAppNumber, code: int, error_class: type, action: Action
+) -> None:
+    fake_graph.fail(code, times=10, message="(fake) refused SECRET-TOKEN-abc123")
+    with pytest.raises(error_class) as raised:
+        GraphClient(number, retries=0).send(body())
+    error = raised.value
+    assert error.code == code and error.action is action
+    assert "SECRET-TOKEN" not in str(error) and "SECRET-TOKEN" not in repr(error.as_json())
+    log = WhatsAppApiLog.objects.get()
+    assert log.error_code == str(code) and "SECRET-TOKEN" not in str(log.__dict__)
+
+
+def test_unknown_codes_by_http_status() -> None:
+    assert isinstance(errors.error_from_response(503, {}), errors.ServerError)
+    assert isinstance(errors.error_from_response(429, "not json"), errors.ThroughputError)
+    assert isinstance(errors.error_from_response(401, None), errors.AuthError)
+    assert isinstance(errors.error_from_response(400, {"error": {"code": 999999}}),
+                      errors.BadRequestError)
+
+
+def test_retryable_codes_are_retried_with_backoff(
+    fake_graph: FakeGraph, number: WhatsAppNumber
+) -> None:
+    waits: list[float] = []
+    fake_graph.fail(130429, times=2)
+    sent = GraphClient(number, retries=2, sleep=waits.append).send(body())
+    assert sent.wamid and len(fake_graph.calls) == 3 and len(waits) == 2
+    assert WhatsAppApiLog.objects.count() == 3  # every attempt is recorded
+
+
+def test_retries_give_up_after_the_limit(fake_graph: FakeGraph, number: WhatsAppNumber) -> None:
+    fake_graph.fail(131000, times=5)
+    with pytest.raises(errors.ServerError):
+        GraphClient(number, retries=2, sleep=lambda _: None).send(body())
+    assert len(fake_graph.calls) == 3
+
+
+@pytest.mark.parametrize("code", [131026, 131047, 190, 132001, 131050])
+def test_other_codes_are_never_retried(
+    fake_graph: FakeGraph, number: WhatsAppNumber, code: int
+) -> None:
+    fake_graph.fail(code, times=5)
+    with pytest.raises(errors.GraphError):
+        GraphClient(number, retries=3, sleep=lambda _: None).send(body())
+    assert len(fake_graph.calls) == 1
+
+
+def test_a_send_that_timed_out_is_not_retried_but_a_refused_connection_is(
+    number: WhatsAppNumber,
+) -> None:
+    attempts: list[str] = []
+
+    def timing_out(request: httpx.Request) -> httpx.Response:
+        attempts.append("read")
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(errors.TransportError) as raised:
+        GraphClient(number, transport=httpx.MockTransport(timing_out), retries=3,
+                    sleep=lambda _: None).send(body())
+    assert len(attempts) == 1 and raised.value.action is Action.RETRY
+
+    def refusing(request: httpx.Request) -> httpx.Response:
+        attempts.append("connect")
+        raise httpx.ConnectError("refused", request=request)
+
+    with pytest.raises(errors.TransportError):
+        GraphClient(number, transport=httpx.MockTransport(refusing), retries=2,
+                    sleep=lambda _: None).send(body())
+    assert attempts.count("connect") == 3
+    assert WhatsAppApiLog.objects.filter(response_status_code__isnull=True).count() == 4
+
+
+def test_a_number_of_another_organization_is_refused(org_b: Organization) -> None:
+    with tenant_context(org_b):
+        theirs = WhatsAppNumberFactory()
+    with pytest.raises(errors.NumberUnavailable):
+        GraphClient(theirs)
+    with tenant_context(org_b), pytest.raises(errors.NumberUnavailable):
+        GraphClient(WhatsAppNumberFactory(access_token=None))
+
+
+def test_over_a_real_socket(fake_graph_server: FakeGraphServer, number: WhatsAppNumber) -> None:
+    client = GraphClient(number)
+    first, second = client.send(body()), client.send(body())
+    assert first.wamid != second.wamid
+    calls = fake_graph_server.fake.calls
+    assert len(calls) == 2 and all(c.answered_at >= c.received_at for c in calls)
+    fake_graph_server.fake.fail(131026, to="919000000001")
+    with pytest.raises(errors.UndeliverableError):
+        client.send(body())
