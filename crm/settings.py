@@ -169,10 +169,17 @@ CAMPAIGN_CLAIM_SIZE = env.int("CAMPAIGN_CLAIM_SIZE", default=20)
 CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=60)
 # Sends per chunk task before it queues its continuation (at the back: fair between campaigns).
 CAMPAIGN_CHUNK_SIZE = env.int("CAMPAIGN_CHUNK_SIZE", default=200)
+CAMPAIGN_CHUNK_SECONDS = env.float("CAMPAIGN_CHUNK_SECONDS", default=3.0)
+# Chains of chunks sending from one number at once: about its rate times Meta's answer time.
+CAMPAIGN_SENDERS_PER_NUMBER = env.int("CAMPAIGN_SENDERS_PER_NUMBER", default=4)
 # A sliding window a little over one second absorbs network jitter: the receiver never counts
 # more than the number's limit in any one second.
 CAMPAIGN_RATE_WINDOW_MS = env.int("CAMPAIGN_RATE_WINDOW_MS", default=1060)
+# Retryable errors: attempts per recipient, and the first wait (doubling on each attempt).
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+CAMPAIGN_RETRY_BASE_SECONDS = env.float("CAMPAIGN_RETRY_BASE_SECONDS", default=2.0)
+# Meta's pair limit: about one message to the same customer from one number every 6 seconds.
+CAMPAIGN_PAIR_SECONDS = env.float("CAMPAIGN_PAIR_SECONDS", default=6.0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

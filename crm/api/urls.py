@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from crm.api import schema  # noqa: F401  (registers the token scheme)
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
+from crm.campaigns.views import urls as campaign_action_urls
 
 router = DefaultRouter()
 for resource in RESOURCES:
@@ -16,5 +17,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    *campaign_action_urls(),
     path("", include(router.urls)),
 ]

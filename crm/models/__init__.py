@@ -1,6 +1,7 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
 from crm.models.campaigns import (
     Campaign,
+    CampaignCustomer,
     CampaignLog,
     CampaignRecipient,
     Job,
@@ -34,6 +35,7 @@ __all__ = [
     "ApiToken",
     "AddressCollectionSession",
     "Campaign",
+    "CampaignCustomer",
     "CampaignLog",
     "CampaignRecipient",
     "Category",

@@ -26,6 +26,8 @@ class WhatsAppNumber(TenantModel):
     is_active = models.BooleanField(default=True)
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
+    # New in the port (crm.0012): the most campaign messages sent from it in any one second.
+    messages_per_second = models.PositiveIntegerField(default=80)
 
     class Meta:
         db_table = "whatsapp_numbers"
