@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 
 from crm import models as crm
+from crm.api.sending import CustomerViewSet
 from crm.api.views import (
     JobStatusViewSet,
     ReadOnlyTenantViewSet,
@@ -53,7 +54,7 @@ def _exact(*names: str) -> dict[str, list[str]]:
 RESOURCES = [
     Resource(crm.Customer, {**_exact("wa_id", "customer_status", "user", "email"),
                             "created_at": RANGE, "last_message_at": RANGE},
-             ("created_at", "last_message_at", "name")),
+             ("created_at", "last_message_at", "name"), base=CustomerViewSet),
     Resource(crm.Message, {**_exact("customer", "type", "sender_type", "from_wa_id", "message_id"),
                            "timestamp": RANGE}, ("timestamp", "id")),
     Resource(crm.User, _exact("username", "email", "role"), ("username", "created_at")),

@@ -41,6 +41,9 @@ class Customer(TenantModel):
     customer_status = PgEnumField(
         enum_name="customer_status_enum", choices=Status.choices, default=Status.PENDING
     )
+    # New in the port (crm.0008): when the customer stopped marketing messages (an inbound "STOP"
+    # or Meta's 131050); NULL while they accept them. Marketing templates are refused meanwhile.
+    marketing_opt_out_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "customers"

@@ -7,6 +7,8 @@ from django.db.models import Q
 
 from crm.models import Message
 from crm.webhooks.payload import StatusUpdate
+from crm.whatsapp.errors import OptedOutError
+from crm.whatsapp.optout import opt_out_recipient_of
 
 # sent < delivered < read; failed ranks last, so once failed nothing moves a message again.
 RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
@@ -36,6 +38,8 @@ def apply_status(update: StatusUpdate) -> Outcome:
         error_title=update.error_title if failed else None,
     )
     if applied:
+        if failed and update.error_code in OptedOutError.codes:
+            opt_out_recipient_of(update.wamid, update.timestamp)
         return Outcome.APPLIED
     # Only when nothing moved: was the status stale, or is the message not ours at all?
     if Message.objects.filter(message_id=update.wamid).exists():

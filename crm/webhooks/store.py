@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
 from crm.webhooks.payload import InboundMessage
+from crm.whatsapp.optout import apply_keywords
 from tenancy.context import get_current_organization_id
 
 CUSTOMER_COLUMNS = ("id", "organization_id", "wa_id", "name")
@@ -227,4 +228,5 @@ def store_messages(
     )
     _orders(new, customers)
     _referrals(new, customers)
+    apply_keywords(new, customers)
     return len(new), len(messages) - len(new)

@@ -1,0 +1,110 @@
+"""Customers' conversation actions: send a WhatsApp message, mark the conversation read."""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from pydantic import Field, ValidationError
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from crm.api.serializers import serializer_for
+from crm.api.views import TenantViewSet
+from crm.models import Customer, Message
+from crm.whatsapp.reading import mark_read
+from crm.whatsapp.refusals import MetaRefused, Refused
+from crm.whatsapp.schemas import MessageContent, Wamid
+from crm.whatsapp.send import send_message
+
+REFUSED = inline_serializer("SendRefused", {
+    "detail": serializers.CharField(), "code": serializers.CharField(),
+    "field": serializers.CharField(required=False),
+    "window_closed_at": serializers.DateTimeField(required=False),
+    "meta": serializers.DictField(required=False, help_text="Meta's error: code, action, ..."),
+    "message": serializers.DictField(required=False, help_text="The failed message, stored"),
+})
+
+
+class SendRequest(MessageContent):
+    """A message to send: `type`, the object of that type, and where it comes from."""
+
+    reply_to: Wamid | None = Field(default=None, description="wamid of a message it answers")
+    from_number: str | None = Field(
+        default=None, max_length=100,
+        description="id or phone_number_id of the sending number (default: the conversation's)",
+    )
+
+
+def _invalid(error: ValidationError) -> Response:
+    """400 naming each bad field, without echoing the input (it may be a customer's text)."""
+    problems = [
+        {"field": ".".join(str(part) for part in e["loc"]) or "(body)", "problem": e["msg"]}
+        for e in error.errors(include_url=False, include_input=False, include_context=False)
+    ]
+    return Response({"detail": "The message is not valid: "
+                     + "; ".join(f"{p['field']}: {p['problem']}" for p in problems),
+                     "errors": problems}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _refused(refusal: Refused) -> Response:
+    body = refusal.as_json()
+    if isinstance(refusal, MetaRefused) and refusal.message is not None:
+        body["message"] = serializer_for(Message)(refusal.message).data
+    headers = {}
+    if isinstance(refusal, MetaRefused) and refusal.error.retry_after:
+        headers["Retry-After"] = str(int(refusal.error.retry_after))
+    return Response(body, status=refusal.status, headers=headers)
+
+
+class CustomerViewSet(TenantViewSet):
+    """Customers, plus `send/` and `read/` on one customer's conversation."""
+
+    @extend_schema(
+        request=SendRequest,
+        responses={201: serializer_for(Message), 400: REFUSED, 404: REFUSED,
+                   409: OpenApiResponse(REFUSED, description="outside the 24-hour window, "
+                                        "opted out, or no usable number"),
+                   422: REFUSED, 429: REFUSED, 502: REFUSED},
+        summary="Send a WhatsApp message to this customer",
+    )
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
+    def send(self, request: Request, **kwargs: Any) -> Response:
+        """Send a message (text, template, media, interactive, ...) and store it with its wamid."""
+        customer: Customer = self.get_object()
+        if not isinstance(request.data, dict):
+            return Response({"detail": "Send a JSON object: {\"type\": \"text\", \"text\": "
+                             "{\"body\": \"...\"}}."}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            wanted = SendRequest.model_validate(request.data)
+        except ValidationError as error:
+            return _invalid(error)
+        content = MessageContent.model_validate(
+            wanted.model_dump(exclude={"reply_to", "from_number"}, exclude_none=True)
+        )
+        try:
+            message = send_message(customer, content, from_number=wanted.from_number,
+                                   reply_to=wanted.reply_to, user=request.user)
+        except Refused as refusal:
+            return _refused(refusal)
+        return Response(serializer_for(Message)(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("MarkedRead", {
+            "marked_read": serializers.IntegerField(),
+            "message_id": serializers.CharField(allow_null=True)}),
+            404: REFUSED, 409: REFUSED, 502: REFUSED},
+        summary="Mark this customer's inbound messages read (also on WhatsApp)",
+    )
+    @action(detail=True, methods=["post"])
+    def read(self, request: Request, **kwargs: Any) -> Response:
+        """Mark every unread inbound message of this customer read, on WhatsApp too."""
+        customer: Customer = self.get_object()
+        try:
+            result = mark_read(customer)
+        except Refused as refusal:
+            return _refused(refusal)
+        return Response({"marked_read": result.marked_read, "message_id": result.message_id})

@@ -1,0 +1,53 @@
+"""Which of the organization's WhatsApp numbers a conversation uses."""
+from __future__ import annotations
+
+import uuid
+
+from crm.models import Customer, Message, WhatsAppNumber
+from crm.webhooks.numbers import digits
+from crm.whatsapp.refusals import Refused
+
+
+def _by_key(key: str) -> WhatsAppNumber | None:
+    """The active organization's number by its id (UUID) or its phone_number_id."""
+    try:
+        return WhatsAppNumber.objects.filter(pk=uuid.UUID(str(key))).first()
+    except ValueError:
+        return WhatsAppNumber.objects.filter(phone_number_id=str(key)).first()
+
+
+def last_number_written_to(customer: Customer) -> str | None:
+    """The digits of the number the customer's latest inbound message came to."""
+    latest = (
+        Message.objects.filter(customer=customer, sender_type="customer")
+        .exclude(to_wa_id=None).order_by("-timestamp").values_list("to_wa_id", flat=True)
+        .first()
+    )
+    return digits(latest)
+
+
+def sending_number(customer: Customer, key: str | None = None) -> WhatsAppNumber:
+    """The number to write to `customer` from: `key` if given, else the conversation's own.
+
+    The conversation's own number is the one the customer last wrote to; failing that, the
+    organization's oldest active number. Another organization's number is not found (404).
+    """
+    if key:
+        number = _by_key(key)
+        if number is None:
+            raise Refused(404, "number_not_found", "No WhatsApp number of your organization has "
+                          "this id; list yours at /api/v1/whatsapp-numbers/.", field="from_number")
+        if not number.is_active:
+            raise Refused(400, "number_inactive", f"The WhatsApp number {number} is inactive: "
+                          "activate it or send from another.", field="from_number")
+        return number
+    active = list(WhatsAppNumber.objects.filter(is_active=True)
+                  .order_by("created_at", "phone_number_id"))
+    if not active:
+        raise Refused(409, "no_number", "Your organization has no active WhatsApp number: "
+                      "add one (with its access token) before sending.")
+    written_to = last_number_written_to(customer)
+    for number in active:
+        if written_to and digits(number.display_number) == written_to:
+            return number
+    return active[0]
