@@ -1,6 +1,7 @@
 """Building campaigns for the sending tests."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from tests.factories import (
     UserFactory,
     WhatsAppNumberFactory,
 )
+
+_phones = itertools.count()
 
 
 @dataclass
@@ -29,7 +32,9 @@ class Scenario:
     @property
     def wa_ids(self) -> set[str]:
         """Every WhatsApp id the campaign sends to."""
-        return {c.wa_id for c in self.customers} | set(self.recipients)
+        return {c.wa_id for c in self.customers} | {
+            "".join(filter(str.isdigit, phone)) for phone in self.recipients
+        }
 
 
 def scenario(org: Organization, *, customers: int = 3, recipients: int = 2, numbers: int = 1,
@@ -41,7 +46,8 @@ def scenario(org: Organization, *, customers: int = 3, recipients: int = 2, numb
         people = CustomerFactory.create_batch(customers)
         for customer in people:
             CampaignCustomerFactory(campaign=chosen, customer=customer)
-        uploaded = [CampaignRecipientFactory(campaign=chosen).phone_number
-                    for _ in range(recipients)]
+        # Uploaded as people type them; sent to their digits.
+        uploaded = [CampaignRecipientFactory(campaign=chosen, phone_number=number).phone_number
+                    for number in (f"+44 7700 {next(_phones):06d}" for _ in range(recipients))]
         senders = WhatsAppNumberFactory.create_batch(numbers, messages_per_second=rate)
     return Scenario(org, chosen, people, uploaded, senders)

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from crm.campaigns.errors import InvalidContent
 from crm.models import Campaign
+from crm.whatsapp.optout import MARKETING, template_category
 from crm.whatsapp.schemas import MessageContent
 
 
@@ -35,7 +36,13 @@ def message_content(campaign: Campaign) -> MessageContent:
 
 
 def is_marketing(campaign: Campaign) -> bool:
-    """Templates are marketing unless the content says they are utility or authentication."""
+    """A template campaign is marketing unless its content (`category`) or the stored template
+    says utility or authentication: when unknown, opted-out customers are spared."""
+    if campaign.type != Campaign.Type.TEMPLATE:
+        return False
     content = campaign.content if isinstance(campaign.content, dict) else {}
-    category = str(content.get("category") or "marketing").lower()
-    return campaign.type == Campaign.Type.TEMPLATE and category == "marketing"
+    template = message_content(campaign).template
+    category = content.get("category") or (
+        template_category(template.name, template.language.code) if template else None
+    )
+    return str(category or MARKETING).upper() == MARKETING

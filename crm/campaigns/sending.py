@@ -21,6 +21,7 @@ from crm.campaigns.content import message_content
 from crm.campaigns.services import finish_if_done, mark_stopped
 from crm.models import CampaignLog, Job, JobStatus, WhatsAppNumber
 from crm.whatsapp.client import GraphClient
+from crm.whatsapp.optout import opt_out
 from crm.whatsapp.errors import Action, GraphError, PairRateLimitError, ThroughputError
 from crm.whatsapp.schemas import MessageContent, OutboundMessage
 from tenancy.context import get_current_organization_id
@@ -52,12 +53,13 @@ def claim(job: Job, number: WhatsAppNumber, size: int) -> list[Row]:
     # is explicit since the scoped manager does not see this SQL.
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE job_status s SET lease_until = (now() AT TIME ZONE 'utc') + %(lease)s, "
-            "updated_at = now() AT TIME ZONE 'utc' FROM (SELECT p.job_id, p.customer_id "
-            "FROM job_status p WHERE p.organization_id = %(org)s AND p.job_id = %(job)s "
+            "UPDATE job_status s SET lease_until = (clock_timestamp() AT TIME ZONE 'utc') "
+            "+ %(lease)s, updated_at = clock_timestamp() AT TIME ZONE 'utc' "
+            "FROM (SELECT p.job_id, p.customer_id FROM job_status p "
+            "WHERE p.organization_id = %(org)s AND p.job_id = %(job)s "
             "AND p.whatsapp_number_id = %(number)s AND p.status = 'pending' AND (p.lease_until "
-            "IS NULL OR p.lease_until <= now() AT TIME ZONE 'utc') ORDER BY p.customer_id "
-            "LIMIT %(size)s FOR UPDATE SKIP LOCKED) picked, customers c "
+            "IS NULL OR p.lease_until <= clock_timestamp() AT TIME ZONE 'utc') "
+            "ORDER BY p.customer_id LIMIT %(size)s FOR UPDATE SKIP LOCKED) picked, customers c "
             "WHERE s.job_id = picked.job_id AND s.customer_id = picked.customer_id "
             "AND c.id = s.customer_id AND c.organization_id = %(org)s "
             "RETURNING s.customer_id, c.wa_id, s.attempts",
@@ -141,10 +143,12 @@ def send_one(client: GraphClient, job: Job, number: WhatsAppNumber, row: Row,
             ratelimit.set_stopped(job.pk, True)
             mark_stopped(job, f"Meta error {error.code} on {number}: {error}")
             return False
+        elif error.action is Action.OPTED_OUT:
+            opt_out([row.customer_id])  # Meta says so: no marketing to them from now on
+            _finish(job, row, JobStatus.Status.FAILURE, SKIPPED, started, **_error_log(error))
         else:
-            reason = (SKIPPED if error.action is Action.OPTED_OUT
-                      else f"{error.code}: {error.action.value}")
-            _finish(job, row, JobStatus.Status.FAILURE, reason, started, **_error_log(error))
+            _finish(job, row, JobStatus.Status.FAILURE, f"{error.code}: {error.action.value}",
+                    started, **_error_log(error))
         return True
     _finish(job, row, JobStatus.Status.SUCCESS, None, started, whatsapp_message_id=sent.wamid,
             http_status_code=200, request_payload=body, response_data=sent.response)

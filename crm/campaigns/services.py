@@ -17,7 +17,7 @@ from crm.campaigns import ratelimit
 from crm.campaigns.content import is_marketing, message_content
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
 from crm.models import Campaign, Job, User, WhatsAppNumber
-from tenancy.context import get_current_organization_id
+from tenancy.context import get_current_organization_id, tenant_context
 
 
 def sending_numbers(campaign: Campaign) -> list[WhatsAppNumber]:
@@ -46,8 +46,9 @@ def _import_recipients(campaign: Campaign) -> None:
         cursor.execute(
             "INSERT INTO customers (id, organization_id, wa_id, name, created_at, "
             "customer_status) "
-            "SELECT gen_random_uuid(), %(org)s, d.wa_id, d.name, now() AT TIME ZONE 'utc', "
-            "'pending' FROM (SELECT regexp_replace(r.phone_number, '[^0-9]', '', 'g') AS wa_id, "
+            "SELECT gen_random_uuid(), %(org)s, d.wa_id, d.name, "
+            "clock_timestamp() AT TIME ZONE 'utc', 'pending' "
+            "FROM (SELECT regexp_replace(r.phone_number, '[^0-9]', '', 'g') AS wa_id, "
             "max(r.name) AS name FROM campaign_recipients r WHERE r.organization_id = %(org)s "
             "AND r.campaign_id = %(campaign)s GROUP BY 1) d WHERE d.wa_id <> '' "
             "ON CONFLICT (organization_id, wa_id) DO NOTHING",
@@ -72,7 +73,7 @@ def _queue_statuses(job: Job, numbers: list[WhatsAppNumber], skip_opted_out: boo
             "::job_status_enum, "
             "(%(numbers)s::uuid[])[1 + (row_number() OVER (ORDER BY a.id) - 1) %% %(n)s], 0, "
             "CASE WHEN %(skip)s AND a.opted_out THEN 'skipped: opted out' END, "
-            "now() AT TIME ZONE 'utc' "
+            "clock_timestamp() AT TIME ZONE 'utc' "
             "FROM (SELECT c.id, c.marketing_opt_out_at IS NOT NULL AS opted_out FROM customers c "
             "WHERE c.organization_id = %(org)s AND (c.id IN (SELECT cc.customer_id "
             "FROM campaign_customers cc WHERE cc.organization_id = %(org)s "
@@ -122,12 +123,14 @@ def run_campaign(campaign: Campaign, user: User | None = None) -> Job:
 
 
 def _start_senders(job: Job, numbers: list[WhatsAppNumber]) -> None:
+    """Queue the first chunks, as the job's organization (on commit, whatever is active then)."""
     from crm.campaigns.tasks import send_chunk  # tasks import services: imported when used
 
     ratelimit.set_stopped(job.pk, False)
-    for _ in range(settings.CAMPAIGN_SENDERS_PER_NUMBER):
-        for number in numbers:
-            send_chunk.delay(str(job.pk), str(number.pk))
+    with tenant_context(job.organization_id):
+        for _ in range(settings.CAMPAIGN_SENDERS_PER_NUMBER):
+            for number in numbers:
+                send_chunk.delay(str(job.pk), str(number.pk))
 
 
 def _latest_job(campaign: Campaign) -> Job:

@@ -122,7 +122,7 @@ class EnsureCampaignCustomers(migrations.operations.base.Operation):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0007_tenant_list_indexes'),
+        ('crm', '0008_customer_marketing_opt_out'),
     ]
 
     operations = [
