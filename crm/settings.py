@@ -172,8 +172,8 @@ CAMPAIGN_CHUNK_SIZE = env.int("CAMPAIGN_CHUNK_SIZE", default=200)
 CAMPAIGN_CHUNK_SECONDS = env.float("CAMPAIGN_CHUNK_SECONDS", default=3.0)
 # Chains of chunks sending from one number at once: about its rate times Meta's answer time.
 CAMPAIGN_SENDERS_PER_NUMBER = env.int("CAMPAIGN_SENDERS_PER_NUMBER", default=4)
-# A sliding window a little over one second absorbs network jitter: the receiver never counts
-# more than the number's limit in any one second.
+# Sends from a number are paced `limit` per this many milliseconds: a little over a second
+# absorbs jitter between our send and the Graph API's clock (see crm/campaigns/ratelimit.py).
 CAMPAIGN_RATE_WINDOW_MS = env.int("CAMPAIGN_RATE_WINDOW_MS", default=1060)
 # Retryable errors: attempts per recipient, and the first wait (doubling on each attempt).
 CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)

@@ -1,47 +1,40 @@
 """Send slots per WhatsApp number, shared by every worker through Redis.
 
-One Lua script decides atomically, on the Redis server's clock: is the job stopped, is the
-number backing off after a throughput error, was this customer written to from this number in
-the last few seconds (Meta's pair limit), and is there room in the number's sliding window of the
-last CAMPAIGN_RATE_WINDOW_MS (at most `limit` sends in it). Several workers on several machines
-therefore never exceed a number's rate together.
+Sends from a number are paced, not burst: one Lua script, on the Redis server's clock, hands out
+send times CAMPAIGN_RATE_WINDOW_MS / limit apart (a GCRA without burst), so every worker on every
+machine together sends at most `limit` per window, evenly spread; slightly more than a second per
+window absorbs network jitter before the Graph API counts. The same call refuses when the job is
+stopped, while the number backs off after a throughput error, and while this customer was written
+to from this number within Meta's pair limit.
 """
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from crm.campaigns.shared_state import connection, key
 
-STOPPED = -1
-PAIR_WAIT = -2
+HORIZON_MS = 500  # reserve at most this far ahead, so a stop is still seen within a second
 
 _ACQUIRE = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, 0} end
 local backoff = redis.call('PTTL', KEYS[3])
-if backoff > 0 then return backoff end
-if redis.call('EXISTS', KEYS[4]) == 1 then return -2 end
+if backoff > 0 then return {1, backoff} end
+if redis.call('EXISTS', KEYS[4]) == 1 then return {-2, 0} end
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-    redis.call('ZADD', KEYS[1], now, ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], window)
-    redis.call('SET', KEYS[4], 1, 'PX', tonumber(ARGV[4]))
-    return 0
-end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now)
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local start = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local wait = start - now
+if wait > tonumber(ARGV[2]) then return {1, math.ceil(wait - tonumber(ARGV[2]))} end
+local interval = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.ceil(wait + interval) + 1000)
+redis.call('SET', KEYS[4], 1, 'PX', tonumber(ARGV[3]))
+return {0, math.ceil(wait)}
 """
 
-_members = itertools.count()
 _script_lock = threading.Lock()
 _scripts: dict[int, object] = {}
 
@@ -73,26 +66,24 @@ class Slot:
 
 def acquire(number_id: object, limit: int, job_id: object, wa_id: str,
             deadline: float | None = None) -> Slot:
-    """Wait for a slot to send from `number_id` to `wa_id`; give up when stopped or pair-limited.
-
-    `deadline` (time.monotonic()) bounds the wait so a sender checks back regularly.
-    """
-    member = f"{os.getpid()}-{uuid.uuid4().hex[:8]}-{next(_members)}"
-    keys = [key("window", number_id), stop_key(job_id), _backoff_key(number_id),
+    """Wait for this sender's turn to send from `number_id` to `wa_id`; give up when the job is
+    stopped, the customer is pair-limited, or the wait would pass `deadline` (time.monotonic())."""
+    keys = [key("next", number_id), stop_key(job_id), _backoff_key(number_id),
             key("pair", number_id, wa_id)]
-    args = [settings.CAMPAIGN_RATE_WINDOW_MS, limit, member,
+    args = [settings.CAMPAIGN_RATE_WINDOW_MS / max(1, limit), HORIZON_MS,
             max(1, int(settings.CAMPAIGN_PAIR_SECONDS * 1000))]
     while True:
-        answer = int(_script()(keys=keys, args=args))
-        if answer == 0:
-            return Slot(granted=True)
-        if answer == STOPPED:
+        outcome, wait_ms = (int(v) for v in _script()(keys=keys, args=args))
+        if outcome == -1:
             return Slot(granted=False, stopped=True)
-        if answer == PAIR_WAIT:
+        if outcome == -2:
             return Slot(granted=False, pair_limited=True)
-        if deadline is not None and time.monotonic() + answer / 1000 > deadline:
+        if outcome == 0:
+            time.sleep(wait_ms / 1000)  # our reserved send time
+            return Slot(granted=True)
+        if deadline is not None and time.monotonic() + wait_ms / 1000 > deadline:
             return Slot(granted=False)
-        time.sleep(min(answer, 250) / 1000)  # short naps: a stop is seen within a second
+        time.sleep(min(wait_ms, 250) / 1000)  # short naps: a stop is seen within a second
 
 
 def back_off(number_id: object, seconds: float) -> None:
