@@ -18,6 +18,7 @@ from crm.models import Campaign, CampaignLog, Customer, Job, JobStatus, Organiza
 from tenancy.context import tenant_context
 from tests.campaign_support import Scenario, scenario
 from tests.factories import CampaignCustomerFactory
+from tests.test_admin_support import admin_url, make_staff, signed_in
 from tests.test_api import client_for, staff
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager", "redis_keys")]
@@ -221,3 +222,32 @@ def test_another_organizations_campaign_is_404(
     assert client.post("/api/v1/campaigns/not-a-uuid/run/").status_code == 404
     with tenant_context(org_b):
         assert not JobStatus.objects.exists() and not Job.objects.exists()
+
+
+def test_admin_runs_stops_and_resumes_selected_campaigns(
+    org_a: Organization, org_b: Organization, fake_graph: FakeGraph,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    s = scenario(org_a, customers=2, recipients=0)
+    theirs = scenario(org_b, customers=1, recipients=0)
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    url = admin_url(Campaign)
+
+    def act(action: str, *campaigns: Campaign) -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = client.post(url, {"action": action, "_selected_action": [
+                str(c.pk) for c in campaigns]})
+        assert answer.status_code == 302
+
+    act("run_campaigns", s.campaign, theirs.campaign)  # B's id is not among A's rows
+    assert _sent_to(fake_graph) == Counter(s.wa_ids)
+    page = client.get(admin_url(Campaign, "change", s.campaign)).content.decode()
+    assert "completed: total 2, pending 0, success 2" in page
+    act("stop_campaigns", s.campaign)  # refused with a message: it is not running
+    with tenant_context(org_b):
+        assert not Job.objects.exists()
+    agent = signed_in(make_staff(org_a, Role.AGENT))
+    assert agent.post(url, {"action": "run_campaigns",
+                            "_selected_action": [str(s.campaign.pk)]}).status_code in (200, 403)
+    with tenant_context(org_a):
+        assert Job.objects.filter(campaign=s.campaign).count() == 1
