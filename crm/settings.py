@@ -169,7 +169,7 @@ CAMPAIGN_CLAIM_SIZE = env.int("CAMPAIGN_CLAIM_SIZE", default=20)
 CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=60)
 # Sends per chunk task before it queues its continuation (at the back: fair between campaigns).
 CAMPAIGN_CHUNK_SIZE = env.int("CAMPAIGN_CHUNK_SIZE", default=200)
-CAMPAIGN_CHUNK_SECONDS = env.float("CAMPAIGN_CHUNK_SECONDS", default=3.0)
+CAMPAIGN_CHUNK_SECONDS = env.float("CAMPAIGN_CHUNK_SECONDS", default=1.0)
 # Chains of chunks sending from one number at once: about its rate times Meta's answer time.
 CAMPAIGN_SENDERS_PER_NUMBER = env.int("CAMPAIGN_SENDERS_PER_NUMBER", default=4)
 # Sends from a number are paced `limit` per this many milliseconds: a little over a second
