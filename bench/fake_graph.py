@@ -42,13 +42,14 @@ class Call:
     received_at: float
     answered_at: float | None = None
     status: int | None = None
+    answer: Any = None
 
     def as_json(self) -> dict[str, Any]:
         """The record, the token masked."""
         return {"method": self.method, "path": self.path, "query": self.query,
                 "body": self.body, "authorized": bool(self.authorization),
                 "received_at": self.received_at, "answered_at": self.answered_at,
-                "status": self.status}
+                "status": self.status, "answer": self.answer}
 
 
 @dataclass
@@ -116,7 +117,7 @@ class FakeGraph:
         if self.latency:
             time.sleep(self.latency)
         status, answer = self._answer(call)
-        call.status, call.answered_at = status, time.time()
+        call.status, call.answer, call.answered_at = status, answer, time.time()
         return status, answer
 
     def _answer(self, call: Call) -> tuple[int, Any]:
@@ -205,6 +206,7 @@ def _phone_number(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[in
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, like Meta
+    disable_nagle_algorithm = True  # else each answer waits for the client's delayed ACK
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -105,13 +105,14 @@ THREADS = os.environ.get("BENCH_THREADS", "4")
 class Server:
     """gunicorn, gthread workers (they keep connections alive): BENCH_WORKERS x BENCH_THREADS."""
 
-    def __init__(self, db: str) -> None:
+    def __init__(self, db: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "crm.wsgi:application", "-k", "gthread",
              "-w", WORKERS, "--threads", THREADS, "-b", f"127.0.0.1:{self.port}",
              "--keep-alive", "30"],
-            cwd=ROOT, env=env_for(db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=ROOT, env={**env_for(db), **(env or {})}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()

@@ -128,11 +128,20 @@ SPECTACULAR_SETTINGS = {
 
 # WhatsApp Cloud API webhook (/webhooks/whatsapp/): the verify token set in Meta's App Dashboard,
 # and the App Secret that signs every delivery (X-Hub-Signature-256).
-WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="")
-WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="")
+# bin/run (WBCRM_DEMO, honoured with DEBUG only) fills unset ones with the demo values below, so
+# the webhook works on a fresh clone; seed_demo prints them.
+DEMO = DEBUG and env.bool("WBCRM_DEMO", default=False)
+DEMO_WHATSAPP_VERIFY_TOKEN = "demo-verify-token"
+DEMO_WHATSAPP_APP_SECRET = "demo-app-secret"
+WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="") or (
+    DEMO_WHATSAPP_VERIFY_TOKEN if DEMO else "")
+WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="") or (
+    DEMO_WHATSAPP_APP_SECRET if DEMO else "")
 # Graph API (sending): root URL (a fake's in local runs and benchmarks), version, per-call
 # timeout in seconds, retries of retryable errors and the first backoff in seconds.
-WHATSAPP_GRAPH_URL = env("WHATSAPP_GRAPH_URL", default="https://graph.facebook.com")
+# In a demo run (bin/run) without WHATSAPP_GRAPH_URL: the fake Graph API bin/run started.
+WHATSAPP_GRAPH_URL = env("WHATSAPP_GRAPH_URL", default="") or (
+    env("WBCRM_DEMO_GRAPH_URL", default="") if DEMO else "") or "https://graph.facebook.com"
 WHATSAPP_API_VERSION = env("WHATSAPP_API_VERSION", default="v21.0")
 WHATSAPP_GRAPH_TIMEOUT = env.float("WHATSAPP_GRAPH_TIMEOUT", default=10.0)
 WHATSAPP_GRAPH_RETRIES = env.int("WHATSAPP_GRAPH_RETRIES", default=2)
@@ -198,4 +207,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # crm.whatsapp logs each Graph API call itself (and records it in whatsapp_api_logs).
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

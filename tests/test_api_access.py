@@ -11,6 +11,7 @@ from tests.factories import (
     CampaignFactory,
     CustomerFactory,
     ProductFactory,
+    WhatsAppNumberFactory,
     WhatsAppApiLogFactory,
 )
 from tests.test_api import client_for, staff
@@ -51,16 +52,17 @@ def test_token_needs_the_organization_code_for_a_shared_username(org_a, org_b) -
             user.save()
     anonymous = APIClient()
     assert anonymous.post("/api/v1/auth/token", {"username": "ravi", "password": "pw-of-org-a"},
-                          format="json").status_code == 400
+                          format="json").status_code == 401
     credentials = {"username": "ravi", "password": "pw-of-org-a", "organization": "org-a"}
-    response = anonymous.post("/api/v1/auth/token", credentials, format="json")
+    response = anonymous.post("/api/v1/auth/token/", credentials, format="json")
     assert response.status_code == 201
 
 
 def test_bad_credentials_and_tokens_are_refused(org_a) -> None:
-    assert APIClient().post("/api/v1/auth/token", {"username": "x", "password": "y"},
-                            format="json").status_code == 400
-    assert APIClient().post("/api/v1/auth/token", {}, format="json").status_code == 400
+    wrong = APIClient().post("/api/v1/auth/token/", {"username": "x", "password": "y"},
+                             format="json")
+    assert wrong.status_code == 401 and "Wrong username or password" in wrong.json()["detail"]
+    assert APIClient().post("/api/v1/auth/token/", {}, format="json").status_code == 400
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
     assert client.get("/api/v1/customers/").status_code == 401
@@ -187,6 +189,18 @@ def test_a_duplicate_is_a_conflict_not_a_500(org_a) -> None:
     api = client_for(staff(org_a))
     body = {"wa_id": "919812345678", "customer_status": "open"}
     assert api.post("/api/v1/customers/", body, format="json").status_code == 201
-    assert api.post("/api/v1/customers/", body, format="json").status_code in (400, 409)
+    response = api.post("/api/v1/customers/", body, format="json")
+    assert response.status_code == 409 and response.json()["fields"] == ["wa_id"]
+    assert "wa_id" in response.json()["detail"] and "919812345678" not in response.content.decode()
     with tenant_context(org_a):
         assert Customer.objects.filter(wa_id="919812345678").count() == 1
+
+
+def test_a_number_taken_by_another_organization_is_a_conflict_naming_the_field(
+    org_a, org_b
+) -> None:
+    with tenant_context(org_b):
+        WhatsAppNumberFactory(phone_number_id="106540352242922")
+    response = client_for(staff(org_a)).post(
+        "/api/v1/whatsapp-numbers/", {"phone_number_id": "106540352242922"}, format="json")
+    assert response.status_code == 409 and response.json()["fields"] == ["phone_number_id"]

@@ -134,3 +134,21 @@ def test_send_is_in_the_openapi_schema(org_a: Organization) -> None:
     assert "201" in operation["responses"] and "409" in operation["responses"]
     assert "WhatsAppTemplateComponent" in schema["components"]["schemas"]
     assert set(operation["requestBody"]["content"]) == {"application/json"}
+
+
+def test_recording_a_message_fills_its_time_and_wa_ids(
+    org_a: Organization, customer: Customer, number: WhatsAppNumber
+) -> None:
+    api = client_for(staff(org_a, Role.AGENT))
+    inbound = api.post("/api/v1/messages/", {
+        "customer": str(customer.pk), "type": "text", "body": "Called the clinic",
+        "sender_type": "customer"}, format="json").json()
+    business = "".join(c for c in number.display_number if c.isdigit())
+    assert inbound["timestamp"] and inbound["from_wa_id"] == customer.wa_id
+    assert inbound["to_wa_id"] == business
+    outbound = api.post("/api/v1/messages/", {"customer": str(customer.pk), "type": "text",
+                                              "body": "Noted", "sender_type": "agent",
+                                              "timestamp": "2026-01-02T03:04:05Z"},
+                        format="json").json()
+    assert (outbound["from_wa_id"], outbound["to_wa_id"]) == (business, customer.wa_id)
+    assert outbound["timestamp"].startswith("2026-01-02T03:04:05")

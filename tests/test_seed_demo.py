@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from bench.fake_graph import FakeGraph
 from crm.management.commands.seed_demo import DEMO_PASSWORD
 from crm.models import Customer, Message, Order, Organization, Template, User
+from crm.whatsapp.send import send_message
 from tenancy.context import tenant_context, unscoped
 
 DEMO_USERS = ("superadmin", "oliva_admin", "oliva_agent", "glow_admin", "glow_agent")
@@ -83,3 +86,25 @@ def test_demo_users_can_sign_in(seeded: str, username: str) -> None:
         expected = "ORG_ADMIN" if username.endswith("_admin") else "AGENT"
         assert user.role_name == expected and user.organization.code == username.split("_")[0]
         assert user.legacy_role == ("ADMIN" if expected == "ORG_ADMIN" else "AGENT")
+
+
+def test_it_prints_demo_webhook_values_but_never_real_secrets(db: None, settings: Any) -> None:
+    settings.WHATSAPP_VERIFY_TOKEN = settings.DEMO_WHATSAPP_VERIFY_TOKEN
+    settings.WHATSAPP_APP_SECRET = "a-real-app-secret"
+    settings.WHATSAPP_GRAPH_URL = "http://127.0.0.1:8081"
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    printed = out.getvalue()
+    assert f"verify token {settings.DEMO_WHATSAPP_VERIFY_TOKEN!r}" in printed
+    assert "app secret (set)" in printed and "a-real-app-secret" not in printed
+    assert "Graph API at http://127.0.0.1:8081" in printed
+
+
+def test_demo_numbers_can_send(seeded: str, fake_graph: FakeGraph) -> None:
+    with unscoped():  # look the demo organization up by code
+        oliva = Organization.objects.get(code="oliva")
+    with tenant_context(oliva):
+        customer = Customer.objects.order_by("wa_id").first()
+        sent = send_message(customer, {"type": "template", "template": {
+            "name": "demo_welcome", "language": {"code": "en"}}})
+    assert sent.message_id and fake_graph.calls[0].authorization.startswith("Bearer demo-")

@@ -1,9 +1,13 @@
 """Customers and what hangs off them: addresses, address sessions, referrals."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
 
 from crm.admin.base import (
     RecentInline,
@@ -12,6 +16,7 @@ from crm.admin.base import (
     changelist_links,
 )
 from crm.admin.forms import TenantModelForm
+from crm.admin.replies import ReplyForm, reply
 from crm.admin.sites import site
 from crm.models import (
     AddressCollectionSession,
@@ -78,6 +83,26 @@ class CustomerAdmin(TenantModelAdmin):
     )
     readonly_fields = ("everything",)
     inlines = (CustomerAddressInline, CustomerOrderInline, CustomerMessageInline)
+    change_form_template = "admin/crm/customer/change_form.html"
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.reply_view)
+        return [path("<path:object_id>/reply/", view, name="crm_customer_reply"),
+                *super().get_urls()]
+
+    def reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Send a WhatsApp reply to the customer (crm.admin.replies), as the row's organization."""
+        return self.in_row_organization(request, object_id, partial(reply, self), object_id)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+        change: bool = False, form_url: str = "", obj: Customer | None = None,
+    ) -> HttpResponse:
+        if obj is not None and not add and self.has_change_permission(request, obj):
+            context["reply_form"] = ReplyForm()
+            context["reply_url"] = reverse(f"{self.admin_site.name}:crm_customer_reply",
+                                           args=[quote(obj.pk)])
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="All records")
     def everything(self, obj: Customer) -> str:

@@ -10,7 +10,7 @@ from tenancy.context import unscoped
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """Authenticate by an API token issued at POST /api/v1/auth/token."""
+    """Authenticate by an API token issued at POST /api/v1/auth/token/."""
 
     keywords = ("token", "bearer")
 

@@ -23,7 +23,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <key>`, from POST /api/v1/auth/token"}
+                "description": "`Token <key>`, from POST /api/v1/auth/token/"}
 
 
 class WhatsAppSchemaExtension(OpenApiSerializerExtension):

@@ -6,10 +6,13 @@ from functools import cache
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 from rest_framework import serializers
 
-from crm.models import JobStatus, Role, User, WhatsAppApiLog, WhatsAppNumber
+from crm.models import JobStatus, Message, Role, User, WhatsAppApiLog, WhatsAppNumber
 from crm.roles import is_platform_staff
+from crm.webhooks.numbers import digits
+from crm.whatsapp.numbers import conversation_number
 
 SYSTEM_FIELDS = ("organization", "created_at", "updated_at", "created_by", "updated_by")
 # Secrets are accepted on write and never returned.
@@ -81,8 +84,29 @@ class WhatsAppApiLogSerializer(serializers.ModelSerializer):
         return data
 
 
+class MessageSerializer(serializers.ModelSerializer):
+    """A message recorded without sending: the time and the wa ids default from the customer."""
+
+    class Meta:
+        model = Message
+        fields = "__all__"
+        read_only_fields = ("organization",)
+
+    def create(self, validated_data: dict[str, Any]) -> Message:
+        data = validated_data
+        data["timestamp"] = data.get("timestamp") or timezone.now()
+        customer = data.get("customer")
+        if customer is not None:
+            number = conversation_number(customer)
+            business = (digits(number.display_number) or number.phone_number_id) if number else None
+            inbound = data.get("sender_type") == "customer"
+            data["from_wa_id"] = data.get("from_wa_id") or (customer.wa_id if inbound else business)
+            data["to_wa_id"] = data.get("to_wa_id") or (business if inbound else customer.wa_id)
+        return super().create(data)
+
+
 SPECIAL = {User: UserSerializer, JobStatus: JobStatusSerializer,
-           WhatsAppApiLog: WhatsAppApiLogSerializer}
+           WhatsAppApiLog: WhatsAppApiLogSerializer, Message: MessageSerializer}
 
 
 @cache

@@ -1,5 +1,5 @@
 """Routes of /api/v1/."""
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -13,7 +13,8 @@ for resource in RESOURCES:
     router.register(resource.prefix, resource.viewset(), basename=resource.prefix)
 
 urlpatterns = [
-    path("auth/token", ObtainTokenView.as_view(), name="api-token"),
+    # With or without the trailing slash every other endpoint has (older clients omit it).
+    re_path(r"^auth/token/?$", ObtainTokenView.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -167,10 +167,10 @@ class ObtainTokenView(APIView):
         credentials.is_valid(raise_exception=True)
         user = OrganizationUserBackend().authenticate(request, **credentials.validated_data)
         if user is None:
-            raise exceptions.ValidationError(
+            return Response({"detail": (
                 "Wrong username or password, an inactive organization, or a username that exists "
                 "in several organizations: then send its organization code too."
-            )
+            )}, status=status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Token"})
         # Platform staff belong to no organization: their token row is written unscoped.
         scope = tenant_context(user.organization_id) if user.organization_id else unscoped()
         with scope:

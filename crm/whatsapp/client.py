@@ -247,7 +247,7 @@ class GraphClient:
         if kwargs.get("files"):
             request["files"] = "(file upload, not recorded)"
         recipient = payload.get("to") if isinstance(payload, dict) else None
-        level = logging.WARNING if error is not None else logging.INFO
+        level = logging.WARNING if error is not None else logging.DEBUG
         logger.log(level, "Graph API %s %s -> %s in %d ms%s", method, httpx.URL(url).path,
                    response.status_code if response is not None else "no answer", duration_ms,
                    f" (code {error.code}, {error.action.value})" if error is not None else "")

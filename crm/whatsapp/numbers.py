@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from crm.models import Customer, Message, WhatsAppNumber
 from crm.webhooks.numbers import digits
@@ -16,17 +18,26 @@ def _by_key(key: str) -> WhatsAppNumber | None:
         return WhatsAppNumber.objects.filter(phone_number_id=str(key)).first()
 
 
-def last_number_written_to(customer: Customer) -> str | None:
-    """The digits of the number the customer's latest inbound message came to."""
-    latest = (
-        Message.objects.filter(customer=customer, sender_type="customer")
-        .exclude(to_wa_id=None).order_by("-timestamp").values_list("to_wa_id", flat=True)
-        .first()
+@dataclass(frozen=True)
+class LastInbound:
+    """The customer's latest message to us: when (the window), and to which number's digits."""
+
+    timestamp: datetime | None = None
+    to_digits: str | None = None
+
+
+def last_inbound(customer: Customer) -> LastInbound:
+    """One query for the customer's latest inbound message."""
+    row = (
+        Message.objects.filter(customer=customer, sender_type="customer", timestamp__isnull=False)
+        .order_by("-timestamp").values_list("timestamp", "to_wa_id").first()
     )
-    return digits(latest)
+    return LastInbound(row[0], digits(row[1])) if row else LastInbound()
 
 
-def sending_number(customer: Customer, key: str | None = None) -> WhatsAppNumber:
+def sending_number(
+    customer: Customer, key: str | None = None, last: LastInbound | None = None
+) -> WhatsAppNumber:
     """The number to write to `customer` from: `key` if given, else the conversation's own.
 
     The conversation's own number is the one the customer last wrote to; failing that, the
@@ -41,13 +52,21 @@ def sending_number(customer: Customer, key: str | None = None) -> WhatsAppNumber
             raise Refused(400, "number_inactive", f"The WhatsApp number {number} is inactive: "
                           "activate it or send from another.", field="from_number")
         return number
-    active = list(WhatsAppNumber.objects.filter(is_active=True)
-                  .order_by("created_at", "phone_number_id"))
-    if not active:
+    number = conversation_number(customer, last)
+    if number is None:
         raise Refused(409, "no_number", "Your organization has no active WhatsApp number: "
                       "add one (with its access token) before sending.")
-    written_to = last_number_written_to(customer)
+    return number
+
+
+def conversation_number(
+    customer: Customer, last: LastInbound | None = None
+) -> WhatsAppNumber | None:
+    """The active number the customer last wrote to, else the organization's oldest active one."""
+    active = list(WhatsAppNumber.objects.filter(is_active=True)
+                  .order_by("created_at", "phone_number_id"))
+    written_to = (last or last_inbound(customer)).to_digits if active else None
     for number in active:
         if written_to and digits(number.display_number) == written_to:
             return number
-    return active[0]
+    return active[0] if active else None

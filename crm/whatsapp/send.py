@@ -5,14 +5,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import router, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from crm.models import Customer, Message, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
 from crm.whatsapp.client import GraphClient, Sent
 from crm.whatsapp.errors import Action, GraphError, NumberUnavailable
-from crm.whatsapp.numbers import sending_number
+from crm.whatsapp.numbers import LastInbound, last_inbound, sending_number
 from crm.whatsapp.optout import MARKETING, opt_out, template_category
 from crm.whatsapp.refusals import MetaRefused, Refused
 from crm.whatsapp.schemas import MessageContent, OutboundMessage
@@ -22,17 +22,15 @@ WINDOW = timedelta(hours=24)
 AGENT = "agent"  # sender_type of what the organization sends, as in wb-crm
 
 
-def window_closes_at(customer: Customer) -> datetime | None:
+def window_closes_at(customer: Customer, last: LastInbound | None = None) -> datetime | None:
     """When the customer service window closes (or closed); None if the customer never wrote."""
-    last = Message.objects.filter(customer=customer, sender_type="customer").aggregate(
-        last=Max("timestamp")
-    )["last"]
-    return last + WINDOW if last else None
+    when = (last or last_inbound(customer)).timestamp
+    return when + WINDOW if when else None
 
 
-def check_window(customer: Customer, now: datetime) -> None:
+def check_window(customer: Customer, now: datetime, last: LastInbound | None = None) -> None:
     """Refuse a free-form message outside the 24-hour window (Meta would refuse it: 131047)."""
-    closes = window_closes_at(customer)
+    closes = window_closes_at(customer, last)
     if closes is None or closes <= now:
         when = f"closed at {closes.isoformat()}" if closes else "never opened"
         raise Refused(
@@ -135,15 +133,14 @@ def send_message(
         raise Refused(404, "customer_not_found", "No customer of your organization has this id.")
     content = (payload if isinstance(payload, MessageContent)
                else MessageContent.model_validate(payload))
-    if isinstance(from_number, WhatsAppNumber):
-        number = sending_number(customer, str(from_number.pk))
-    else:
-        number = sending_number(customer, from_number)
+    last = last_inbound(customer)
+    key = str(from_number.pk) if isinstance(from_number, WhatsAppNumber) else from_number
+    number = sending_number(customer, key, last)
     now = timezone.now()
     if content.type == "template":
         check_opt_out(customer, content, category)
     else:
-        check_window(customer, now)
+        check_window(customer, now, last)
     if reply_to:
         check_reply_to(customer, reply_to)
     body = OutboundMessage.build(content, customer.wa_id, reply_to)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 from django.utils import timezone
@@ -116,6 +117,24 @@ class Command(BaseCommand):
         self.stdout.write(f"Sign in with password {DEMO_PASSWORD!r} as:")
         for username, where, role in logins:
             self.stdout.write(f"  {username:<14} {role:<12} {where}")
+        self._print_whatsapp()
+
+    def _print_whatsapp(self) -> None:
+        """Where the webhook and sending point, and the demo secrets (never real ones)."""
+        demo = {settings.DEMO_WHATSAPP_VERIFY_TOKEN, settings.DEMO_WHATSAPP_APP_SECRET}
+
+        def shown(value: str) -> str:
+            return repr(value) if value in demo else ("(set)" if value else "(not set)")
+
+        self.stdout.write(
+            f"WhatsApp webhook /webhooks/whatsapp/: verify token "
+            f"{shown(settings.WHATSAPP_VERIFY_TOKEN)}, app secret "
+            f"{shown(settings.WHATSAPP_APP_SECRET)}"
+        )
+        numbers = ", ".join(f"{spec['phone_number_id']} ({spec['code']})"
+                            for spec in ORGANIZATIONS)
+        self.stdout.write(f"Sending to the Graph API at {settings.WHATSAPP_GRAPH_URL} from the "
+                          f"demo numbers {numbers}")
 
     def _get(self, model: type[M], defaults: dict[str, Any] | None = None, **lookup: Any) -> M:
         """get_or_create on the model's default (scoped) manager, counting new rows."""
@@ -168,7 +187,10 @@ class Command(BaseCommand):
         agent = self._user(f"{org.code}_agent", roles[Role.AGENT], "AGENT")
         number = self._get(WhatsAppNumber, phone_number_id=spec["phone_number_id"], defaults={
             "display_number": spec["display_number"], "webhook_path": f"/webhook/{org.code}",
-            "created_at": self.now})
+            "access_token": f"demo-access-token-{org.code}", "created_at": self.now})
+        if not number.access_token:  # seeded before demo numbers could send
+            number.access_token = f"demo-access-token-{org.code}"
+            number.save(update_fields=["access_token"])
         self._get(NumberFlowConfig, phone_number=number, defaults={
             "display_number": number.display_number, "flow_key": f"{org.code}_default",
             "flow_name": f"{org.name} welcome flow", "created_at": self.now,
