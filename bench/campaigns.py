@@ -166,7 +166,7 @@ def run(args: argparse.Namespace, workers_count: int, recipients: int, small_org
     """One benchmark round on a fresh database; returns its figures."""
     from django.db import connections
 
-    from crm.campaigns import services
+    from crm.campaigns import ratelimit, services
     from crm.campaigns.progress import progress
     from crm.celery import app
     from crm.models import Job, WhatsAppNumber
@@ -184,8 +184,9 @@ def run(args: argparse.Namespace, workers_count: int, recipients: int, small_org
     fake = start_process([sys.executable, "bench/fake_graph.py", "--port", str(args.port)], {},
                          Path("/tmp/bench-campaigns-fake.log"))
     graph_url = f"http://127.0.0.1:{args.port}"
-    workers = start_workers(workers_count, args.concurrency, graph_url, profile)
-    time.sleep(args.warmup)
+    workers = [] if args.queue_only else start_workers(
+        workers_count, args.concurrency, graph_url, profile)
+    time.sleep(0 if args.queue_only else args.warmup)
     figures: dict[str, Any] = {"workers": workers_count, "recipients": recipients}
     jobs = []
     try:
@@ -195,6 +196,10 @@ def run(args: argparse.Namespace, workers_count: int, recipients: int, small_org
                 jobs.append((org, services.run_campaign(campaign)))
             if index == 0:
                 figures["queue_seconds"] = round(time.monotonic() - started, 2)
+                print(f"queued {recipients:,} recipients in {figures['queue_seconds']} s",
+                      flush=True)
+                if args.queue_only:
+                    return figures
         memory: dict[int, list[float]] = defaultdict(list)
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
@@ -215,6 +220,11 @@ def run(args: argparse.Namespace, workers_count: int, recipients: int, small_org
         }
         figures.update(analyse(fake_calls(graph_url), numbers))
     finally:
+        if args.queue_only:
+            with tenant_context(jobs[0][0]):
+                ratelimit.set_stopped(jobs[0][1].pk, True)
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_delete(QUEUE)
         for worker in workers:
             worker.terminate()
         for worker in workers:
@@ -261,6 +271,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--scaling", help="worker counts, e.g. 1,2,3: throughput per count")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--queue-only", action="store_true",
+                        help="time queueing the large campaign, send nothing")
     args = parser.parse_args()
     django_setup(args.database)
     if args.profile:

@@ -13,7 +13,7 @@ from bench.fake_graph import FakeGraph
 from crm.campaigns import services
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
 from crm.campaigns.progress import progress
-from crm.campaigns.tasks import start_scheduled_campaigns
+from crm.campaigns.tasks import start_scheduled_campaigns, sweep_stalled_jobs
 from crm.models import Campaign, CampaignLog, Customer, Job, JobStatus, Organization, Role
 from tenancy.context import tenant_context
 from tests.campaign_support import Scenario, scenario
@@ -251,3 +251,17 @@ def test_admin_runs_stops_and_resumes_selected_campaigns(
                             "_selected_action": [str(s.campaign.pk)]}).status_code in (200, 403)
     with tenant_context(org_a):
         assert Job.objects.filter(campaign=s.campaign).count() == 1
+
+
+def test_sweep_restarts_senders_of_a_job_nothing_touched(
+    org_a: Organization, fake_graph: FakeGraph, django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A running job whose chain of chunks was lost is picked up by beat's sweep."""
+    s = scenario(org_a, customers=3, recipients=0)
+    with tenant_context(org_a):
+        with django_capture_on_commit_callbacks():  # the first chunks are never queued
+            job = services.run_campaign(s.campaign)
+        JobStatus.objects.filter(job=job).update(updated_at=timezone.now() - timedelta(hours=1))
+    assert sweep_stalled_jobs.delay().get() == 1
+    assert _sent_to(fake_graph) == Counter(s.wa_ids)
+    assert sweep_stalled_jobs.delay().get() == 0  # completed: nothing to restart

@@ -15,6 +15,7 @@ import pytest
 
 from tests.legacy import (
     AFTER_ALEMBIC,
+    CAMPAIGN_CUSTOMERS,
     DERIVED_TABLES,
     HALF_DONE,
     HALF_DONE_FOREIGN_OBJECTS,
@@ -133,7 +134,7 @@ def test_migrate_derives_every_documented_organization(
 @pytest.mark.parametrize("state", STATES)
 def test_every_other_column_is_unchanged(legacy: LegacyDatabases, state: str) -> None:
     """Apart from organization_id, only passlib hashes change (gaining `bcrypt$`): every column
-    keeps its definition and every row its values; the five untouched tables keep their schema
+    keeps its definition and every row its values; the four untouched tables keep their schema
     (information_schema and pg_catalog) and rows."""
     run = legacy.migrated(state)
     assert run.result.returncode == 0, output(run.result)
@@ -173,6 +174,23 @@ def test_every_other_column_is_unchanged(legacy: LegacyDatabases, state: str) ->
     assert schema(run.name, UNTOUCHED_TABLES) == schema(run.template, UNTOUCHED_TABLES)
     for table in UNTOUCHED_TABLES:
         assert run.after.rows[table] == run.before.rows[table] != []
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_campaign_customers_take_their_campaigns_organization(
+    legacy: LegacyDatabases, state: str
+) -> None:
+    """wb-crm's own campaign_customers keeps its rows and key; each row gains its campaign's
+    organization (crm.0012)."""
+    run = legacy.migrated(state)
+    assert run.result.returncode == 0, output(run.result)
+    campaigns = {row["id"]: row["organization_id"] for row in run.after.rows["campaigns"]}
+    rows = run.after.rows[CAMPAIGN_CUSTOMERS]
+    assert [{k: v for k, v in row.items() if k != "organization_id"} for row in rows] == (
+        run.before.rows[CAMPAIGN_CUSTOMERS]
+    )
+    assert {row["organization_id"] for row in rows} == {ORGS["A"], ORGS["B"]}
+    assert all(row["organization_id"] == campaigns[row["campaign_id"]] for row in rows)
 
 
 # --- 3. makemigrations and the audit -----------------------------------------------------------

@@ -71,15 +71,17 @@ def _queue_statuses(job: Job, numbers: list[WhatsAppNumber], skip_opted_out: boo
             "SELECT %(job)s, a.id, %(org)s, "
             "CASE WHEN %(skip)s AND a.opted_out THEN 'failure' ELSE 'pending' END"
             "::job_status_enum, "
-            "(%(numbers)s::uuid[])[1 + (row_number() OVER (ORDER BY a.id) - 1) %% %(n)s], 0, "
+            "(%(numbers)s::uuid[])[1 + (row_number() OVER () - 1) %% %(n)s], 0, "
             "CASE WHEN %(skip)s AND a.opted_out THEN 'skipped: opted out' END, "
             "clock_timestamp() AT TIME ZONE 'utc' "
-            "FROM (SELECT c.id, c.marketing_opt_out_at IS NOT NULL AS opted_out FROM customers c "
-            "WHERE c.organization_id = %(org)s AND (c.id IN (SELECT cc.customer_id "
-            "FROM campaign_customers cc WHERE cc.organization_id = %(org)s "
-            "AND cc.campaign_id = %(campaign)s) OR c.wa_id IN (SELECT regexp_replace("
-            "r.phone_number, '[^0-9]', '', 'g') FROM campaign_recipients r "
-            "WHERE r.organization_id = %(org)s AND r.campaign_id = %(campaign)s))) a",
+            "FROM (SELECT c.id, c.marketing_opt_out_at IS NOT NULL AS opted_out "
+            "FROM campaign_customers cc JOIN customers c ON c.id = cc.customer_id "
+            "AND c.organization_id = %(org)s "
+            "WHERE cc.organization_id = %(org)s AND cc.campaign_id = %(campaign)s "
+            "UNION SELECT c.id, c.marketing_opt_out_at IS NOT NULL FROM campaign_recipients r "
+            "JOIN customers c ON c.organization_id = %(org)s "
+            "AND c.wa_id = regexp_replace(r.phone_number, '[^0-9]', '', 'g') "
+            "WHERE r.organization_id = %(org)s AND r.campaign_id = %(campaign)s) a",
             {
                 "job": job.pk, "org": get_current_organization_id(),
                 "campaign": job.campaign_id, "numbers": [n.pk for n in numbers],

@@ -104,9 +104,11 @@ class JobStatus(TenantModel):
     status = PgEnumField(enum_name="job_status_enum", choices=Status.choices)
     # New in the port (crm.0012), for sending: the number it goes out from, until when a worker
     # holds it (a claim that outlives a killed worker expires), attempts so far and the outcome.
+    # No database constraint: a run writes 100,000 rows at once, and this check would be a
+    # quarter of the time; the number is assigned by the run itself.
     whatsapp_number = models.ForeignKey(
         "WhatsAppNumber", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )
     lease_until = UTCDateTimeField(null=True, blank=True)
     attempts = models.SmallIntegerField(default=0)
