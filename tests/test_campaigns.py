@@ -204,10 +204,13 @@ def test_api_refuses_content_whatsapp_would_refuse(org_a: Organization) -> None:
     assert "Fix the campaign's content" in answer.json()["detail"]
 
 
-def test_agents_may_read_progress_but_not_run(org_a: Organization) -> None:
+def test_agents_may_not_run_stop_or_resume(org_a: Organization) -> None:
     s = scenario(org_a)
     agent = client_for(staff(org_a, Role.AGENT))
-    assert agent.post(f"/api/v1/campaigns/{s.campaign.pk}/run/").status_code == 403
+    for action in ("run", "stop", "resume"):
+        assert agent.post(f"/api/v1/campaigns/{s.campaign.pk}/{action}/").status_code == 403
+    with tenant_context(org_a):
+        assert not Job.objects.exists()
 
 
 @pytest.mark.parametrize("action", ["run", "stop", "resume", "progress"])

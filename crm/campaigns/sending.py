@@ -166,7 +166,7 @@ def _send_and_record(client: GraphClient, job: Job, number: WhatsAppNumber, row:
     return True
 
 
-def send_chunk(job: Job, number: WhatsAppNumber) -> ChunkEnd:
+def run_chunk(job: Job, number: WhatsAppNumber) -> ChunkEnd:
     """Send up to CAMPAIGN_CHUNK_SIZE messages of the job from `number`, within a few seconds."""
     if job.state != Job.State.RUNNING or ratelimit.is_stopped(job.pk):
         return ChunkEnd.STOPPED

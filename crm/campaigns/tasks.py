@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from crm.campaigns import services
 from crm.campaigns.errors import CampaignActionError
-from crm.campaigns.sending import ChunkEnd, send_chunk as send_job_chunk
+from crm.campaigns.sending import ChunkEnd, run_chunk
 from crm.models import Campaign, Job, WhatsAppNumber
 from tenancy.context import tenant_context, unscoped
 
@@ -30,7 +30,7 @@ def send_chunk(job_id: str, number_id: str) -> str:
     number = WhatsAppNumber.objects.filter(pk=number_id).first()
     if job is None or number is None:
         return "gone"  # deleted, or not this organization's: nothing to send
-    end = send_job_chunk(job, number)
+    end = run_chunk(job, number)
     if end is ChunkEnd.MORE:
         send_chunk.delay(job_id, number_id)
     elif end is ChunkEnd.WAIT:

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from django.urls import path
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -75,8 +76,6 @@ class ProgressView(OrganizationScopedMixin, APIView):
 
 def urls() -> list[Any]:
     """The routes, for crm/api/urls.py."""
-    from django.urls import path
-
     return [
         path("campaigns/<str:pk>/run/", RunView.as_view(), name="campaign-run"),
         path("campaigns/<str:pk>/stop/", StopView.as_view(), name="campaign-stop"),
