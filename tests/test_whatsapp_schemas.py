@@ -1,4 +1,4 @@
-"""Outbound message schemas: every type Meta accepts, and clear refusals of malformed ones."""
+"""Message schemas: every type Meta accepts, clear refusals, and limits shared with inbound."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +6,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from crm.whatsapp.schemas import MESSAGE_TYPES, MessageContent, OutboundMessage
+from crm.webhooks.parsing import parse_payload
+from crm.webhooks.payload import MalformedPayload
+from crm.whatsapp.schemas import MAX_ID_LENGTH, MESSAGE_TYPES, MessageContent, OutboundMessage
+from tests import whatsapp_payloads as wp
 
 # One valid content of every type (the API's `send/` accepts exactly these shapes).
 CONTENTS: dict[str, dict[str, Any]] = {
@@ -105,3 +108,26 @@ def test_malformed_content_is_refused_saying_why(content: dict[str, Any], says: 
     with pytest.raises(ValidationError) as raised:
         MessageContent.model_validate(content)
     assert says in str(raised.value)
+
+
+def test_inbound_reads_only_the_object_of_the_message_s_type_and_ignores_new_fields() -> None:
+    item = {**wp.text("919812345678", "hi"), "image": 5, "brand_new": {"x": 1}}
+    item["text"]["added_by_meta_later"] = True
+    payload = wp.delivery(wp.entry(wp.change("1065", "15550001111", messages=[item])))
+    [message] = parse_payload(wp.body(payload)).changes[0].messages
+    assert message.content is not None and message.content.body == "hi"
+    assert message.raw["brand_new"] == {"x": 1}  # stored as received
+
+
+def test_inbound_and_outbound_share_the_limits() -> None:
+    where = {"latitude": 90.5, "longitude": 0}
+    with pytest.raises(ValidationError):
+        MessageContent.model_validate({"type": "location", "location": where})
+    item = {**wp.location("919812345678"), "location": where}
+    payload = wp.delivery(wp.entry(wp.change("1065", "15550001111", messages=[item])))
+    with pytest.raises(MalformedPayload) as raised:
+        parse_payload(wp.body(payload))
+    assert raised.value.problem == "latitude or longitude out of range"
+    long_id = {**wp.text("919812345678", "hi"), "id": "w" * (MAX_ID_LENGTH + 1)}
+    with pytest.raises(MalformedPayload, match="id too long"):
+        parse_payload(wp.body(wp.delivery(wp.entry(wp.change("1", "2", messages=[long_id])))))

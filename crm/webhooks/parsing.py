@@ -1,11 +1,17 @@
-"""Parse a raw webhook body into a Payload, validating all of it before anything is written."""
+"""Parse a raw webhook body into a Payload, validating all of it before anything is written.
+
+The validation is crm.whatsapp.inbound's pydantic models; what ingest gets are the small
+dataclasses of crm.webhooks.payload, each message with its object exactly as received (`raw`).
+"""
 from __future__ import annotations
 
 import json
 import math
 from typing import Any
 
-from crm.webhooks.content import parse_content
+from pydantic import ValidationError
+
+from crm.webhooks.content import content_of
 from crm.webhooks.payload import (
     Change,
     InboundMessage,
@@ -13,22 +19,11 @@ from crm.webhooks.payload import (
     Payload,
     Referral,
     StatusUpdate,
-    as_list,
-    as_object,
-    identifier,
-    integer,
-    optional_list,
-    optional_object,
-    required_object,
-    required_text,
-    text,
-    unix_time,
 )
+from crm.whatsapp import inbound
+from crm.whatsapp.inbound import WHATSAPP_OBJECT
 
-WHATSAPP_OBJECT = "whatsapp_business_account"
-REFERRAL_FIELDS = (
-    "source_url", "source_id", "source_type", "headline", "body", "media_type", "ctwa_clid",
-)
+__all__ = ["WHATSAPP_OBJECT", "load_json", "parse_payload"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -74,89 +69,60 @@ def load_json(body: bytes) -> Any:
     return data
 
 
-def _referral(message: dict[str, Any], where: str) -> Referral | None:
-    found = optional_object(message, "referral", where)
-    if found is None:
-        return None
-    at = f"{where}.referral"
-    return Referral(**{name: text(found, name, at) for name in REFERRAL_FIELDS})
-
-
-def _message(value: Any, where: str) -> InboundMessage:
-    message = as_object(value, where)
-    kind = required_text(message, "type", where)
+def _message(message: inbound.MessageItem, raw: dict[str, Any]) -> InboundMessage:
+    referral = message.referral
     return InboundMessage(
-        wamid=identifier(message, "id", where),
-        from_wa_id=identifier(message, "from", where),
-        timestamp=unix_time(message, "timestamp", where),
-        type=kind,
-        content=parse_content(kind, message, where),
-        referral=_referral(message, where),
-        raw=message,
+        wamid=message.id,
+        from_wa_id=message.from_,
+        timestamp=message.timestamp,
+        type=message.type,
+        content=content_of(message),
+        referral=Referral(**referral.model_dump()) if referral is not None else None,
+        raw=raw,
     )
 
 
-def _status(value: Any, where: str) -> StatusUpdate:
-    status = as_object(value, where)
-    errors = optional_list(status, "errors", where)
-    error = as_object(errors[0], f"{where}.errors[0]") if errors else {}
-    at = f"{where}.errors[0]"
+def _status(status: inbound.StatusItem) -> StatusUpdate:
+    error = status.errors[0] if status.errors else None
     return StatusUpdate(
-        wamid=identifier(status, "id", where),
-        status=required_text(status, "status", where),
-        timestamp=unix_time(status, "timestamp", where),
-        recipient_id=text(status, "recipient_id", where),
-        error_code=integer(error, "code", at),
-        error_title=text(error, "title", at) or text(error, "message", at),
+        wamid=status.id,
+        status=status.status,
+        timestamp=status.timestamp,
+        recipient_id=status.recipient_id,
+        error_code=error.code if error else None,
+        error_title=(error.title or error.message) if error else None,
     )
 
 
-def _names(value: dict[str, Any], where: str) -> tuple[tuple[str, str | None], ...]:
-    """(wa_id, profile name) of every contact of a change."""
-    names = []
-    for i, item in enumerate(optional_list(value, "contacts", where)):
-        at = f"{where}.contacts[{i}]"
-        contact = as_object(item, at)
-        profile = optional_object(contact, "profile", at) or {}
-        names.append((identifier(contact, "wa_id", at), text(profile, "name", f"{at}.profile")))
-    return tuple(names)
-
-
-def _change(value: Any, where: str) -> Change:
-    change = as_object(value, where)
-    field = required_text(change, "field", where)
-    if field != "messages":  # other subscriptions (template status, account updates): not ours
-        return Change(where=where, field=field)
-    at = f"{where}.value"
-    body = required_object(change, "value", where)
-    metadata = required_object(body, "metadata", at)
+def _change(change: inbound.ChangeItem, raw: dict[str, Any], where: str) -> Change:
+    value = change.value
+    if value is None:  # other subscriptions (template status, account updates): not ours
+        return Change(where=where, field=change.field)
+    raw_messages = raw["value"].get("messages") or []
     return Change(
         where=where,
-        field=field,
-        phone_number_id=identifier(metadata, "phone_number_id", f"{at}.metadata"),
-        display_phone_number=text(metadata, "display_phone_number", f"{at}.metadata"),
-        names=_names(body, at),
-        messages=tuple(
-            _message(m, f"{at}.messages[{i}]")
-            for i, m in enumerate(optional_list(body, "messages", at))
-        ),
-        statuses=tuple(
-            _status(s, f"{at}.statuses[{i}]")
-            for i, s in enumerate(optional_list(body, "statuses", at))
-        ),
+        field=change.field,
+        phone_number_id=value.metadata.phone_number_id,
+        display_phone_number=value.metadata.display_phone_number,
+        names=tuple((c.wa_id, c.profile.name if c.profile else None) for c in value.contacts),
+        messages=tuple(_message(m, raw_messages[i]) for i, m in enumerate(value.messages)),
+        statuses=tuple(_status(s) for s in value.statuses),
     )
 
 
 def parse_payload(body: bytes) -> Payload:
     """The whole delivery, validated; MalformedPayload names the first part that is not valid."""
-    top = as_object(load_json(body), "$")
-    kind = required_text(top, "object", "$")
-    if kind != WHATSAPP_OBJECT:
-        return Payload(object=kind, changes=())
-    changes = []
-    for i, entry in enumerate(as_list(top.get("entry"), "$.entry")):
-        where = f"entry[{i}]"
-        item = as_object(entry, where)
-        for j, change in enumerate(as_list(item.get("changes"), f"{where}.changes")):
-            changes.append(_change(change, f"{where}.changes[{j}]"))
-    return Payload(object=kind, changes=tuple(changes))
+    data = load_json(body)
+    try:
+        delivery = inbound.Delivery.model_validate(data)
+    except ValidationError as error:
+        where, problem = inbound.problems(error)[0]
+        raise MalformedPayload(where, problem) from None
+    if delivery.object != WHATSAPP_OBJECT:
+        return Payload(object=delivery.object, changes=())
+    changes = [
+        _change(change, data["entry"][i]["changes"][j], f"entry[{i}].changes[{j}]")
+        for i, entry in enumerate(delivery.entry)
+        for j, change in enumerate(entry.changes)
+    ]
+    return Payload(object=delivery.object, changes=tuple(changes))

@@ -1,20 +1,14 @@
-"""The webhook payload as small immutable dataclasses, and typed readers that validate it.
+"""The webhook payload as small immutable dataclasses: what ingest and the store work with.
 
-The readers raise MalformedPayload with a JSON path and what was expected, never the value: a
-payload holds customers' messages, and the error text ends up in logs and responses.
+crm.whatsapp.inbound validates a delivery (pydantic models); crm.webhooks.parsing turns it into
+these. MalformedPayload carries a JSON path and what was expected, never the value: a payload
+holds customers' messages, and the error text ends up in logs and responses.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-# Unix seconds up to 2100-01-01: beyond that a timestamp is a malformed one, not a date.
-MAX_UNIX_SECONDS = 4102444800
-MAX_INT32 = 2**31 - 1
-# Ids are indexed (wamid, wa_id): far longer than Meta's would fail the btree, not just look odd.
-MAX_ID_LENGTH = 256
 
 
 class MalformedPayload(ValueError):
@@ -115,102 +109,3 @@ class Payload:
 
     object: str
     changes: tuple[Change, ...]
-
-
-# --- Readers -------------------------------------------------------------------------------
-
-
-def as_object(value: Any, where: str) -> dict[str, Any]:
-    """`value` as a JSON object."""
-    if not isinstance(value, dict):
-        raise MalformedPayload(where, "expected an object")
-    return value
-
-
-def as_list(value: Any, where: str) -> list[Any]:
-    """`value` as a JSON array."""
-    if not isinstance(value, list):
-        raise MalformedPayload(where, "expected an array")
-    return value
-
-
-def optional_list(obj: dict[str, Any], key: str, where: str) -> list[Any]:
-    """obj[key] as an array; absent or null is empty."""
-    value = obj.get(key)
-    return [] if value is None else as_list(value, f"{where}.{key}")
-
-
-def optional_object(obj: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
-    """obj[key] as an object, or None when absent or null."""
-    value = obj.get(key)
-    return None if value is None else as_object(value, f"{where}.{key}")
-
-
-def required_object(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    """obj[key] as an object; it must be there."""
-    return as_object(obj.get(key), f"{where}.{key}")
-
-
-def text(obj: dict[str, Any], key: str, where: str) -> str | None:
-    """obj[key] as a string, or None when absent or null."""
-    value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise MalformedPayload(f"{where}.{key}", "expected a string")
-    return value
-
-
-def required_text(obj: dict[str, Any], key: str, where: str) -> str:
-    """obj[key] as a non-empty string."""
-    value = text(obj, key, where)
-    if not value:
-        raise MalformedPayload(f"{where}.{key}", "expected a non-empty string")
-    return value
-
-
-def identifier(obj: dict[str, Any], key: str, where: str) -> str:
-    """obj[key] as a non-empty id of at most MAX_ID_LENGTH characters."""
-    value = required_text(obj, key, where)
-    if len(value) > MAX_ID_LENGTH:
-        raise MalformedPayload(f"{where}.{key}", "id too long")
-    return value
-
-
-def number(obj: dict[str, Any], key: str, where: str, *, required: bool = False) -> float | None:
-    """obj[key] as a finite number (a numeric string too), or None when absent and optional."""
-    value = obj.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise MalformedPayload(f"{where}.{key}", "expected a number")
-    return float(value)
-
-
-def integer(
-    obj: dict[str, Any], key: str, where: str, *, required: bool = False, minimum: int = 0
-) -> int | None:
-    """obj[key] as an integer that fits a database integer column (a digit string too)."""
-    value = obj.get(key)
-    if value is None and not required:
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_INT32:
-        raise MalformedPayload(f"{where}.{key}", "expected an integer in range")
-    return value
-
-
-def unix_time(obj: dict[str, Any], key: str, where: str) -> datetime:
-    """obj[key], Unix seconds (Meta sends a digit string), as an aware UTC datetime."""
-    value = obj.get(key)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < MAX_UNIX_SECONDS:
-        raise MalformedPayload(f"{where}.{key}", "expected Unix seconds")
-    return datetime.fromtimestamp(value, tz=UTC)

@@ -1,7 +1,9 @@
 """Meta's WhatsApp message objects as pydantic v2 models (limits as Meta documents them).
 
 `MessageContent` is what a caller chooses to send (`type` and the matching object);
-`OutboundMessage` is the full body of `POST /{phone_number_id}/messages`.
+`OutboundMessage` is the full body of `POST /{phone_number_id}/messages`. What Meta sends us
+(webhook deliveries) is modelled in crm.whatsapp.inbound with the same limits; its models ignore
+fields Meta adds, where these refuse unknown ones (a typo must not drop part of a message).
 """
 from __future__ import annotations
 
@@ -13,7 +15,11 @@ MESSAGE_TYPES = ("text", "template", "image", "document", "audio", "video", "sti
                  "interactive", "location", "contacts", "reaction")
 MessageType = Literal["text", "template", "image", "document", "audio", "video", "sticker",
                       "interactive", "location", "contacts", "reaction"]
-Wamid = Annotated[str, Field(min_length=1, max_length=256)]
+# Limits shared by what we send and what we receive (crm.whatsapp.inbound): ids are indexed
+# (wamid, wa_id), so a far longer one would fail the btree, not just look odd.
+MAX_ID_LENGTH = 256
+LATITUDE, LONGITUDE = (-90.0, 90.0), (-180.0, 180.0)
+Wamid = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
 class Schema(BaseModel):
@@ -62,8 +68,8 @@ class Document(_Media):
 
 
 class Location(Schema):
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: float = Field(ge=LATITUDE[0], le=LATITUDE[1])
+    longitude: float = Field(ge=LONGITUDE[0], le=LONGITUDE[1])
     name: str | None = Field(default=None, max_length=1000)
     address: str | None = Field(default=None, max_length=1000)
 

@@ -1,0 +1,347 @@
+"""Meta's webhook deliveries as pydantic models: a delivery is validated whole before any write.
+
+The same limits as before the models: ids of at most 256 characters (they are indexed), Unix
+seconds before 2100 (a digit string too), finite numbers, integers that fit a database column.
+Objects Meta may extend ignore unknown fields; only the object of a message's own `type` is
+validated, and nothing of a change other than "messages" or of an object other than a WhatsApp
+Business Account. `problems()` turns a ValidationError into (JSON path, what was expected),
+never the value: a payload holds customers' messages.
+"""
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from crm.whatsapp.schemas import LATITUDE, LONGITUDE, MAX_ID_LENGTH
+
+WHATSAPP_OBJECT = "whatsapp_business_account"
+# Unix seconds up to 2100-01-01: beyond that a timestamp is a malformed one, not a date.
+MAX_UNIX_SECONDS = 4102444800
+MAX_INT32 = 2**31 - 1
+MEDIA_TYPES = ("image", "video", "audio", "sticker", "document")
+STORED_TYPES = ("text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "order",
+                "reaction")
+INTERACTIVE_TYPES = ("button_reply", "list_reply", "nfm_reply")
+
+
+def _malformed(problem: str) -> PydanticCustomError:
+    return PydanticCustomError("malformed", problem)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _malformed("expected a number")
+    return float(value)
+
+
+def _int32(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT32:
+        raise _malformed("expected an integer in range")
+    return value
+
+
+def _unix_time(value: Any) -> datetime:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < MAX_UNIX_SECONDS:
+        raise _malformed("expected Unix seconds")
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _array(value: Any) -> Any:
+    """An array; absent or null is an empty one."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _malformed("expected an array")
+    return value
+
+
+String = Annotated[str, Strict()]
+Text = String | None
+Filled = Annotated[str, Strict(), Field(min_length=1)]
+Identifier = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+# None passes the checks (and is refused by the type where a value is required), so an optional
+# field's error names the field itself, not a member of an `X | None` union.
+Number = Annotated[float, BeforeValidator(_number)]
+OptionalNumber = Annotated[float | None, BeforeValidator(_number)]
+Int32 = Annotated[int, BeforeValidator(_int32)]
+OptionalInt32 = Annotated[int | None, BeforeValidator(_int32)]
+UnixTime = Annotated[datetime, BeforeValidator(_unix_time)]
+
+
+class Inbound(BaseModel):
+    """Meta adds fields over time: unknown ones are ignored, never refused."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class TextObject(Inbound):
+    body: String
+
+
+class MediaObject(Inbound):
+    id: Filled
+    caption: Text = None
+    filename: Text = None
+    mime_type: Text = None
+
+
+class LocationObject(Inbound):
+    latitude: Number
+    longitude: Number
+    name: Text = None
+    address: Text = None
+
+    @model_validator(mode="after")
+    def _on_earth(self) -> LocationObject:
+        if not (LATITUDE[0] <= self.latitude <= LATITUDE[1]
+                and LONGITUDE[0] <= self.longitude <= LONGITUDE[1]):
+            raise _malformed("latitude or longitude out of range")
+        return self
+
+
+class ContactName(Inbound):
+    formatted_name: Text = None
+    first_name: Text = None
+
+
+class ContactPhone(Inbound):
+    phone: Text = None
+
+
+class ContactCard(Inbound):
+    name: ContactName | None = None
+    phones: Annotated[tuple[ContactPhone, ...], BeforeValidator(_array)] = ()
+
+
+class Reply(Inbound):
+    id: Filled
+    title: Filled
+
+
+class FlowReply(Inbound):
+    response_json: Text = None
+    name: Text = None
+    body: Text = None
+
+
+class InteractiveObject(Inbound):
+    type: Filled
+    button_reply: Reply | None = None
+    list_reply: Reply | None = None
+    nfm_reply: FlowReply | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_kind_only(cls, data: Any) -> Any:
+        """Validate the reply of the message's own kind; a kind Meta added later is ignored."""
+        if not isinstance(data, dict) or data.get("type") not in INTERACTIVE_TYPES:
+            return data
+        kind, reply = data["type"], data.get(data["type"])
+        return {"type": kind, kind: _MISSING if reply is None else reply}
+
+
+class ButtonObject(Inbound):
+    text: Text = None
+    payload: Text = None
+
+    @model_validator(mode="after")
+    def _labelled(self) -> ButtonObject:
+        if not (self.text or self.payload):
+            raise _malformed("expected a text or a payload")
+        return self
+
+
+class ProductItem(Inbound):
+    product_retailer_id: Filled
+    quantity: Annotated[Int32, Field(ge=1)]
+    item_price: OptionalNumber = None
+    currency: Text = None
+
+
+class OrderObject(Inbound):
+    catalog_id: Text = None
+    text: Text = None
+    product_items: Annotated[tuple[ProductItem, ...], Field(min_length=1)]
+
+
+class ReactionObject(Inbound):
+    message_id: Filled
+    emoji: Text = None
+
+
+class Referral(Inbound):
+    source_url: Text = None
+    source_id: Text = None
+    source_type: Text = None
+    headline: Text = None
+    body: Text = None
+    media_type: Text = None
+    ctwa_clid: Text = None
+
+
+class MessageItem(Inbound):
+    """One `messages[]` item; only the object of its own type is read."""
+
+    id: Identifier
+    from_: Identifier = Field(alias="from")
+    timestamp: UnixTime
+    type: Filled
+    referral: Referral | None = None
+    text: TextObject | None = None
+    image: MediaObject | None = None
+    video: MediaObject | None = None
+    audio: MediaObject | None = None
+    sticker: MediaObject | None = None
+    document: MediaObject | None = None
+    location: LocationObject | None = None
+    contacts: Annotated[tuple[ContactCard, ...], Field(min_length=1)] | None = None
+    interactive: InteractiveObject | None = None
+    button: ButtonObject | None = None
+    order: OrderObject | None = None
+    reaction: ReactionObject | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_type_only(cls, data: Any) -> Any:
+        """Drop other types' objects; the object of a stored type must be there."""
+        if not isinstance(data, dict):
+            return data
+        kind = data.get("type")
+        kept = {k: v for k, v in data.items() if k not in STORED_TYPES or k == kind}
+        if kind in STORED_TYPES and kept.get(kind) is None:
+            kept[kind] = _MISSING
+        return kept
+
+    @property
+    def object(self) -> Any:
+        """The object of this message's type; None for a type we do not store."""
+        return getattr(self, self.type, None) if self.type in STORED_TYPES else None
+
+
+_MISSING = object()  # fails every object's validation: "expected an object"
+
+
+class StatusError(Inbound):
+    code: OptionalInt32 = None
+    title: Text = None
+    message: Text = None
+
+
+class StatusItem(Inbound):
+    id: Identifier
+    status: Filled
+    timestamp: UnixTime
+    recipient_id: Text = None
+    errors: Annotated[tuple[StatusError, ...], BeforeValidator(_array)] = ()
+
+
+class Profile(Inbound):
+    name: Text = None
+
+
+class ContactItem(Inbound):
+    wa_id: Identifier
+    profile: Profile | None = None
+
+
+class Metadata(Inbound):
+    phone_number_id: Identifier
+    display_phone_number: Text = None
+
+
+class Value(Inbound):
+    metadata: Metadata
+    contacts: Annotated[tuple[ContactItem, ...], BeforeValidator(_array)] = ()
+    messages: Annotated[tuple[MessageItem, ...], BeforeValidator(_array)] = ()
+    statuses: Annotated[tuple[StatusItem, ...], BeforeValidator(_array)] = ()
+
+
+class ChangeItem(Inbound):
+    """One `changes[]` item; only field "messages" is ours, the rest are not read."""
+
+    field: Filled
+    value: Value | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _messages_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("field") != "messages":
+            return {"field": data.get("field")}
+        if isinstance(data, dict) and data.get("value") is None:
+            return {**data, "value": _MISSING}
+        return data
+
+
+class Entry(Inbound):
+    changes: tuple[ChangeItem, ...]
+
+
+class Delivery(Inbound):
+    """A whole delivery; entries of objects other than a WhatsApp Business Account are ignored."""
+
+    object: Filled
+    entry: tuple[Entry, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _whatsapp_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise _malformed("expected an object")
+        if data.get("object") != WHATSAPP_OBJECT:
+            return {"object": data.get("object")}
+        return {**data, "entry": _MISSING if data.get("entry") is None else data["entry"]}
+
+
+# What a failed check expected, by pydantic's error type (the rest say so themselves).
+EXPECTED = {
+    "missing": "required", "model_type": "expected an object", "model_attributes_type":
+    "expected an object", "dict_type": "expected an object", "list_type": "expected an array",
+    "tuple_type": "expected an array",
+    "too_short": "expected at least one item", "greater_than_equal": "expected at least 1",
+    "string_type": "expected a string", "string_too_short": "expected a non-empty string",
+    "string_too_long": "id too long", "float_type": "expected a number",
+    "int_type": "expected an integer in range",
+}
+
+
+def path(loc: tuple[int | str, ...]) -> str:
+    """A JSON path like `entry[1].changes[0].value.messages[2].location.latitude`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "$"
+
+
+def problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(path, what was expected) of each problem; never the offending value."""
+    found = []
+    for item in error.errors(include_url=False, include_input=False, include_context=False):
+        expected = item["msg"] if item["type"] == "malformed" else EXPECTED.get(
+            item["type"], "not valid")
+        found.append((path(item["loc"]), expected))
+    return found
