@@ -59,7 +59,7 @@ def test_rate_limit_holds_across_two_workers(
     assert Counter(call.body["to"] for call in sends) == Counter(s.wa_ids)
     times = sorted(call.received_at for call in sends)
     assert most_in_window([t for t in times if t >= times[0] + 1.0], 1.0) <= 10
-    assert times[-1] - times[0] >= 49 * 0.106 * 0.95  # shared: two own limits would halve it
+    assert times[-1] - times[0] >= 49 * 0.106 * 0.85  # shared: two own limits would halve it
 
 
 def test_stop_takes_effect_within_a_second_and_resume_goes_on(

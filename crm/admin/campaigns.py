@@ -21,7 +21,14 @@ from crm.admin.sites import site
 from crm.campaigns import services
 from crm.campaigns.errors import CampaignActionError
 from crm.campaigns.progress import progress
-from crm.models import Campaign, CampaignLog, CampaignRecipient, Job, JobStatus
+from crm.models import (
+    Campaign,
+    CampaignCustomer,
+    CampaignLog,
+    CampaignRecipient,
+    Job,
+    JobStatus,
+)
 
 
 class JobInline(RecentInline):
@@ -29,6 +36,14 @@ class JobInline(RecentInline):
     fields = ("created_at", "last_attempted_by", "last_triggered_time")
     select_related = ("last_attempted_by",)
     verbose_name_plural = "latest jobs"
+
+
+class AudienceInline(RecentInline):
+    model = CampaignCustomer
+    fields = ("customer",)
+    select_related = ("customer",)
+    verbose_name_plural = "first customers of the audience"
+    limit = 50
 
 
 class RecipientInline(RecentInline):
@@ -61,7 +76,7 @@ class CampaignAdmin(TenantModelAdmin):
                                "updated_at", "everything")}),
     )
     readonly_fields = ("created_by", "updated_by", "last_job", "everything", "run_progress")
-    inlines = (JobInline, RecipientInline, CampaignLogInline)
+    inlines = (JobInline, AudienceInline, RecipientInline, CampaignLogInline)
     actions = ("run_campaigns", "stop_campaigns", "resume_campaigns")
 
     @admin.display(description="Latest run")

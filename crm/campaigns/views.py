@@ -34,30 +34,30 @@ class CampaignActionView(OrganizationScopedMixin, APIView):
     """POST runs one action of services on the campaign; refusals are 400/409 with the reason."""
 
     model = Campaign  # RolePermission: writing campaigns (ORG_ADMIN) may run, stop and resume
-    action: ClassVar[Callable[..., Job]]
+    service: ClassVar[Callable[..., Job]]
     success_status: ClassVar[int] = status.HTTP_200_OK
 
     def post(self, request: Request, pk: str) -> Response:
         campaign = _campaign(pk)
         try:
-            job = type(self).action(campaign, request.user)
+            job = type(self).service(campaign, request.user)
         except CampaignActionError as error:
             return Response({"detail": str(error)}, status=error.status)
         return Response(services.describe(job), status=self.success_status)
 
 
 class RunView(CampaignActionView):
-    action = staticmethod(services.run_campaign)
+    service = staticmethod(services.run_campaign)
     success_status = status.HTTP_202_ACCEPTED
 
 
 class StopView(CampaignActionView):
-    action = staticmethod(lambda campaign, user: services.stop_campaign(
+    service = staticmethod(lambda campaign, user: services.stop_campaign(
         campaign, f"stopped by {user.get_username()}"))
 
 
 class ResumeView(CampaignActionView):
-    action = staticmethod(services.resume_campaign)
+    service = staticmethod(services.resume_campaign)
     success_status = status.HTTP_202_ACCEPTED
 
 
