@@ -165,6 +165,47 @@ INBOX_HEARTBEAT_SECONDS = env.float("INBOX_HEARTBEAT_SECONDS", default=15.0)
 INBOX_STREAM_SECONDS = env.float("INBOX_STREAM_SECONDS", default=300.0)
 LOGIN_URL = "/admin/login/"
 
+# Celery on RabbitMQ (`celery -A crm worker`, `celery -A crm beat`; see README "Workers").
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="amqp://guest:guest@127.0.0.1:5672//")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged after it ran, and handed to another worker when its worker dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "start-scheduled-campaigns": {
+        "task": "crm.campaigns.tasks.start_scheduled_campaigns",
+        "schedule": env.float("CAMPAIGN_SCHEDULE_SECONDS", default=15.0),
+    },
+    "sweep-stalled-jobs": {
+        "task": "crm.campaigns.tasks.sweep_stalled_jobs",
+        "schedule": env.float("CAMPAIGN_SWEEP_SECONDS", default=60.0),
+    },
+}
+# Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CAMPAIGN_REDIS_PREFIX = env("CAMPAIGN_REDIS_PREFIX", default="wbcrm:campaigns")
+# Rows a sender claims at once, and how long a claim lasts before another worker may take it over.
+CAMPAIGN_CLAIM_SIZE = env.int("CAMPAIGN_CLAIM_SIZE", default=20)
+CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=60)
+# Sends per chunk task before it queues its continuation (at the back: fair between campaigns).
+CAMPAIGN_CHUNK_SIZE = env.int("CAMPAIGN_CHUNK_SIZE", default=200)
+CAMPAIGN_CHUNK_SECONDS = env.float("CAMPAIGN_CHUNK_SECONDS", default=1.0)
+# Chains of chunks sending from one number at once: about its rate times Meta's answer time.
+CAMPAIGN_SENDERS_PER_NUMBER = env.int("CAMPAIGN_SENDERS_PER_NUMBER", default=4)
+# Sends from a number are paced `limit` per this many milliseconds: a little over a second
+# absorbs jitter between our send and the Graph API's clock (see crm/campaigns/ratelimit.py).
+CAMPAIGN_RATE_WINDOW_MS = env.int("CAMPAIGN_RATE_WINDOW_MS", default=1060)
+# Retryable errors: attempts per recipient, and the first wait (doubling on each attempt).
+CAMPAIGN_MAX_ATTEMPTS = env.int("CAMPAIGN_MAX_ATTEMPTS", default=5)
+CAMPAIGN_RETRY_BASE_SECONDS = env.float("CAMPAIGN_RETRY_BASE_SECONDS", default=2.0)
+# Meta's pair limit: about one message to the same customer from one number every 6 seconds.
+CAMPAIGN_PAIR_SECONDS = env.float("CAMPAIGN_PAIR_SECONDS", default=6.0)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

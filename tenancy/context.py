@@ -114,3 +114,8 @@ def tenant_context(organization: Any) -> _StateOverride:
 def unscoped() -> _StateOverride:
     """Run a block across every organization; say at the call site why it must."""
     return _StateOverride(TenantState(unscoped=True))
+
+
+def no_organization() -> _StateOverride:
+    """Run a block with no organization at all (tenant queries raise), whatever is active."""
+    return _StateOverride(_NONE)

@@ -17,6 +17,8 @@ from tenancy.context import TenantState, get_state, tenant_context, unscoped
 from tests.legacy import LegacyDatabases
 from tests.planting import PLANT_FUNCTION
 
+pytest_plugins = ["tests.celery_support"]
+
 
 # The role the tests serve as: no superuser, no BYPASSRLS, owns nothing; the policies bind it.
 APP_ROLE = "wbcrm_test_app"

@@ -20,6 +20,7 @@ from crm.models import (
     ApiToken,
     AddressCollectionSession,
     Campaign,
+    CampaignCustomer,
     CampaignLog,
     CampaignRecipient,
     Category,
@@ -391,6 +392,16 @@ class JobStatusFactory(DjangoModelFactory):
     job = factory.SubFactory(JobFactory)
     customer = factory.SubFactory(CustomerFactory)
     status = JobStatus.Status.PENDING
+
+
+class CampaignCustomerFactory(DjangoModelFactory):
+    """A customer in a campaign's audience; both of the active organization."""
+
+    class Meta:
+        model = CampaignCustomer
+
+    campaign = factory.SubFactory(CampaignFactory)
+    customer = factory.SubFactory(CustomerFactory)
 
 
 class CampaignRecipientFactory(DjangoModelFactory):

@@ -51,13 +51,13 @@ DERIVED_TABLES = (
     "number_flow_configs",
 )
 TENANT_TABLES = ORIGINAL_ORG_TABLES + DERIVED_TABLES
-UNTOUCHED_TABLES = (
-    "campaign_customers", "order_events", "inventory_logs", "template_messages", "whatsapp_tokens",
-)
+UNTOUCHED_TABLES = ("order_events", "inventory_logs", "template_messages", "whatsapp_tokens")
+# Modelled later than crm.0002 (crm.0015): organization_id from its campaign, in every state.
+CAMPAIGN_CUSTOMERS = "campaign_customers"
 SHARED_TABLES = (
     "organizations", "roles", "categories", "sub_categories", "products", "costs", "files",
 )
-LEGACY_TABLES = TENANT_TABLES + UNTOUCHED_TABLES + SHARED_TABLES
+LEGACY_TABLES = TENANT_TABLES + (CAMPAIGN_CUSTOMERS,) + UNTOUCHED_TABLES + SHARED_TABLES
 MARKER = "added by crm.0002_organization_id"  # crm.0002's comment on the columns it adds
 
 # "Half done": the Alembic migration (or an earlier run of ours) stopped part-way. Each table shows

@@ -2,6 +2,11 @@
 import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wbcrm")
+# Redis keys of this test process only (workers started by tests inherit them through the env).
+os.environ.setdefault(
+    "CAMPAIGN_REDIS_PREFIX",
+    f"wbcrm-test:{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:{os.getpid()}",
+)
 
 from crm.settings import *  # noqa: E402,F401,F403
 

@@ -17,8 +17,14 @@ from django.forms import ModelChoiceField
 from django.test import Client
 
 from crm.admin import site
-from crm.admin.campaigns import JobAdmin, JobStatusAddInline, JobStatusInline
-from crm.models import JobStatus
+from crm.admin.campaigns import (
+    AudienceInline,
+    CampaignAdmin,
+    JobAdmin,
+    JobStatusAddInline,
+    JobStatusInline,
+)
+from crm.models import CampaignCustomer, JobStatus
 from crm.roles import can_read, hidden_in_admin
 from tenancy.context import tenant_context, unscoped
 from tenancy.guards import is_tenant_model
@@ -41,7 +47,10 @@ pytestmark = pytest.mark.usefixtures("python_scope")
 
 REGISTERED = registered()
 # Models the admin shows inside another model's pages instead of on their own.
-HANDLED_BY_INLINE = {JobStatus: (JobAdmin, (JobStatusInline, JobStatusAddInline))}
+HANDLED_BY_INLINE = {
+    JobStatus: (JobAdmin, (JobStatusInline, JobStatusAddInline)),
+    CampaignCustomer: (CampaignAdmin, (AudienceInline,)),
+}
 
 
 def test_every_crm_model_is_registered_or_handled_inline() -> None:

@@ -53,7 +53,7 @@ def test_the_access_token_is_replaced_kept_or_removed_never_echoed(number, org_a
     form = client.get(url).context["adminform"].form
     assert "access_token" not in form.fields and "new_access_token" in form.fields
     base = {"phone_number_id": number.phone_number_id, "display_number": "+91 1",
-            "webhook_path": "/w", "is_active": "on"}
+            "webhook_path": "/w", "is_active": "on", "messages_per_second": "80"}
 
     def stored() -> str | None:
         with tenant_context(org_a):

@@ -17,6 +17,7 @@ TENANT_TABLES = {
     "quick_replies", "leads", "zoho_mappings", "flow_logs", "campaign_logs", "whatsapp_api_logs",
     "zoho_payload_logs", "number_flow_configs",
     "api_tokens",  # new in the port
+    "campaign_customers",  # wb-crm's own, modelled with campaign sending (crm.0012)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

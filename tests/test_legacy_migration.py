@@ -14,6 +14,7 @@ import pytest
 
 from tests.legacy import (
     AFTER_ALEMBIC,
+    CAMPAIGN_CUSTOMERS,
     DERIVED_TABLES,
     HALF_DONE,
     HALF_DONE_FOREIGN_OBJECTS,
@@ -126,7 +127,7 @@ def test_migrate_derives_every_documented_organization(
 @pytest.mark.parametrize("state", STATES)
 def test_every_other_column_is_unchanged(legacy: LegacyDatabases, state: str) -> None:
     """Apart from organization_id, only passlib hashes change (gaining `bcrypt$`): every column
-    keeps its definition and every row its values; the five untouched tables keep their schema
+    keeps its definition and every row its values; the four untouched tables keep their schema
     (information_schema and pg_catalog) and rows."""
     run = legacy.migrated(state)
     assert run.result.returncode == 0, output(run.result)
@@ -166,6 +167,23 @@ def test_every_other_column_is_unchanged(legacy: LegacyDatabases, state: str) ->
     assert schema(run.name, UNTOUCHED_TABLES) == schema(run.template, UNTOUCHED_TABLES)
     for table in UNTOUCHED_TABLES:
         assert run.after.rows[table] == run.before.rows[table] != []
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_campaign_customers_take_their_campaigns_organization(
+    legacy: LegacyDatabases, state: str
+) -> None:
+    """wb-crm's own campaign_customers keeps its rows and key; each row gains its campaign's
+    organization (crm.0015)."""
+    run = legacy.migrated(state)
+    assert run.result.returncode == 0, output(run.result)
+    campaigns = {row["id"]: row["organization_id"] for row in run.after.rows["campaigns"]}
+    rows = run.after.rows[CAMPAIGN_CUSTOMERS]
+    assert [{k: v for k, v in row.items() if k != "organization_id"} for row in rows] == (
+        run.before.rows[CAMPAIGN_CUSTOMERS]
+    )
+    assert {row["organization_id"] for row in rows} == {ORGS["A"], ORGS["B"]}
+    assert all(row["organization_id"] == campaigns[row["campaign_id"]] for row in rows)
 
 
 # --- 3. makemigrations and the audit -----------------------------------------------------------
@@ -349,8 +367,9 @@ def test_backwards_removes_only_ours_then_forwards_again(
         forward = migrate(db)
         assert forward.returncode == 0, output(forward)
         assert query(db, "SELECT count(*) FROM pg_class WHERE relrowsecurity "
-                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 1,)]  # + api_tokens
-        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 1 + 2,)]
+                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 2,)]
+        # + api_tokens and campaign_customers; + 2 shared-read policies
+        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 2 + 2,)]
         again = Snapshot.take(db)
     problems = diff(run.after.schema, again.schema, "schema")
     problems += diff(run.after.rows, again.rows, "rows")

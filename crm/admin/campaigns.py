@@ -5,7 +5,8 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
@@ -17,7 +18,17 @@ from crm.admin.base import (
     changelist_links,
 )
 from crm.admin.sites import site
-from crm.models import Campaign, CampaignLog, CampaignRecipient, Job, JobStatus
+from crm.campaigns import services
+from crm.campaigns.errors import CampaignActionError
+from crm.campaigns.progress import progress
+from crm.models import (
+    Campaign,
+    CampaignCustomer,
+    CampaignLog,
+    CampaignRecipient,
+    Job,
+    JobStatus,
+)
 
 
 class JobInline(RecentInline):
@@ -25,6 +36,14 @@ class JobInline(RecentInline):
     fields = ("created_at", "last_attempted_by", "last_triggered_time")
     select_related = ("last_attempted_by",)
     verbose_name_plural = "latest jobs"
+
+
+class AudienceInline(RecentInline):
+    model = CampaignCustomer
+    fields = ("customer",)
+    select_related = ("customer",)
+    verbose_name_plural = "first customers of the audience"
+    limit = 50
 
 
 class RecipientInline(RecentInline):
@@ -52,11 +71,47 @@ class CampaignAdmin(TenantModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "description", "type", "status", "campaign_cost_type",
                            "content")}),
+        ("Sending", {"fields": ("scheduled_at", "run_progress")}),
         ("Record", {"fields": ("created_by", "updated_by", "last_job", "created_at",
                                "updated_at", "everything")}),
     )
-    readonly_fields = ("created_by", "updated_by", "last_job", "everything")
-    inlines = (JobInline, RecipientInline, CampaignLogInline)
+    readonly_fields = ("created_by", "updated_by", "last_job", "everything", "run_progress")
+    inlines = (JobInline, AudienceInline, RecipientInline, CampaignLogInline)
+    actions = ("run_campaigns", "stop_campaigns", "resume_campaigns")
+
+    @admin.display(description="Latest run")
+    def run_progress(self, obj: Campaign) -> str:
+        job = None if obj._state.adding else obj.jobs.order_by("-created_at").first()
+        if job is None:
+            return "never run"
+        report = progress(job)
+        counts = ", ".join(f"{name} {count}" for name, count in report["counts"].items())
+        reason = f" ({report['stop_reason']})" if report["stop_reason"] else ""
+        return f"{report['state']}{reason}: {counts}; {report['rate_per_second']} sent/s"
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[Campaign], action: Any,
+              done: str) -> None:
+        """Apply a service action to each selected campaign, reporting each refusal."""
+        for campaign in queryset:
+            try:
+                action(campaign, request.user)
+            except CampaignActionError as error:
+                self.message_user(request, f"{campaign}: {error}", messages.WARNING)
+            else:
+                self.message_user(request, f"{campaign}: {done}.", messages.SUCCESS)
+
+    @admin.action(description="Run the selected campaigns", permissions=["change"])
+    def run_campaigns(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        self._each(request, queryset, services.run_campaign, "queued")
+
+    @admin.action(description="Stop the selected campaigns", permissions=["change"])
+    def stop_campaigns(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        self._each(request, queryset, lambda campaign, user: services.stop_campaign(
+            campaign, f"stopped by {user.get_username()}"), "stopped")
+
+    @admin.action(description="Resume the selected campaigns", permissions=["change"])
+    def resume_campaigns(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        self._each(request, queryset, services.resume_campaign, "resumed")
 
     @admin.display(description="All records")
     def everything(self, obj: Campaign) -> str:

@@ -60,8 +60,10 @@ class JobStatusSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = JobStatus
-        fields = ("id", "job", "customer", "status", "organization")
-        read_only_fields = ("organization",)
+        fields = ("id", "job", "customer", "status", "whatsapp_number", "attempts", "reason",
+                  "updated_at", "organization")
+        # Campaign sending writes these (crm.campaigns.sending).
+        read_only_fields = ("attempts", "reason", "updated_at", "organization")
 
     def get_id(self, obj: JobStatus) -> str:
         return f"{obj.job_id}:{obj.customer_id}"

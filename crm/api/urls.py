@@ -12,6 +12,7 @@ from crm.api.conversations import (
 from crm.api.media import MediaUploadView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
+from crm.campaigns.views import urls as campaign_action_urls
 
 router = DefaultRouter()
 for resource in RESOURCES:
@@ -28,5 +29,6 @@ urlpatterns = [
     path("conversations/events/", ConversationEventsView.as_view(), name="api-conversation-events"),
     path("conversations/<uuid:customer_id>/read/", ConversationReadView.as_view(),
          name="api-conversation-read"),
+    *campaign_action_urls(),
     path("", include(router.urls)),
 ]

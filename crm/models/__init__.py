@@ -1,6 +1,7 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
 from crm.models.campaigns import (
     Campaign,
+    CampaignCustomer,
     CampaignLog,
     CampaignRecipient,
     Job,
@@ -35,6 +36,7 @@ __all__ = [
     "ApiToken",
     "AddressCollectionSession",
     "Campaign",
+    "CampaignCustomer",
     "CampaignLog",
     "CampaignRecipient",
     "Category",

@@ -43,6 +43,8 @@ class Campaign(TenantModel):
         "Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     status = models.CharField(max_length=20, null=True, blank=True, db_index=True)
+    # New in the port (crm.0012): when Celery beat starts the campaign by itself.
+    scheduled_at = UTCDateTimeField(null=True, blank=True)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("created_by"),)
 
@@ -65,8 +67,18 @@ class Job(TenantModel):
         db_column="last_attempted_by", db_index=False,
     )
     last_triggered_time = UTCDateTimeField(null=True, blank=True)
+    # New in the port (crm.0012): the run's state, why it stopped, and when it ran.
+    state = models.CharField(max_length=20, null=True, blank=True)
+    stop_reason = models.TextField(null=True, blank=True)
+    started_at = UTCDateTimeField(null=True, blank=True)
+    finished_at = UTCDateTimeField(null=True, blank=True)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("campaign"),)
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        STOPPED = "stopped"
+        COMPLETED = "completed"
 
     class Meta:
         db_table = "jobs"
@@ -90,15 +102,57 @@ class JobStatus(TenantModel):
         "Customer", on_delete=models.CASCADE, related_name="job_statuses", db_index=False
     )
     status = PgEnumField(enum_name="job_status_enum", choices=Status.choices)
+    # New in the port (crm.0012), for sending: the number it goes out from, until when a worker
+    # holds it (a claim that outlives a killed worker expires), attempts so far and the outcome.
+    # No database constraint: a run writes 100,000 rows at once, and this check would be a
+    # quarter of the time; the number is assigned by the run itself.
+    whatsapp_number = models.ForeignKey(
+        "WhatsAppNumber", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False, db_constraint=False,
+    )
+    lease_until = UTCDateTimeField(null=True, blank=True)
+    attempts = models.SmallIntegerField(default=0)
+    reason = models.CharField(max_length=200, null=True, blank=True)
+    updated_at = UTCDateTimeField(null=True, blank=True)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 
     class Meta:
         db_table = "job_status"
         verbose_name_plural = "job statuses"
+        indexes = [
+            # Senders claim a job's pending rows per number.
+            models.Index(
+                fields=["organization", "job", "whatsapp_number"],
+                condition=models.Q(status="pending"), name="job_status_org_pending_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status}"
+
+
+class CampaignCustomer(TenantModel):
+    """A customer chosen as audience of a campaign (composite key; wb-crm's own table)."""
+
+    pk = models.CompositePrimaryKey("campaign", "customer")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="audience", db_index=False
+    )
+    customer = models.ForeignKey(
+        "Customer", on_delete=models.CASCADE, related_name="campaign_memberships", db_index=False
+    )
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("campaign"),)
+
+    class Meta:
+        db_table = "campaign_customers"
+        indexes = [
+            models.Index(fields=["organization", "campaign"], name="campaign_customers_org_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.campaign_id}"
 
 
 class CampaignRecipient(TenantModel):

@@ -43,6 +43,8 @@ class WhatsAppNumber(TenantModel):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     verification_note = models.CharField(max_length=255, null=True, blank=True)
+    # New in the port (crm.0012): the most campaign messages sent from it in any one second.
+    messages_per_second = models.PositiveIntegerField(default=80)
 
     class Meta:
         db_table = "whatsapp_numbers"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from crm.models import (
     Campaign,
     CampaignLog,
+    CampaignCustomer,
     CampaignRecipient,
     Category,
     Cost,
@@ -285,6 +286,7 @@ class Command(BaseCommand):
             self._get(CampaignRecipient, campaign=campaign, phone_number=customer.wa_id, defaults={
                 "name": customer.name, "params": {"name": customer.name.split()[0]},
                 "status": "sent" if ok else "failed", "created_at": self._ago(days=2)})
+            self._get(CampaignCustomer, campaign=campaign, customer=customer)
             self._get(JobStatus, job=job, customer=customer, defaults={
                 "status": JobStatus.Status.SUCCESS if ok else JobStatus.Status.FAILURE})
             self._get(CampaignLog, campaign=campaign, job=job, target_id=customer.pk, defaults={

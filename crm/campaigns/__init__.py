@@ -1,0 +1,1 @@
+"""Running campaigns: queueing a job (services), sending it (Celery tasks), its progress."""
