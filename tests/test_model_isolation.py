@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.db import models
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 
 from crm.models import Organization
@@ -92,6 +92,14 @@ def test_no_organization_raises(model: type[models.Model], org_a, python_scope: 
         mine.save()
 
 
+def _same_organization_key(table: str, column: str) -> bool:
+    """Whether crm.0011 gave `table.column` a same-organization composite foreign key."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s",
+                       [f"{table}_{column}_same_org_fk"])
+        return cursor.fetchone() is not None
+
+
 @pytest.mark.parametrize(("model", "relation"), RELATIONS,
                          ids=[f"{m._meta.label}.{r}" for m, r in RELATIONS])
 def test_a_row_cannot_point_at_b(
@@ -103,9 +111,18 @@ def test_a_row_cannot_point_at_b(
         with pytest.raises(CrossTenantError, match=relation):
             _make(model, org_a, **{relation: parents_of_b})
         return
-    # The policies check organization_id, not references (same-tenant composite foreign keys
-    # refuse such a row); through it A still reaches nothing of B.
-    child = _make(model, org_a, **{relation: parents_of_b})
+    column = model._meta.get_field(relation).column
+    try:
+        with transaction.atomic():
+            child = _make(model, org_a, **{relation: parents_of_b})
+            with connection.cursor() as cursor:  # crm.0011's keys are checked at COMMIT
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    except IntegrityError as error:  # a same-organization key refused the row (or its parents)
+        assert "same_org_fk" in str(error)
+        return
+    # No key on this relation (to users, or kept without one by wb-crm): the policies check
+    # organization_id, not references; through such a row A still reaches nothing of B.
+    assert not _same_organization_key(model._meta.db_table, column)
     with tenant_context(org_a):
         fresh = model._default_manager.get(pk=child.pk)
         with pytest.raises(parent_model.DoesNotExist):
