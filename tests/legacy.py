@@ -684,8 +684,9 @@ def _hold_row_exclusive(dbname: str, table: str) -> psycopg2.extensions.connecti
     return conn
 
 
-def _wait_for_lock_wait(dbname: str, holder: int, timeout: float = 30) -> None:
-    """Return once a session on `dbname` other than `holder` waits for a lock."""
+def _wait_for_lock_wait(dbname: str, holder: int, timeout: float = 180) -> None:
+    """Return once a session on `dbname` other than `holder` waits for a lock (a loaded machine
+    may take a minute or more to start `migrate` and reach it)."""
     deadline = time.monotonic() + timeout
     with cursor("postgres") as cur:
         while time.monotonic() < deadline:
