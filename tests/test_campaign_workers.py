@@ -52,7 +52,7 @@ def test_rate_limit_holds_across_two_workers(
     benchmark reports every window (docs/BENCHMARKS.md)."""
     s = scenario(org_a, customers=50, recipients=0, numbers=1, rate=10)
     for _ in range(2):
-        workers.start(concurrency=3, WHATSAPP_GRAPH_URL=fake_graph_server.url)
+        workers.start(concurrency=3, WBCRM_TEST_GRAPH_URL=fake_graph_server.url)
     job = _run(s)
     wait_for(lambda: _state(s, job) == Job.State.COMPLETED, timeout=30)
     sends = _sends(fake_graph_server)
@@ -66,7 +66,7 @@ def test_stop_takes_effect_within_a_second_and_resume_goes_on(
     workers: Workers, org_a: Organization, fake_graph_server: FakeGraphServer,
 ) -> None:
     s = scenario(org_a, customers=40, recipients=0, numbers=1, rate=10)
-    workers.start(concurrency=4, WHATSAPP_GRAPH_URL=fake_graph_server.url)
+    workers.start(concurrency=4, WBCRM_TEST_GRAPH_URL=fake_graph_server.url)
     job = _run(s)
     wait_for(lambda: len(_sends(fake_graph_server)) >= 5)
     with tenant_context(org_a):
@@ -87,7 +87,7 @@ def test_sigkill_of_a_worker_loses_nobody(
 ) -> None:
     """Another worker completes the job; only sends in flight at the kill may go twice."""
     s = scenario(org_a, customers=150, recipients=0, numbers=2, rate=30)
-    env = {"WHATSAPP_GRAPH_URL": fake_graph_server.url, "CAMPAIGN_LEASE_SECONDS": "3"}
+    env = {"WBCRM_TEST_GRAPH_URL": fake_graph_server.url, "CAMPAIGN_LEASE_SECONDS": "3"}
     doomed = workers.start(concurrency=4, **env)
     job = _run(s)
     wait_for(lambda: len(_sends(fake_graph_server)) >= 40)

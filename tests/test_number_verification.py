@@ -147,7 +147,7 @@ def test_admin_add_checks_with_meta(org_a: Organization, fake_graph: FakeGraph) 
     boss = signed_in(make_staff(org_a, Role.ORG_ADMIN))
     answer = boss.post(admin_url(WhatsAppNumber, "add"), {
         "phone_number_id": VICTIM, "display_number": "+1 555", "is_active": "on",
-        "new_access_token": "tok",
+        "new_access_token": "tok", "messages_per_second": "80",
     })
     assert answer.status_code == 302
     with tenant_context(org_a):

@@ -19,7 +19,7 @@ from tenancy.audit import tenant_models
 REFERENCE_TABLES = {
     "users": "platform staff have no organization; sign-in finds a username across organizations",
     "api_tokens": "platform staff's tokens have no organization; found by hash before one is known",
-    "templates": "shared templates have no organization; the key is the global template name",
+    "templates": "shared templates have no organization (NULL cannot be a distribution value)",
     "zoho_mappings": "shared mappings have no organization",
     "whatsapp_numbers": "webhooks are routed by Meta's global phone_number_id before an "
                         "organization is known",
@@ -33,6 +33,7 @@ PRIMARY_KEYS_CHANGE = {
     "referrer_tracking_pkey", "customer_addresses_pkey", "address_collection_sessions_pkey",
     "campaign_recipients_pkey", "quick_replies_pkey", "leads_pkey", "flow_logs_pkey",
     "campaign_logs_pkey", "whatsapp_api_logs_pkey", "zoho_payload_logs_pkey",
+    "campaign_customers_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 
