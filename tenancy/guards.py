@@ -105,6 +105,16 @@ def remember_stored(obj: models.Model) -> None:
     setattr(obj, LOADED, (obj.pk, as_uuid(obj.organization_id)))
 
 
+FRESH = "_tenant_fresh_key"  # the random key a new instance drew from its field's uuid4 default
+
+
+def remember_fresh_key(obj: models.Model, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Note the key of a new instance when its uuid4 default drew it (no key was passed)."""
+    pk = obj._meta.pk
+    if not args and pk.default is uuid.uuid4 and not ({pk.name, pk.attname, "pk"} & kwargs.keys()):
+        obj.__dict__[FRESH] = obj.pk
+
+
 def _trusted(obj: models.Model) -> bool:
     """True when `obj`'s key and organization are what the database gave us, unchanged."""
     return getattr(obj, LOADED, None) == (obj.pk, as_uuid(obj.organization_id))
@@ -154,6 +164,8 @@ def guard_existing_row(obj: TenantModel) -> None:
     current = require_organization(type(obj))
     if current is None or obj.pk is None or _trusted(obj):
         return
+    if obj.__dict__.get(FRESH) == obj.pk:
+        return  # a key just drawn at random names no existing row: nothing to look up
     stored = stored_organization(obj)
     if stored is MISSING or stored == current:
         return

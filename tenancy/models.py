@@ -20,12 +20,14 @@ from tenancy.context import get_state
 from tenancy.derivations import Derivation
 from tenancy.exceptions import CrossTenantError, TenantNotSetError
 from tenancy.guards import (
+    FRESH,
     as_uuid,
     check_references,
     guard_delete,
     guard_existing_row,
     guard_upsert,
     is_tenant_model,
+    remember_fresh_key,
     prepare_for_write,
     python_scope,
     remember_stored,
@@ -255,6 +257,10 @@ class TenantModel(models.Model):
         abstract = True
         base_manager_name = "objects"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        remember_fresh_key(self, args, kwargs)
+
     @classmethod
     def null_organization_allowed(cls) -> bool:
         """Return True when a row may legitimately belong to no organization."""
@@ -272,6 +278,7 @@ class TenantModel(models.Model):
         check_references([self], kwargs.get("update_fields"))
         guard_existing_row(self)
         super().save(*args, **kwargs)
+        self.__dict__.pop(FRESH, None)  # saved: from now on the stored row is what is trusted
         remember_stored(self)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

@@ -96,6 +96,28 @@ def test_saving_a_new_object_with_another_organizations_key_is_refused(world: Wo
         assert Message.objects.get(pk=world.message_b.pk).body == "hello from org-b"
 
 
+def test_a_key_replaced_after_it_was_drawn_is_looked_up(world: World) -> None:
+    """Only a key the uuid4 default drew skips the lookup; one set afterwards is checked."""
+    forged = Customer(wa_id="440000000001")
+    forged.pk = world.customer_b.pk
+    with tenant_context(world.a), pytest.raises(CrossTenantError, match="another organization"):
+        forged.save()
+    assert _owner(Customer, world.customer_b.pk) == world.b.pk
+
+
+def test_a_drawn_key_is_saved_without_a_lookup(
+    world: World, django_assert_num_queries: object
+) -> None:
+    """A new row whose key the uuid4 default drew cannot collide: one INSERT, no SELECT."""
+    fresh = Customer(wa_id="440000000002")
+    with tenant_context(world.a), django_assert_num_queries(1) as queries:  # type: ignore[operator]
+        fresh.save()
+    assert queries.captured_queries[0]["sql"].startswith("INSERT")
+    fresh.organization_id = world.b.pk
+    with tenant_context(world.a), pytest.raises(CrossTenantError):
+        fresh.save()  # saved once: its stored row decides from now on
+
+
 # --- update(organization=None) ------------------------------------------------------------------
 
 @pytest.mark.parametrize("field", ["organization", "organization_id"])
