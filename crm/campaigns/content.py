@@ -1,30 +1,51 @@
 """What a campaign sends: its content as a WhatsApp message, and whether it is marketing."""
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from pydantic import ValidationError
 
 from crm.campaigns.errors import InvalidContent
+from crm.campaigns.personalise import fill, has_placeholders
 from crm.models import Campaign
 from crm.whatsapp.optout import MARKETING, template_category
 from crm.whatsapp.schemas import MessageContent
 
 
-def message_content(campaign: Campaign) -> MessageContent:
-    """The campaign's message: `content` is either a full message object (`{"type": "text",
-    "text": {...}}`) or, as wb-crm stores it, the object of the campaign's type."""
+# Keys of a campaign's content that say how to send it, not what.
+SETTINGS = ("category", "from_numbers")
+
+
+def content_json(campaign: Campaign) -> dict[str, Any]:
+    """The campaign's message as JSON: `content` is either a full message object (`{"type":
+    "text", "text": {...}}`) or, as wb-crm stores it, the object of the campaign's type."""
     content: Any = campaign.content or {}
     if not isinstance(content, dict):
         raise InvalidContent("The campaign's content must be a JSON object.")
+    content = {k: v for k, v in content.items() if k not in SETTINGS}
     if "type" not in content:
-        kind = campaign.type
-        inner = {k: v for k, v in content.items() if k != "category"}
-        content = {"type": kind, kind: inner}
+        content = {"type": campaign.type, campaign.type: content}
+    return content
+
+
+# What a placeholder stands for while the content is checked before a run: a value that is
+# valid wherever a placeholder may be (a text, a parameter, a media link).
+SAMPLE = "https://example.com/1"
+
+
+def message_content(campaign: Campaign) -> MessageContent:
+    """The campaign's message, checked as WhatsApp would check it (placeholders as a sample)."""
+    content = content_json(campaign)
+    if has_placeholders(content):
+        content = fill(content, defaultdict(lambda: SAMPLE))
+    return validated(campaign, content)
+
+
+def validated(campaign: Campaign, content: dict[str, Any]) -> MessageContent:
+    """`content` (the campaign's message JSON, perhaps filled for a recipient) as a message."""
     try:
-        return MessageContent.model_validate(
-            {k: v for k, v in content.items() if k != "category"}
-        )
+        return MessageContent.model_validate(content)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'content'}: {e['msg']}" for e in error.errors()

@@ -67,21 +67,25 @@ def _queue_statuses(job: Job, numbers: list[WhatsAppNumber], skip_opted_out: boo
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO job_status (job_id, customer_id, organization_id, status, "
-            "whatsapp_number_id, attempts, reason, updated_at) "
+            "whatsapp_number_id, attempts, reason, updated_at, params) "
             "SELECT %(job)s, a.id, %(org)s, "
             "CASE WHEN %(skip)s AND a.opted_out THEN 'failure' ELSE 'pending' END"
             "::job_status_enum, "
             "(%(numbers)s::uuid[])[1 + (row_number() OVER () - 1) %% %(n)s], 0, "
             "CASE WHEN %(skip)s AND a.opted_out THEN 'skipped: opted out' END, "
-            "clock_timestamp() AT TIME ZONE 'utc' "
-            "FROM (SELECT c.id, c.marketing_opt_out_at IS NOT NULL AS opted_out "
+            "clock_timestamp() AT TIME ZONE 'utc', a.params "
+            # A customer both chosen and uploaded goes once, with the upload's params.
+            "FROM (SELECT DISTINCT ON (u.id) u.id, u.opted_out, u.params FROM ("
+            "SELECT c.id, c.marketing_opt_out_at IS NOT NULL AS opted_out, NULL::jsonb AS params "
             "FROM campaign_customers cc JOIN customers c ON c.id = cc.customer_id "
             "AND c.organization_id = %(org)s "
             "WHERE cc.organization_id = %(org)s AND cc.campaign_id = %(campaign)s "
-            "UNION SELECT c.id, c.marketing_opt_out_at IS NOT NULL FROM campaign_recipients r "
+            "UNION ALL SELECT c.id, c.marketing_opt_out_at IS NOT NULL, r.params::jsonb "
+            "FROM campaign_recipients r "
             "JOIN customers c ON c.organization_id = %(org)s "
             "AND c.wa_id = regexp_replace(r.phone_number, '[^0-9]', '', 'g') "
-            "WHERE r.organization_id = %(org)s AND r.campaign_id = %(campaign)s) a",
+            "WHERE r.organization_id = %(org)s AND r.campaign_id = %(campaign)s) u "
+            "ORDER BY u.id, u.params IS NULL) a",
             {
                 "job": job.pk, "org": get_current_organization_id(),
                 "campaign": job.campaign_id, "numbers": [n.pk for n in numbers],

@@ -114,6 +114,9 @@ class JobStatus(TenantModel):
     attempts = models.SmallIntegerField(default=0)
     reason = models.CharField(max_length=200, null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
+    # New in the port (crm.0016): the uploaded recipient's own values for the campaign's
+    # {{placeholders}} (campaign_recipients.params), copied when the run is queued.
+    params = models.JSONField(null=True, blank=True)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 

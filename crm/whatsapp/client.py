@@ -100,6 +100,7 @@ class GraphClient:
         self, number: WhatsAppNumber, *, transport: httpx.BaseTransport | None = None,
         campaign: Campaign | None = None, job: Job | None = None,
         retries: int | None = None, sleep: Callable[[float], None] = time.sleep,
+        keep_logs: bool = False,
     ) -> None:
         if get_current_organization_id() is None or (
             number.organization_id != get_current_organization_id()
@@ -119,6 +120,9 @@ class GraphClient:
         self._retries = int(getattr(settings, "WHATSAPP_GRAPH_RETRIES", 2)
                             if retries is None else retries)
         self._sleep = sleep
+        # keep_logs: the caller writes the api log rows (kept_logs) with its own outcome rows.
+        self._keep_logs = keep_logs
+        self.kept_logs: list[dict[str, Any]] = []
 
     # --- what callers use ----------------------------------------------------------------
 
@@ -233,6 +237,24 @@ class GraphClient:
     ) -> None:
         """One whatsapp_api_logs row for this attempt; a failure to log never fails the call."""
         duration_ms = int((time.perf_counter() - started) * 1000)
+        level = logging.WARNING if error is not None else logging.DEBUG
+        logger.log(level, "Graph API %s %s -> %s in %d ms%s", method, httpx.URL(url).path,
+                   response.status_code if response is not None else "no answer", duration_ms,
+                   f" (code {error.code}, {error.action.value})" if error is not None else "")
+        row = self._log_row(method, url, kwargs, started_at, duration_ms, response, error)
+        if self._keep_logs:
+            self.kept_logs.append(row)
+            return
+        try:
+            WhatsAppApiLog.objects.create(**row)
+        except Exception:  # the call's outcome matters more than its log row
+            logger.exception("Could not record a Graph API call in whatsapp_api_logs")
+
+    def _log_row(
+        self, method: str, url: str, kwargs: Mapping[str, Any], started_at: datetime,
+        duration_ms: int, response: httpx.Response | None, error: GraphError | None,
+    ) -> dict[str, Any]:
+        """The whatsapp_api_logs columns of one attempt, with every secret masked."""
         body = _logged_body(response) if response is not None else None
         wamid = None
         if isinstance(body, dict) and isinstance(body.get("messages"), list) and body["messages"]:
@@ -247,30 +269,24 @@ class GraphClient:
         if kwargs.get("files"):
             request["files"] = "(file upload, not recorded)"
         recipient = payload.get("to") if isinstance(payload, dict) else None
-        level = logging.WARNING if error is not None else logging.DEBUG
-        logger.log(level, "Graph API %s %s -> %s in %d ms%s", method, httpx.URL(url).path,
-                   response.status_code if response is not None else "no answer", duration_ms,
-                   f" (code {error.code}, {error.action.value})" if error is not None else "")
-        try:
-            WhatsAppApiLog.objects.create(
-                campaign=self._campaign, job=self._job,
-                phone_number=str(recipient or self.number.phone_number_id)[:20],
-                request_url=str(url)[:500],
-                request_payload=self._scrub(request),
-                request_headers={"Authorization": "***"},
-                response_status_code=response.status_code if response is not None else None,
-                response_body=self._scrub(body),
-                response_headers=self._scrub(dict(response.headers)) if response else None,
-                whatsapp_message_id=wamid,
-                error_code=str(error.code)[:50] if error and error.code is not None else None,
-                error_message=self._scrub(str(error)) if error else None,
-                request_time=started_at,
-                response_time=timezone.now(),
-                duration_ms=duration_ms,
-                created_at=started_at,
-            )
-        except Exception:  # the call's outcome matters more than its log row
-            logger.exception("Could not record a Graph API call in whatsapp_api_logs")
+        return {
+            "campaign_id": self._campaign.pk if self._campaign else None,
+            "job_id": self._job.pk if self._job else None,
+            "phone_number": str(recipient or self.number.phone_number_id)[:20],
+            "request_url": str(url)[:500],
+            "request_payload": self._scrub(request),
+            "request_headers": {"Authorization": "***"},
+            "response_status_code": response.status_code if response is not None else None,
+            "response_body": self._scrub(body),
+            "response_headers": self._scrub(dict(response.headers)) if response else None,
+            "whatsapp_message_id": wamid,
+            "error_code": str(error.code)[:50] if error and error.code is not None else None,
+            "error_message": self._scrub(str(error)) if error else None,
+            "request_time": started_at,
+            "response_time": timezone.now(),
+            "duration_ms": duration_ms,
+            "created_at": started_at,
+        }
 
 
 def _as_json(body: BaseModel | Mapping[str, Any]) -> dict[str, Any]:

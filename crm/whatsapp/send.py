@@ -65,7 +65,7 @@ def check_reply_to(customer: Customer, reply_to: str) -> None:
                       "this customer's conversation.", field="reply_to")
 
 
-def _columns(content: MessageContent) -> dict[str, Any]:
+def message_columns(content: MessageContent) -> dict[str, Any]:
     """What the messages table shows of a message of each type."""
     obj = content.object
     if content.type == "text":
@@ -106,7 +106,7 @@ def _store(
             delivery_status_at=now,
             error_code=error.code if error else None,
             error_title=error.message[:255] if error else None,
-            **_columns(content),
+            **message_columns(content),
         )
         if sent:
             Customer.objects.filter(pk=customer.pk).filter(
