@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from bench.fake_graph import Binary, FakeGraph
-from crm.models import Message, Organization, Role, WhatsAppNumber
+from crm.models import Message, Organization, Role, WhatsAppApiLog, WhatsAppNumber
 from tenancy.context import tenant_context
 from tests.factories import MessageFactory, WhatsAppNumberFactory
 from tests.test_api import client_for, staff
@@ -80,6 +80,21 @@ def test_media_refusals(fake_graph: FakeGraph, org_a: Organization, image: Messa
     tampered = agent.get(url(image))
     assert tampered.status_code == 502 and "checksum" in tampered.json()["detail"]
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+def test_a_file_larger_than_whatsapp_allows_is_refused_while_it_streams(
+    fake_graph: FakeGraph, org_a: Organization, image: Message, monkeypatch: Any
+) -> None:
+    """The download is streamed to a spooled file and stops at the limit, never held whole."""
+    from crm.whatsapp import media
+
+    monkeypatch.setattr(media, "LARGEST", len(JPEG) - 1)
+    refused = client_for(staff(org_a, Role.AGENT)).get(url(image))
+    assert refused.status_code == 502 and "larger than WhatsApp allows" in refused.json()["detail"]
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    with tenant_context(org_a):  # both calls are in the api log, the download's without bytes
+        logged = WhatsAppApiLog.objects.order_by("created_at")
+        assert [log.request_url.rsplit("/", 1)[-1] for log in logged] == [image.media_id] * 2
 
 
 def test_another_organizations_media_is_404(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from django.conf import settings
@@ -160,17 +160,19 @@ class GraphClient:
     def request_raw(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
         json: Any = None, data: Mapping[str, Any] | None = None, files: Any = None,
+        sink: Sink | None = None,
     ) -> httpx.Response:
         """Call the Graph API with retries; the successful httpx.Response, or a GraphError.
 
         `path` is relative to the versioned root, or an absolute URL Meta gave us (media).
+        With a `sink`, a successful answer's body is streamed into it, never held whole.
         """
         method = method.upper()
         url = path if path.startswith(("http://", "https://")) else f"{base_url()}/{path}"
         attempt = 0
         while True:
             try:
-                return self._attempt(method, url, params=params, json=json, data=data,
+                return self._attempt(method, url, sink, params=params, json=json, data=data,
                                      files=files)
             except GraphError as error:
                 if attempt >= self._retries or not self._may_retry(method, error):
@@ -196,19 +198,26 @@ class GraphClient:
         delay = base * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
         return min(max(delay, retry_after or 0.0), ceiling)
 
-    def _attempt(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _attempt(self, method: str, url: str, sink: Sink | None, **kwargs: Any
+                 ) -> httpx.Response:
         started_at = timezone.now()
         started = time.perf_counter()
         client = self._http or http_client()
+        headers = {"Authorization": f"Bearer {self._token}"}
         try:
-            response = client.request(
-                method, url, headers={"Authorization": f"Bearer {self._token}"}, **kwargs
-            )
+            if sink is None:
+                response = client.request(method, url, headers=headers, **kwargs)
+            else:
+                response = _stream(client, client.build_request(method, url, headers=headers,
+                                                                **kwargs), sink)
         except httpx.HTTPError as exc:
             failure = TransportError(f"No answer from the Graph API ({type(exc).__name__})",
                                      not_sent=isinstance(exc, _NOT_SENT))
             self._record(method, url, kwargs, started_at, started, None, failure)
             raise failure from None
+        except Exception:  # the sink refused the body (too large...): the call is still logged
+            self._record(method, url, kwargs, started_at, started, None, None)
+            raise
         error = None
         if response.status_code >= 400:
             error = error_from_response(
@@ -289,6 +298,29 @@ class GraphClient:
         }
 
 
+class Sink(Protocol):
+    """Where a streamed answer's body goes (a download): `start` before each attempt's body."""
+
+    def start(self) -> None: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+
+def _stream(client: httpx.Client, request: httpx.Request, sink: Sink) -> httpx.Response:
+    """Send `request`; a successful body goes to `sink` chunk by chunk, an error's is read."""
+    response = client.send(request, stream=True)
+    try:
+        if response.status_code >= 400:
+            response.read()  # Meta's error JSON: small, and needed to classify the error
+        else:
+            sink.start()
+            for chunk in response.iter_bytes():
+                sink.write(chunk)
+    finally:
+        response.close()
+    return response
+
+
 def _as_json(body: BaseModel | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(body, BaseModel):
         return body.model_dump(mode="json", exclude_none=True)
@@ -312,6 +344,9 @@ def _decode(response: httpx.Response) -> Any:
 
 
 def _logged_body(response: httpx.Response) -> Any:
+    if response.is_stream_consumed and not hasattr(response, "_content"):  # went to a sink
+        return {"bytes": response.num_bytes_downloaded,
+                "content_type": response.headers.get("content-type")}
     if "json" in response.headers.get("content-type", ""):
         decoded = _decode_or_none(response)
         if decoded is not None:

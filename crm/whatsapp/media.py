@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from typing import IO
 
-from django.core.files.base import ContentFile, File
+from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 
@@ -132,24 +134,48 @@ def message_media(message: Message) -> StoredMedia:
                        mime.startswith(SHOWN_INLINE))
 
 
+class _Download:
+    """A file streamed from Meta: spooled to disk past 1 MB, hashed and measured as it comes."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=MB)
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def start(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.hash, self.size = hashlib.sha256(), 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > LARGEST:
+            raise Refused(502, "meta_media", "Meta's file is larger than WhatsApp allows.")
+        self.hash.update(chunk)
+        self.file.write(chunk)
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def _fetch(message: Message, name: str) -> str | None:
     """Download the media from Meta into the storage; the MIME type Meta gives."""
     client = _client(receiving_number(message))
-    try:
-        info = client.request("GET", message.media_id)
-        url = info.get("url") if isinstance(info, dict) else None
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise Refused(502, "meta_media", "Meta gave no download URL for this media.")
-        content = client.request_raw("GET", url).content
-    except GraphError as error:
-        raise MetaRefused(error) from None
-    if len(content) > LARGEST:
-        raise Refused(502, "meta_media", "Meta's file is larger than WhatsApp allows.")
-    expected = info.get("sha256")
-    if expected and hashlib.sha256(content).hexdigest() != expected:
-        raise Refused(502, "meta_media", "The file from Meta does not match its checksum; "
-                      "try again.")
-    _store(name, ContentFile(content))
+    with closing(_Download()) as download:
+        try:
+            info = client.request("GET", message.media_id)
+            url = info.get("url") if isinstance(info, dict) else None
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+                raise Refused(502, "meta_media", "Meta gave no download URL for this media.")
+            client.request_raw("GET", url, sink=download)
+        except GraphError as error:
+            raise MetaRefused(error) from None
+        expected = info.get("sha256")
+        if expected and download.hash.hexdigest() != expected:
+            raise Refused(502, "meta_media", "The file from Meta does not match its checksum; "
+                          "try again.")
+        download.file.seek(0)
+        _store(name, File(download.file))
     return info.get("mime_type")
 
 
