@@ -12,7 +12,7 @@ from bench.fake_graph import FakeGraph
 from crm.inbox import replies
 from crm.models import Customer, Message, Organization, Role, WhatsAppNumber
 from tenancy.context import tenant_context, unscoped
-from tests.factories import TemplateFactory, WhatsAppNumberFactory
+from tests.factories import MessageFactory, TemplateFactory, WhatsAppNumberFactory
 from tests.inbox_support import conversation
 from tests.test_admin_support import make_staff, signed_in
 
@@ -70,6 +70,20 @@ def test_outside_the_window_text_is_refused_and_templates_offered(
     template = fake_graph.sent()[0].body["template"]
     assert template["name"] == "order_update"
     assert [p["text"] for p in template["components"][0]["parameters"]] == ["Ravi", "A-17"]
+
+
+def test_a_closed_composer_turns_to_free_text_once_the_customer_writes(
+    org_a: Organization, number_a: WhatsAppNumber, agent: Client
+) -> None:
+    old = conversation(org_a, "Ravi", at=timezone.now() - timedelta(days=2))
+    closed = agent.get(f"/inbox/{old.pk}/composer/").content.decode()
+    assert "window is closed" in closed
+    assert 'id="composer-live"' in closed and f"'{old.pk}'" in closed  # listens for Ravi only
+    with tenant_context(org_a):  # Ravi writes again
+        MessageFactory(customer=old, sender_type="customer", timestamp=timezone.now())
+        Customer.objects.filter(pk=old.pk).update(last_inbound_at=timezone.now())
+    opened = agent.get(f"/inbox/{old.pk}/composer/").content.decode()
+    assert 'name="text"' in opened and "composer-live" not in opened
 
 
 def test_template_needs_each_parameter(fake_graph: FakeGraph, recent: Customer, agent: Client,

@@ -46,7 +46,7 @@ def test_agent_sees_own_organizations_conversations_only(
     assert "Asha of A" in fragment and "Bala of B" not in fragment
 
 
-@pytest.mark.parametrize("path", ["/inbox/{}/", "/inbox/{}/thread/",
+@pytest.mark.parametrize("path", ["/inbox/{}/", "/inbox/{}/thread/", "/inbox/{}/composer/",
                                   "/inbox/{}/template-fields/?template=x:en"])
 def test_another_organizations_conversation_is_404(
     chats: dict[str, Customer], agent_a: Client, path: str

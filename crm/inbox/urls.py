@@ -14,5 +14,6 @@ urlpatterns = [
     path("<uuid:customer_id>/read/", views.mark_read, name="read"),
     path("<uuid:customer_id>/assign/", views.assign, name="assign"),
     path("<uuid:customer_id>/reply/", views.reply, name="reply"),
+    path("<uuid:customer_id>/composer/", views.composer, name="composer"),
     path("<uuid:customer_id>/template-fields/", views.template_fields, name="template-fields"),
 ]

@@ -153,6 +153,14 @@ def reply(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
 
 @require_GET
 @inbox_view
+def composer(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """The composer alone (htmx: it turns to free text when the customer writes again)."""
+    customer = _customer(request, customer_id)
+    return render(request, "inbox/_composer.html", _thread_context(request, customer))
+
+
+@require_GET
+@inbox_view
 def template_fields(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
     """The parameter inputs of the template chosen in the composer (htmx)."""
     customer = _customer(request, customer_id)
