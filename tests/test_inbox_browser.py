@@ -20,7 +20,7 @@ from bench.fake_graph import FakeGraph
 from crm.models import Message, Organization, Role, User
 from tenancy.context import tenant_context
 from tests import whatsapp_payloads as wp
-from tests.factories import WhatsAppNumberFactory
+from tests.factories import QuickReplyFactory, WhatsAppNumberFactory
 from tests.inbox_support import conversation
 from tests.test_admin_support import PASSWORD, make_staff
 
@@ -83,6 +83,7 @@ def test_two_organizations_work_their_inboxes_live(
     settings.WHATSAPP_APP_SECRET = wp.SECRET
     with tenant_context(org_a):
         WhatsAppNumberFactory(phone_number_id=PNID_A, display_number=DISPLAY_A)
+        QuickReplyFactory(title="Clinic hours", content="We open at nine")
     wrote = timezone.now() - timedelta(minutes=5)
     asha = conversation(org_a, "Asha Rao", at=wrote, business_number=DISPLAY_A)
     conversation(org_b, "Bala Iyer", at=wrote)
@@ -99,6 +100,11 @@ def test_two_organizations_work_their_inboxes_live(
     page_a.click("text=Asha Rao")
     page_a.wait_for_selector("#thread .bubble.in")
     page_a.wait_for_selector("body[data-live=on]")
+    # Typing "/cl" offers the matching quick replies; picking one inserts its text.
+    page_a.type("textarea[name=text]", "/cl")
+    page_a.click("#quick-reply-suggestions >> text=/clinic-hours")
+    assert page_a.input_value("textarea[name=text]") == "We open at nine"
+    assert page_a.query_selector("#quick-reply-suggestions") is None
     page_a.fill("textarea[name=text]", "Your order is on its way")
     page_a.click("#composer button[type=submit]")
     page_a.wait_for_selector(".bubble.out[data-status=sent] >> text=Your order is on its way")

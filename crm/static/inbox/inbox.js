@@ -27,18 +27,63 @@
   document.addEventListener("htmx:afterSwap", scrollThread);
   document.addEventListener("DOMContentLoaded", scrollThread);
 
-  // Quick replies: "/shortcut" typed at the end of the reply is replaced by its text.
+  // Quick replies: "/shortcut" and a space at the end of the reply is replaced by its text;
+  // while a "/..." is being typed, the matching quick replies are offered below the box.
+  function quickReplies() {
+    const data = document.getElementById("quick-replies");
+    return data ? JSON.parse(data.textContent) : [];
+  }
+
+  function insert(box, at, quick) {
+    box.value = box.value.slice(0, at) + quick.content;
+    box.focus();
+    offer(box, []);
+  }
+
+  function offer(box, matches, at) {
+    let list = document.getElementById("quick-reply-suggestions");
+    if (!matches.length) {
+      if (list) { list.remove(); }
+      return;
+    }
+    if (!list) {
+      list = document.createElement("ul");
+      list.id = "quick-reply-suggestions";
+      list.className = "suggestions";
+      list.setAttribute("aria-label", "Quick replies");
+      box.after(list);
+    }
+    list.replaceChildren(...matches.slice(0, 8).map(function (quick) {
+      const item = document.createElement("li");
+      const pick = document.createElement("button");
+      pick.type = "button";
+      pick.textContent = "/" + quick.shortcut + " \u2014 " + quick.content;
+      pick.addEventListener("click", function () { insert(box, at, quick); });
+      item.append(pick);
+      return item;
+    }));
+  }
+
   document.addEventListener("input", function (event) {
     const box = event.target;
     if (box.name !== "text" || box.tagName !== "TEXTAREA") { return; }
-    const data = document.getElementById("quick-replies");
-    const found = /(^|\s)\/([\w-]+)\s$/.exec(box.value);
-    if (!data || !found) { return; }
-    const quick = JSON.parse(data.textContent).find((q) => q.shortcut === found[2]);
+    const done = /(^|\s)\/([\w-]+)\s$/.exec(box.value);
+    const quick = done && quickReplies().find((q) => q.shortcut === done[2]);
     if (quick) {
-      box.value = box.value.slice(0, found.index + found[1].length) + quick.content;
+      insert(box, done.index + done[1].length, quick);
+      return;
     }
+    const typing = /(^|\s)\/([\w-]*)$/.exec(box.value);
+    if (!typing) {
+      offer(box, []);
+      return;
+    }
+    const prefix = typing[2].toLowerCase();
+    offer(box, quickReplies().filter((q) => q.shortcut.startsWith(prefix)),
+          typing.index + typing[1].length);
   });
+
+  document.addEventListener("reset", function () { offer(null, []); });  // a reply went out
 
   // Errors of htmx requests (403, 400...) are shown in the composer, not swallowed.
   document.addEventListener("htmx:responseError", function (event) {
