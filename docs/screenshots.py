@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import sync_playwright
@@ -55,10 +56,33 @@ def inbound(text: str) -> None:
     answer.raise_for_status()
 
 
+def store_demo_photo(env: dict[str, str], browser: Any) -> None:
+    """Put a photo where the inbox keeps the demo's image media, as if fetched from Meta once
+    (no Graph API here to fetch it from)."""
+    found = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         "from crm.models import Message; from tenancy.context import unscoped\n"
+         "with unscoped():\n"
+         "    for m in Message.objects.filter(type='image').exclude(media_id=None):\n"
+         "        print(m.organization_id, m.media_id)"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.split()
+    page = browser.new_page(viewport={"width": 320, "height": 200})
+    page.set_content('<body style="margin:0;background:linear-gradient(135deg,#7fb8d6,#f3d9b1)">'
+                     '<div style="font:bold 28px sans-serif;color:#fff;padding:70px 40px">'
+                     'Clinic area</div></body>')
+    photo = page.screenshot(type="jpeg")
+    page.close()
+    for organization, media_id in zip(found[::2], found[1::2]):
+        path = Path(env["MEDIA_ROOT"]) / "whatsapp-media" / organization / media_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(photo)
+
+
 def main() -> None:
-    scratch = Path(tempfile.mkdtemp()) / "screenshots.sqlite3"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{scratch}", "DEBUG": "true",
-           "WHATSAPP_APP_SECRET": SECRET, "WHATSAPP_NUMBER_CACHE_SECONDS": "0"}
+    scratch = Path(tempfile.mkdtemp())
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{scratch / 'screenshots.sqlite3'}",
+           "DEBUG": "true", "WHATSAPP_APP_SECRET": SECRET, "WHATSAPP_NUMBER_CACHE_SECONDS": "0",
+           "MEDIA_ROOT": str(scratch / "media")}
     manage(env, "migrate", "-v0")
     manage(env, "seed_demo")
     server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload",
@@ -74,6 +98,7 @@ def main() -> None:
         inbound("Could I come in tomorrow at 6 pm?")
         with sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            store_demo_photo(env, browser)
             page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
             page.goto(f"{BASE}/admin/login/?next=/inbox/")
             page.fill("input[name=username]", "oliva_agent")
@@ -83,7 +108,11 @@ def main() -> None:
             page.screenshot(path=DOCS / "inbox-list.png")
             page.click("text=Priya Sharma")
             page.wait_for_selector("#thread .bubble")
-            page.fill("textarea[name=text]", "/greeting ")
+            page.wait_for_selector("#thread img[src]")
+            page.wait_for_function("[...document.querySelectorAll('#thread img')]"
+                                   ".every(img => img.complete && img.naturalWidth > 0)")
+            page.type("textarea[name=text]", "/")  # the quick replies on offer
+            page.wait_for_selector("#quick-reply-suggestions")
             page.screenshot(path=DOCS / "inbox-thread.png")
             page.click("text=Rahul Verma")
             page.select_option("select[name=template]", index=1)
