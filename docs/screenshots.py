@@ -60,19 +60,20 @@ def store_demo_photo(env: dict[str, str], browser: Any) -> None:
     """Put a photo where the inbox keeps the demo's image media, as if fetched from Meta once
     (no Graph API here to fetch it from)."""
     found = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c",
          "from crm.models import Message; from tenancy.context import unscoped\n"
          "with unscoped():\n"
          "    for m in Message.objects.filter(type='image').exclude(media_id=None):\n"
-         "        print(m.organization_id, m.media_id)"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.split()
+         "        print('MEDIA', m.organization_id, m.media_id)"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.splitlines()
     page = browser.new_page(viewport={"width": 320, "height": 200})
     page.set_content('<body style="margin:0;background:linear-gradient(135deg,#7fb8d6,#f3d9b1)">'
                      '<div style="font:bold 28px sans-serif;color:#fff;padding:70px 40px">'
                      'Clinic area</div></body>')
     photo = page.screenshot(type="jpeg")
     page.close()
-    for organization, media_id in zip(found[::2], found[1::2]):
+    for organization, media_id in (line.split()[1:] for line in found
+                                   if line.startswith("MEDIA ")):
         path = Path(env["MEDIA_ROOT"]) / "whatsapp-media" / organization / media_id
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(photo)

@@ -19,13 +19,34 @@
     };
   }
 
-  // Keep the newest message in view after the thread is (re)loaded.
+  // Keep the newest message in view after the thread is (re)loaded, and while images load
+  // unless the agent has scrolled up to read.
+  let pinned = true;
+  // The thread shrinks when the composer grows (quick replies on offer): stay at the bottom.
+  const resized = window.ResizeObserver && new ResizeObserver(function () {
+    if (pinned) { scrollThread(); }
+  });
   function scrollThread() {
     const list = document.querySelector("#thread .messages");
-    if (list) { list.scrollTop = list.scrollHeight; }
+    if (!list) { return; }
+    list.scrollTop = list.scrollHeight;
+    pinned = true;
+    if (resized) {
+      resized.disconnect();
+      resized.observe(list);
+    }
   }
   document.addEventListener("htmx:afterSwap", scrollThread);
   document.addEventListener("DOMContentLoaded", scrollThread);
+  document.addEventListener("scroll", function (event) {
+    const list = event.target;
+    if (list.matches && list.matches("#thread .messages")) {
+      pinned = list.scrollTop + list.clientHeight >= list.scrollHeight - 40;
+    }
+  }, true);
+  document.addEventListener("load", function (event) {
+    if (pinned && event.target.closest && event.target.closest("#thread")) { scrollThread(); }
+  }, true);
 
   // Quick replies: "/shortcut" and a space at the end of the reply is replaced by its text;
   // while a "/..." is being typed, the matching quick replies are offered below the box.
