@@ -18,6 +18,7 @@ from django.apps import apps
 from django.db import DatabaseError, connection, connections, transaction
 
 from crm.models import Organization
+from tenancy import rls
 from tenancy.checks import bypass_reasons, rls_problems
 from tenancy.context import tenant_context, unscoped
 from tenancy.guards import is_tenant_model
@@ -88,6 +89,24 @@ def test_every_tenant_table_has_row_level_security_and_its_policies(db: None) ->
             "organizations: row level security DISABLED, NOT FORCED, missing policies "
             "['tenant_rows']"
         ]
+
+
+def test_every_tenant_table_carries_the_latest_policy_version(db: None) -> None:
+    """A tenant table added later with an older version of the policies fails here."""
+    tables = {m._meta.db_table for m in apps.get_models() if is_tenant_model(m)}
+    rendered = ("SELECT polrelid::regclass::text, pg_get_expr(polqual, polrelid) FROM pg_policy "
+                "WHERE polname = %s")
+    with connection.cursor() as cursor:
+        # PostgreSQL's own rendering of the latest condition, on a table of the test's own.
+        cursor.execute("CREATE TEMP TABLE latest_policy (organization_id uuid)")
+        cursor.execute(f"CREATE POLICY {rls.ROWS_POLICY} ON latest_policy "
+                       f"USING ({rls.OWN_ROWS[rls.LATEST]})")
+        cursor.execute(rendered, [rls.ROWS_POLICY])
+        conditions = dict(cursor.fetchall())
+    latest = conditions.pop("latest_policy")
+    older = {table: condition for table, condition in conditions.items() if condition != latest}
+    assert older == {}
+    assert set(conditions) == tables
 
 
 def test_raw_sql_sees_only_the_active_organizations_rows(customers: None, org_a, org_b) -> None:
