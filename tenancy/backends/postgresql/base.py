@@ -35,6 +35,13 @@ def _transaction_control(sql: Any) -> bool:
     return isinstance(sql, str) and sql.startswith(_TRANSACTION_CONTROL)
 
 
+def _can_carry_settings(sql: Any, many: bool, context: dict[str, Any]) -> bool:
+    """True for plain DML on an unnamed cursor, which the settings may precede."""
+    return (not many and isinstance(sql, str)
+            and sql.lstrip()[:6].upper().startswith(_PREFIXABLE)
+            and getattr(context["cursor"].cursor, "name", None) is None)
+
+
 def _settings_prefix(state: TenantState) -> str:
     """`SELECT set_config(...);` for `state`, its values written into the SQL.
 
@@ -66,7 +73,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.tenant_session_state: TenantState | None = None  # None: unknown
-        self.tenant_settings_sent = 0  # how many set_config round trips (tests, benchmarks)
+        self.tenant_settings_sent = 0  # how often set_config was sent (tests, benchmarks)
         self.execute_wrappers.append(self._sync_tenant_settings)
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
@@ -94,8 +101,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if state == self.tenant_session_state or _transaction_control(sql):
             return execute(sql, params, many, context)
         self.tenant_settings_sent += 1
-        if not many and isinstance(sql, str) and sql.lstrip().upper().startswith(_PREFIXABLE) \
-                and getattr(context["cursor"].cursor, "name", None) is None:
+        if _can_carry_settings(sql, many, context):
             # Unknown until the statement succeeds: a failed one undoes the settings with it.
             self.tenant_session_state = None
             result = execute(_settings_prefix(state) + sql, params, many, context)
