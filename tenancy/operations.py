@@ -62,18 +62,25 @@ class InstallTenantFunctions(_PostgresOnly):
 
 
 class EnableRowLevelSecurity(_PostgresOnly):
-    """ENABLE + FORCE row-level security on a tenant table, with the tenant policies."""
+    """ENABLE + FORCE row-level security on a tenant table, with the tenant policies.
 
-    def __init__(self, table: str, shared_rows: bool = False) -> None:
+    `version` (tenancy.rls.OWN_ROWS) defaults to 1, what crm.0014 and crm.0015 installed: a
+    tenant table added later names the latest version, as a number, so its SQL never changes.
+    """
+
+    def __init__(self, table: str, shared_rows: bool = False, version: int = 1) -> None:
         self.table = table
         self.shared_rows = shared_rows
+        self.version = version
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
-        kwargs = {"shared_rows": True} if self.shared_rows else {}
+        kwargs: dict[str, Any] = {"shared_rows": True} if self.shared_rows else {}
+        if self.version != 1:
+            kwargs["version"] = self.version
         return self.__class__.__qualname__, [self.table], kwargs
 
     def forwards_sql(self) -> list[str]:
-        return rls.enable_sql(self.table, self.shared_rows)
+        return rls.enable_sql(self.table, self.shared_rows, self.version)
 
     def backwards_sql(self) -> list[str]:
         return rls.disable_sql(self.table)
@@ -84,3 +91,30 @@ class EnableRowLevelSecurity(_PostgresOnly):
     @property
     def migration_name_fragment(self) -> str:
         return f"{self.table}_rls"
+
+
+class ReplaceTenantPolicies(_PostgresOnly):
+    """Replace a tenant table's policies of version `previous` with those of `version`."""
+
+    def __init__(self, table: str, version: int, previous: int, shared_rows: bool = False) -> None:
+        self.table = table
+        self.version = version
+        self.previous = previous
+        self.shared_rows = shared_rows
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        kwargs = {"shared_rows": True} if self.shared_rows else {}
+        return self.__class__.__qualname__, [self.table, self.version, self.previous], kwargs
+
+    def forwards_sql(self) -> list[str]:
+        return rls.policies_sql(self.table, self.shared_rows, self.version)
+
+    def backwards_sql(self) -> list[str]:
+        return rls.policies_sql(self.table, self.shared_rows, self.previous)
+
+    def describe(self) -> str:
+        return f"Tenant policies of {self.table}: version {self.previous} -> {self.version}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"{self.table}_policies_v{self.version}"

@@ -44,9 +44,27 @@ DROP_FUNCTIONS = (
     "DROP FUNCTION IF EXISTS wbcrm_current_org(); DROP FUNCTION IF EXISTS wbcrm_unscoped();"
 )
 
-# Scalar subqueries are evaluated once per statement (an InitPlan), not once per row, and only
-# when reached: inside unscoped() the organization is never asked for.
-_OWN = "(SELECT wbcrm_unscoped()) OR organization_id = (SELECT wbcrm_current_org())"
+# Version 2 reads the settings in the policy itself: a SQL function would be inlined, and so
+# parsed again, each time a statement is planned, and PL/pgSQL costs a call per statement.
+# wbcrm_current_org() runs only to raise the "no organization" error.
+_UNSCOPED = f"current_setting('{UNSCOPED_SETTING}', true) = 'on'"
+_ORGANIZATION = (
+    f"CASE WHEN {_UNSCOPED} THEN NULL "
+    f"ELSE coalesce(nullif(current_setting('{ORGANIZATION_SETTING}', true), '')::uuid, "
+    f"wbcrm_current_org()) END"
+)
+
+# The row condition of each policy version; a migration names the version it installs, so one
+# already written keeps its SQL. Scalar subqueries are evaluated once per statement (InitPlans),
+# not per row, and only when reached.
+OWN_ROWS = {
+    # crm.0014: the unscoped test first, then the organization from PL/pgSQL.
+    1: "(SELECT wbcrm_unscoped()) OR organization_id = (SELECT wbcrm_current_org())",
+    # crm.0017: the organization first: under an organization (nearly every statement) a row
+    # costs one comparison and the OR stops there; in unscoped() it is NULL and the OR goes on.
+    2: f"organization_id = (SELECT {_ORGANIZATION}) OR (SELECT {_UNSCOPED})",
+}
+LATEST = 2
 
 
 def is_policy_violation(error: BaseException) -> bool:
@@ -54,20 +72,28 @@ def is_policy_violation(error: BaseException) -> bool:
     return getattr(error.__cause__, "pgcode", None) == INSUFFICIENT_PRIVILEGE
 
 
-def enable_sql(table: str, shared_rows: bool = False) -> list[str]:
-    """Statements that put `table` under the tenant policies (re-runnable)."""
-    statements = [
+def enable_sql(table: str, shared_rows: bool = False, version: int = 1) -> list[str]:
+    """Statements that put `table` under the tenant policies of `version` (re-runnable)."""
+    return [
         f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
         f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        *policies_sql(table, shared_rows, version),
+    ]
+
+
+def policies_sql(table: str, shared_rows: bool, version: int) -> list[str]:
+    """Statements that replace the tenant policies of `table` with those of `version`."""
+    own = OWN_ROWS[version]
+    statements = [
         *drop_policies_sql(table),
         # Every command: the active organization's rows, written with its id; all in unscoped().
-        f'CREATE POLICY {ROWS_POLICY} ON "{table}" USING ({_OWN}) WITH CHECK ({_OWN})',
+        f'CREATE POLICY {ROWS_POLICY} ON "{table}" USING ({own}) WITH CHECK ({own})',
     ]
     if shared_rows:
         # Rows of no organization are read by everyone; writes still need tenant_rows.
         statements.append(
             f'CREATE POLICY {SHARED_READ_POLICY} ON "{table}" FOR SELECT '
-            f"USING ({_OWN} OR organization_id IS NULL)"
+            f"USING ({own} OR organization_id IS NULL)"
         )
     return statements
 

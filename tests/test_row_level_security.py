@@ -17,7 +17,8 @@ from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.db import DatabaseError, connection, connections, transaction
 
-from crm.models import Organization
+from crm.models import Customer, Organization
+from tenancy import rls
 from tenancy.checks import bypass_reasons, rls_problems
 from tenancy.context import tenant_context, unscoped
 from tenancy.guards import is_tenant_model
@@ -88,6 +89,24 @@ def test_every_tenant_table_has_row_level_security_and_its_policies(db: None) ->
             "organizations: row level security DISABLED, NOT FORCED, missing policies "
             "['tenant_rows']"
         ]
+
+
+def test_every_tenant_table_carries_the_latest_policy_version(db: None) -> None:
+    """A tenant table added later with an older version of the policies fails here."""
+    tables = {m._meta.db_table for m in apps.get_models() if is_tenant_model(m)}
+    rendered = ("SELECT polrelid::regclass::text, pg_get_expr(polqual, polrelid) FROM pg_policy "
+                "WHERE polname = %s")
+    with connection.cursor() as cursor:
+        # PostgreSQL's own rendering of the latest condition, on a table of the test's own.
+        cursor.execute("CREATE TEMP TABLE latest_policy (organization_id uuid)")
+        cursor.execute(f"CREATE POLICY {rls.ROWS_POLICY} ON latest_policy "
+                       f"USING ({rls.OWN_ROWS[rls.LATEST]})")
+        cursor.execute(rendered, [rls.ROWS_POLICY])
+        conditions = dict(cursor.fetchall())
+    latest = conditions.pop("latest_policy")
+    older = {table: condition for table, condition in conditions.items() if condition != latest}
+    assert older == {}
+    assert set(conditions) == tables
 
 
 def test_raw_sql_sees_only_the_active_organizations_rows(customers: None, org_a, org_b) -> None:
@@ -203,6 +222,41 @@ def test_an_aborted_transaction_still_rolls_back_after_the_context_changed(
                 names("SELECT 1/0")
             # The state differs from the session's, but only ROLLBACK TO SAVEPOINT may run now.
         assert names() == ["a"]
+
+
+def test_statements_that_cannot_carry_the_settings_get_them_first(
+    customers: None, org_a, org_b
+) -> None:
+    """A server-side cursor, executemany and DDL take the settings in a round trip of their own."""
+    with tenant_context(org_a):
+        names()
+    with tenant_context(org_b):
+        assert [c.name for c in Customer.objects.iterator(chunk_size=1)] == ["b"]
+    with tenant_context(org_a), connection.cursor() as cursor:
+        cursor.executemany("UPDATE customers SET name = %s WHERE name = %s",
+                           [("a2", "a"), ("b2", "b")])
+        assert names() == ["a2"]
+    with tenant_context(org_b), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE scratch (n int)")
+        assert names() == ["b"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_statement_takes_the_settings_it_carried_with_it(
+    customers: None, org_a, org_b
+) -> None:
+    """Outside a transaction a failed statement undoes the settings sent with it: sent again."""
+    try:
+        with tenant_context(org_a):
+            assert names() == ["a"]
+        with tenant_context(org_b):
+            with pytest.raises(DatabaseError, match="division by zero"):
+                names("SELECT 1/0")
+            assert names() == ["b"]
+        with pytest.raises(DatabaseError, match="no organization is active"):
+            names()
+    finally:
+        connection.close()
 
 
 def test_a_connection_kept_open_carries_no_organization_into_the_next_use(org_a) -> None:
