@@ -684,21 +684,22 @@ def _hold_row_exclusive(dbname: str, table: str) -> psycopg2.extensions.connecti
     return conn
 
 
-def _wait_for_lock_wait(dbname: str, holder: int, timeout: float = 180) -> None:
-    """Return once a session on `dbname` other than `holder` waits for a lock (a loaded machine
-    may take a minute or more to start `migrate` and reach it)."""
+def _wait_for_lock_wait(dbname: str, holder: int, table: str, timeout: float = 180) -> None:
+    """Return once a statement on `table` waits for the lock `holder` holds (a loaded machine may
+    take a minute or more to start `migrate` and reach it). Waits of other statements, such as
+    an earlier concurrent index build waiting a moment for older snapshots, do not count."""
     deadline = time.monotonic() + timeout
     with cursor("postgres") as cur:
         while time.monotonic() < deadline:
             cur.execute(
-                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE a.datname = %s AND a.pid <> %s AND NOT l.granted",
-                [dbname, holder],
+                "SELECT count(*) FROM pg_stat_activity a WHERE a.datname = %s "
+                "AND %s = ANY(pg_blocking_pids(a.pid)) AND a.query ~* %s",
+                [dbname, holder, rf"\m{table}\M"],
             )
             if cur.fetchone()[0]:
                 return
             time.sleep(0.02)
-    raise AssertionError(f"the migration never waited for the lock held by {holder}")
+    raise AssertionError(f"the migration never waited on {table} for the lock held by {holder}")
 
 
 def migrate_and_kill(dbname: str, point: KillPoint, batch_size: int = 1) -> str:
@@ -724,7 +725,7 @@ def migrate_and_kill(dbname: str, point: KillPoint, batch_size: int = 1) -> str:
         if point.block:
             if holder is None:
                 holder = _hold_row_exclusive(dbname, point.block)
-            _wait_for_lock_wait(dbname, holder.get_backend_pid())
+            _wait_for_lock_wait(dbname, holder.get_backend_pid(), point.block)
         proc.send_signal(signal.SIGKILL)
         lines.append(proc.stdout.read())
         proc.wait(timeout=30)
