@@ -47,6 +47,12 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
     _connect_as(APP_ROLE)
     yield
     _connect_as(owner)  # the owner drops the test database
+    with django_db_blocker.unblock(), connection.cursor() as cursor:  # type: ignore[attr-defined]
+        # Sessions left by threads and worker processes of the tests would make the drop fail
+        # and the next run find the database still there.
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    connection.close()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
