@@ -76,6 +76,24 @@ def test_each_send_is_a_message_of_its_conversation_that_status_webhooks_move(
         assert not CampaignLog.objects.exists()
 
 
+def test_a_status_that_beat_the_campaigns_own_record_is_applied(
+    org_a: Organization, fake_graph: FakeGraph, django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = scenario(org_a, customers=1, recipients=0, numbers=0)
+    with tenant_context(org_a):
+        WhatsAppNumberFactory(phone_number_id=PNID, display_number=f"+{DISPLAY}")
+    monkeypatch.setattr(fake_graph, "new_wamid", lambda: "wamid.CAMPAIGN-EARLY")
+    with override_settings(WHATSAPP_APP_SECRET=wp.SECRET):
+        change = wp.change(PNID, DISPLAY, statuses=[
+            wp.status("wamid.CAMPAIGN-EARLY", "delivered", s.customers[0].wa_id)])
+        assert post(wp.delivery(wp.entry(change))).status_code == 200
+    _run(s, django_capture_on_commit_callbacks)
+    with tenant_context(org_a):
+        assert Message.objects.get(message_id="wamid.CAMPAIGN-EARLY").delivery_status == (
+            "delivered")
+
+
 def test_a_refused_send_is_stored_as_a_failed_message(
     org_a: Organization, fake_graph: FakeGraph, django_capture_on_commit_callbacks: Any,
 ) -> None:

@@ -259,6 +259,27 @@ def test_sent_message_moves_forward_with_status_webhooks(
             assert Message.objects.get(pk=sent.pk).delivery_status == state
 
 
+def test_a_status_that_comes_before_its_message_is_applied_once_it_is_stored(
+    fake_graph: FakeGraph, webhook_number: WhatsAppNumber, org_a: Organization, org_b: Organization,
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Meta's webhook can beat the send's own answer: the status waits for its message."""
+    monkeypatch.setattr(fake_graph, "new_wamid", lambda: "wamid.EARLY")
+    with tenant_context(org_b):  # B's number reports the same wamid: kept for B, never for A
+        WhatsAppNumberFactory(phone_number_id="106540352242999", display_number="+1 555-000 9999")
+    change = wp.change("106540352242999", "15550009999",
+                       statuses=[wp.status("wamid.EARLY", "read", "919811111112")])
+    with override_settings(WHATSAPP_APP_SECRET=wp.SECRET):
+        assert post(wp.delivery(wp.entry(change))).status_code == 200
+    _deliver(statuses=[wp.status("wamid.EARLY", "delivered", "919811111112")])
+    with tenant_context(org_a):
+        customer = CustomerFactory(wa_id="919811111112")
+        MessageFactory(customer=customer, to_wa_id="15550001111")
+        with django_capture_on_commit_callbacks(execute=True):
+            sent = send_message(customer, TEXT, from_number=webhook_number)
+        assert Message.objects.get(pk=sent.pk).delivery_status == "delivered"  # not B's "read"
+
+
 # --- mark as read --------------------------------------------------------------------------
 
 

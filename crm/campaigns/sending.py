@@ -28,6 +28,7 @@ from crm.campaigns.services import finish_if_done, mark_stopped
 from crm.inbox import events
 from crm.models import Job, JobStatus, WhatsAppNumber
 from crm.webhooks.numbers import digits
+from crm.webhooks.statuses import replay
 from crm.whatsapp.client import GraphClient
 from crm.whatsapp.errors import Action, GraphError, PairRateLimitError, ThroughputError
 from crm.whatsapp.optout import opt_out
@@ -106,6 +107,12 @@ class Sender:
         # Without placeholders every recipient gets the same message: checked once.
         self._template = content if has_placeholders(content) else None
         self._fixed = None if self._template else validated(job.campaign, content)
+        self._wamids: list[str] = []  # sent since the last take_wamids()
+
+    def take_wamids(self) -> list[str]:
+        """The wamids of the messages sent since the last call."""
+        taken, self._wamids = self._wamids, []
+        return taken
 
     def content_for(self, row: Row) -> MessageContent | None:
         """The row's message; None (and the row failed, with the reason) when it cannot be."""
@@ -136,6 +143,7 @@ class Sender:
                                    response_data=sent.response),
             message=self._message(row, content, body, now, sent.wamid, None), sent_at=now,
         ))
+        self._wamids.append(sent.wamid)
         return True
 
     def _refused(self, row: Row, content: MessageContent, body: dict[str, Any], now: datetime,
@@ -236,9 +244,11 @@ def run_chunk(job: Job, number: WhatsAppNumber) -> ChunkEnd:
                     return ChunkEnd.STOPPED
                 sent += 1
         finally:
-            # One live event per claim, not per message: open inboxes refresh these customers.
+            # Once per claim, not per message: open inboxes refresh these customers, and the
+            # statuses Meta sent before their messages were stored are applied.
             events.publish(events.MESSAGE, job.organization_id,
                            customers=[str(row.customer_id) for row in rows])
+            replay(sender.take_wamids())
     return _what_next(job, number)
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.models import Customer, Message, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
+from crm.webhooks.statuses import replay
 from crm.whatsapp.client import GraphClient, Sent
 from crm.whatsapp.errors import Action, GraphError, NumberUnavailable
 from crm.whatsapp.numbers import LastInbound, last_inbound, sending_number
@@ -113,6 +114,8 @@ def _store(
                 Q(last_message_at=None) | Q(last_message_at__lte=now)
             ).update(last_message_at=now, last_interaction_time=now,
                      last_message_type=content.type)
+            # Meta's first status may have come before this row existed.
+            transaction.on_commit(lambda: replay([sent.wamid]))
     return message
 
 
