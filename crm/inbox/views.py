@@ -48,16 +48,22 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     return {"page": page, "query": query.urlencode(), "current_id": None}
 
 
-def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+def _composer_context(customer: Customer) -> dict[str, Any]:
     window_left = queries.window_left(customer)
     return {
         "customer": customer,
-        "items": queries.thread(customer),
         "window_left": window_left,
         "window_text": queries.remaining(window_left),
+        "templates": replies.approved_templates(),
+    }
+
+
+def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    return {
+        **_composer_context(customer),
+        "items": queries.thread(customer),
         "waiting": queries.is_waiting(customer),
         "agents": services.agents(),
-        "templates": replies.approved_templates(),
     }
 
 
@@ -155,8 +161,8 @@ def reply(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
 @inbox_view
 def composer(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
     """The composer alone (htmx: it turns to free text when the customer writes again)."""
-    customer = _customer(request, customer_id)
-    return render(request, "inbox/_composer.html", _thread_context(request, customer))
+    return render(request, "inbox/_composer.html",
+                  _composer_context(_customer(request, customer_id)))
 
 
 @require_GET
