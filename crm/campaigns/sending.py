@@ -122,9 +122,11 @@ class Sender:
             values = values_for(row.customer_id, row.name, row.wa_id, row.params)
             return validated(self.job.campaign, fill(self._template, values))
         except (Missing, InvalidContent) as error:
-            self._record(row, Outcome(JobStatus.Status.FAILURE, str(error)[:200], row.attempts,
-                                      campaign_log={"status": "failed",
-                                                    "error_message": str(error)}))
+            self._record(row, Outcome(
+                JobStatus.Status.FAILURE, str(error)[:200], row.attempts,
+                campaign_log=self._log("failed", row, time.perf_counter(),
+                                       error_message=str(error)),
+            ))
             return None
 
     def send(self, row: Row, content: MessageContent) -> bool:
