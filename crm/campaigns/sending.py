@@ -56,8 +56,8 @@ class Row:
     customer_id: uuid.UUID
     wa_id: str
     attempts: int
-    name: str | None = None
-    params: Any = None
+    name: str | None
+    params: Any
 
 
 def claim(job: Job, number: WhatsAppNumber, size: int) -> list[Row]:

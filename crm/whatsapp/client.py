@@ -344,7 +344,9 @@ def _decode(response: httpx.Response) -> Any:
 
 
 def _logged_body(response: httpx.Response) -> Any:
-    if response.is_stream_consumed and not hasattr(response, "_content"):  # went to a sink
+    try:
+        response.content
+    except httpx.ResponseNotRead:  # streamed into a sink: only its size is known
         return {"bytes": response.num_bytes_downloaded,
                 "content_type": response.headers.get("content-type")}
     if "json" in response.headers.get("content-type", ""):
