@@ -5,7 +5,7 @@ import json
 
 from celery import shared_task
 
-from crm.campaigns.shared_state import connection, key
+from crm.shared_state import connection, key
 from crm.models import Customer
 from tenancy.context import get_current_organization_id, unscoped
 from tenancy.exceptions import TenantNotSetError

@@ -15,8 +15,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from crm.campaigns.shared_state import connection as redis_connection
-from crm.campaigns.shared_state import key
+from crm.shared_state import connection as redis_connection
+from crm.shared_state import key
 from crm.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from crm.campaigns.shared_state import connection, key
+from crm.shared_state import connection, key
 
 HORIZON_MS = 500  # reserve at most this far ahead, so a stop is still seen within a second
 

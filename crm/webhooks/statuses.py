@@ -16,7 +16,7 @@ from enum import Enum
 import redis
 from django.db.models import Q
 
-from crm.campaigns.shared_state import connection, key
+from crm.shared_state import connection, key
 from crm.inbox import events
 from crm.models import Message
 from crm.webhooks.payload import StatusUpdate

@@ -1,5 +1,5 @@
-"""The Redis every worker shares (send windows, stop flags, back-offs), with this deployment's
-key prefix."""
+"""The Redis every process shares (campaigns' send windows, stop flags and back-offs; statuses
+waiting for their message), with this deployment's key prefix (CAMPAIGN_REDIS_PREFIX)."""
 from __future__ import annotations
 
 from functools import cache
