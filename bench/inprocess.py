@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -17,7 +18,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -116,17 +117,55 @@ class UnscopedMessages(viewsets.ReadOnlyModelViewSet):
 urlpatterns = [path("unscoped/messages/", UnscopedMessages.as_view({"get": "list"}))]
 
 
-def scoped(code: str, rounds: int = 40) -> None:
-    """Median seconds per request of the scoped messages list (bench/rls.py compares them)."""
-    client = _client(code)
-    timings = []
-    for round_number in range(8):
-        started = time.perf_counter()
-        for _ in range(rounds):
-            assert client.get("/api/v1/messages/").status_code == 200
-        if round_number:  # the first round warms up
-            timings.append((time.perf_counter() - started) / rounds)
-    print(sorted(timings)[len(timings) // 2])
+def paired(code: str, pairs: int = 1500) -> None:
+    """The scoped messages list against two databases, one request each in turn, in one process.
+
+    `default` is DATABASE_URL, the other database PAIRED_DATABASE (same server and role). Both
+    connections stay open and the requests alternate one by one (the order flips every pair), so
+    the machine's drift, which moves a 15 ms request by several percent from one second to the
+    next, weighs on both alike. The garbage collector runs between pairs, never inside a timed
+    request: left on, its pauses fell on one position of the alternation and made the same
+    database look 10% slower than itself. Prints, per database, the median and mean ms per
+    request and the mean ms inside the database, then the median of the per-pair ratios.
+    """
+    settings_dict = connections["default"].settings_dict
+    wrapper_class = type(connections["default"])
+    names = {"first": settings_dict["NAME"], "second": os.environ["PAIRED_DATABASE"]}
+    wrappers = {label: wrapper_class({**settings_dict, "NAME": name}, "default")
+                for label, name in names.items()}  # built alike, so neither has an edge
+    clients, in_database = {}, dict.fromkeys(wrappers, 0.0)
+    for label, wrapper in wrappers.items():
+        connections["default"] = wrapper
+        clients[label] = _client(code)
+
+        def timed(execute, sql, params, many, context, label=label):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                in_database[label] += time.perf_counter() - started
+
+        wrapper.execute_wrappers.append(timed)
+    timings: dict[str, list[float]] = {label: [] for label in wrappers}
+    gc.collect()
+    gc.disable()
+    for number in range(-100, pairs):  # the first 100 pairs warm up
+        if number == 0:
+            timings, in_database = {label: [] for label in wrappers}, dict.fromkeys(wrappers, 0.0)
+        if number % 50 == 0:
+            gc.collect()
+        for label in (list(wrappers) if number % 2 else list(reversed(wrappers))):
+            connections["default"] = wrappers[label]
+            started = time.perf_counter()
+            assert clients[label].get("/api/v1/messages/").status_code == 200
+            timings[label].append(time.perf_counter() - started)
+    gc.enable()
+    for label, values in timings.items():
+        values.sort()
+        print(f"{label} {values[len(values) // 2] * 1000:.3f} {sum(values) / pairs * 1000:.3f} "
+              f"{in_database[label] / pairs * 1000:.3f}")
+    ratios = sorted(a / b for a, b in zip(timings["first"], timings["second"]))
+    print(f"ratio {ratios[len(ratios) // 2]:.4f}")
 
 
 def overhead(code: str, rounds: int = 200) -> None:
@@ -157,5 +196,5 @@ def overhead(code: str, rounds: int = 200) -> None:
 if __name__ == "__main__":
     command, code = sys.argv[1], sys.argv[2]
     commands = {"setup": setup, "queries": queries, "explain": explain, "overhead": overhead,
-                "scoped": scoped}
+                "paired": paired}
     commands[command](code)

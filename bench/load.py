@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,31 +58,47 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def _run(port: int, requests: Sequence[bytes], concurrency: int) -> Result:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for request in requests:
-        queue.put_nowait(request)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
+async def _run(targets: dict[str, tuple[int, Sequence[bytes]]], concurrency: int
+               ) -> dict[str, Result]:
+    queues = {label: deque(requests) for label, (_, requests) in targets.items()}
+    latencies: dict[str, list[float]] = {label: [] for label in targets}
+    statuses: dict[str, dict[int, int]] = {label: {} for label in targets}
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def worker(turn: int) -> None:
+        # One connection per target; the worker takes the targets in turn, so every target
+        # meets the same moments of the machine.
+        connections = {label: await asyncio.open_connection("127.0.0.1", port)
+                       for label, (port, _) in targets.items()}
+        labels = list(targets)
         try:
-            while not queue.empty():
-                request = queue.get_nowait()
+            while any(queues.values()):
+                label = labels[turn % len(labels)]
+                turn += 1
+                if not queues[label]:
+                    continue
+                reader, writer = connections[label]
                 started = time.perf_counter()
-                writer.write(request)
+                writer.write(queues[label].popleft())
                 status = await _read_response(reader)
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
+                latencies[label].append(time.perf_counter() - started)
+                statuses[label][status] = statuses[label].get(status, 0) + 1
         finally:
-            writer.close()
+            for _, writer in connections.values():
+                writer.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Result(latencies, statuses, time.perf_counter() - started)
+    await asyncio.gather(*(worker(turn) for turn in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return {label: Result(latencies[label], statuses[label], seconds) for label in targets}
 
 
 def run(port: int, requests: Sequence[bytes], concurrency: int) -> Result:
     """Send every request over `concurrency` keep-alive connections; bounded by the list."""
-    return asyncio.run(_run(port, requests, concurrency))
+    return asyncio.run(_run({"": (port, requests)}, concurrency))[""]
+
+
+def run_interleaved(targets: dict[str, tuple[int, Sequence[bytes]]], concurrency: int
+                    ) -> dict[str, Result]:
+    """Per label, the latencies of its (port, requests), each of the `concurrency` clients
+    sending to the targets in turn: side by side at the same moments, not one after the other."""
+    return asyncio.run(_run(targets, concurrency))

@@ -62,9 +62,11 @@ def manage(db: str, *args: str) -> str:
     return done.stdout
 
 
-def inprocess(db: str, *args: str, user: str = "postgres") -> str:
+def inprocess(db: str, *args: str, user: str = "postgres", env: dict[str, str] | None = None
+              ) -> str:
     done = subprocess.run([sys.executable, "bench/inprocess.py", *args], cwd=ROOT,
-                          env=env_for(db, user), capture_output=True, text=True, check=True)
+                          env={**env_for(db, user), **(env or {})}, capture_output=True,
+                          text=True, check=True)
     return done.stdout
 
 
@@ -106,12 +108,13 @@ class Server:
     """gunicorn, gthread workers (they keep connections alive): BENCH_WORKERS x BENCH_THREADS."""
 
     def __init__(
-        self, db: str, env: dict[str, str] | None = None, user: str = "postgres"
+        self, db: str, env: dict[str, str] | None = None, user: str = "postgres",
+        workers: str = WORKERS,
     ) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "crm.wsgi:application", "-k", "gthread",
-             "-w", WORKERS, "--threads", THREADS, "-b", f"127.0.0.1:{self.port}",
+             "-w", workers, "--threads", THREADS, "-b", f"127.0.0.1:{self.port}",
              "--keep-alive", "30"],
             cwd=ROOT, env={**env_for(db, user), **(env or {})}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
