@@ -1,6 +1,7 @@
 """`manage.py seed_demo` is idempotent, keeps organizations apart, and its users can sign in."""
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
@@ -8,11 +9,12 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
 from crm.management.commands.seed_demo import DEMO_PASSWORD
 from crm.models import Customer, Message, Order, Organization, Template, User
-from crm.whatsapp.send import send_message
+from crm.whatsapp.send import send_message, window_closes_at
 from tenancy.context import tenant_context, unscoped
 
 DEMO_USERS = ("superadmin", "oliva_admin", "oliva_agent", "glow_admin", "glow_agent")
@@ -108,3 +110,20 @@ def test_demo_numbers_can_send(seeded: str, fake_graph: FakeGraph) -> None:
         sent = send_message(customer, {"type": "template", "template": {
             "name": "demo_welcome", "language": {"code": "en"}}})
     assert sent.message_id and fake_graph.calls[0].authorization.startswith("Bearer demo-")
+
+
+@pytest.mark.parametrize("code", ["oliva", "glow"])
+def test_each_organization_has_one_conversation_open_for_free_text(
+    seeded: str, fake_graph: FakeGraph, code: str
+) -> None:
+    """A newcomer can reply with text to the newest conversation; the others need templates."""
+    with unscoped():  # look the demo organization up by code
+        organization = Organization.objects.get(code=code)
+    with tenant_context(organization):
+        customers = list(Customer.objects.order_by("-last_message_at"))
+        now = timezone.now()
+        closing = [window_closes_at(customer) for customer in customers]
+        assert closing[0] > now + timedelta(hours=20)
+        assert all(closes < now for closes in closing[1:])
+        sent = send_message(customers[0], {"type": "text", "text": {"body": "Hello!"}})
+    assert sent.message_id and sent.delivery_status == "sent"

@@ -81,6 +81,9 @@ CONVERSATION: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("in", "image", {"media_id": "demo-media-0001", "caption": "This is the area",
                      "mime_type": "image/jpeg"}),
 )
+# Hours since each demo customer's conversation: the newest inside the 24-hour window (agents
+# reply with free text), the others outside it (the composer offers templates).
+CONVERSATION_AGES = (72, 48, 2)
 QUICK_REPLIES = (
     ("Greeting", "greetings", "Hello! Thanks for reaching out. How can we help you today?"),
     ("Clinic hours", "info", "We are open Monday to Saturday, 10am to 8pm."),
@@ -228,8 +231,8 @@ class Command(BaseCommand):
             "email": f"{name.split()[0].lower()}@example.com", "last_message_type": "image",
             "customer_status": (Customer.Status.OPEN, Customer.Status.PENDING,
                                 Customer.Status.RESOLVED)[i % 3],
-            "last_message_at": self._ago(days=3 - i),
-            "last_interaction_time": self._ago(days=3 - i),
+            "last_message_at": self._ago(hours=CONVERSATION_AGES[i]),
+            "last_interaction_time": self._ago(hours=CONVERSATION_AGES[i]),
         })
         address = self._get(CustomerAddress, customer=customer, address_type="home", defaults={
             "full_name": name, "house_street": f"{12 + i}, Park Avenue", "locality": "Central",
@@ -259,7 +262,7 @@ class Command(BaseCommand):
                     "sender_type": "customer" if inbound else "agent",
                     "agent_id": None if inbound else str(agent.pk),
                     "delivery_status": None if inbound else "read",
-                    "timestamp": self._ago(days=3 - i, minutes=30 - 5 * j)})
+                    "timestamp": self._ago(hours=CONVERSATION_AGES[i], minutes=30 - 5 * j)})
             # The inbox's columns, as the webhook store and sending keep them.
             latest = customer.messages.order_by("-timestamp").first()
             inbound_at = customer.messages.filter(sender_type="customer").order_by(
