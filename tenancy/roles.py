@@ -96,6 +96,10 @@ def setup_roles(
         "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}",
         "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
         "GRANT USAGE, SELECT ON SEQUENCES TO {app}",
+        # Functions the migrations create for the app (crm.0018's search), now and later.
+        "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {app}",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+        "GRANT EXECUTE ON FUNCTIONS TO {app}",
     ]
     for statement in statements:
         cursor.execute(sql.SQL(statement).format(**names))

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
+from crm.inbox import search
 from crm.models import Customer, Message, Organization, QuickReply, Role
 from crm.roles import role_of
 from tenancy.context import get_current_organization_id
@@ -176,10 +177,7 @@ def page_queryset(
     if filters.number:
         customers = customers.filter(business_number=filters.number)
     if filters.search:
-        term = filters.search
-        customers = customers.filter(
-            Q(name__icontains=term) | Q(wa_id__icontains=term) | Q(phone_1__icontains=term)
-        )
+        customers = customers.filter(search.matching(filters.search))
     if cursor:
         at, pk = decode_cursor(cursor)
         customers = customers.filter(last_message_at__lte=at).exclude(
