@@ -2,6 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/DB python bench/inprocess.py setup ORG_CODE
     ... queries ORG_CODE | explain ORG_CODE | overhead ORG_CODE
+    DATABASE_URL=... PAIRED_DATABASE=OTHER_DB python bench/inprocess.py paired ORG_CODE
 """
 from __future__ import annotations
 
@@ -161,10 +162,10 @@ def paired(code: str, pairs: int = 1500) -> None:
             timings[label].append(time.perf_counter() - started)
     gc.enable()
     for label, values in timings.items():
-        values.sort()
-        print(f"{label} {values[len(values) // 2] * 1000:.3f} {sum(values) / pairs * 1000:.3f} "
+        median = sorted(values)[len(values) // 2]
+        print(f"{label} {median * 1000:.3f} {sum(values) / pairs * 1000:.3f} "
               f"{in_database[label] / pairs * 1000:.3f}")
-    ratios = sorted(a / b for a, b in zip(timings["first"], timings["second"]))
+    ratios = sorted(a / b for a, b in zip(timings["first"], timings["second"]))  # pair by pair
     print(f"ratio {ratios[len(ratios) // 2]:.4f}")
 
 
