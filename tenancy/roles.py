@@ -10,9 +10,6 @@ from typing import Any
 
 from psycopg2 import sql
 
-# One role setup at a time on the cluster: roles are shared by every database on it.
-_LOCK_KEY = 0x7762_726C_7300  # "wbrls"
-
 
 def _role_exists(cursor: Any, role: str) -> bool:
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
@@ -69,7 +66,11 @@ def setup_roles(
     reassign: bool = True,
 ) -> None:
     """Create or update both roles and grant the app role row access to schema public."""
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    # One role setup at a time on the cluster: roles are shared by every database on it, and two
+    # concurrent ALTER ROLEs of one role fail ("tuple concurrently updated"). An advisory lock is
+    # per database; pg_authid is one table for the whole cluster. The mode conflicts with itself
+    # and with role changes, never with the reads a sign-in makes.
+    cursor.execute("LOCK TABLE pg_catalog.pg_authid IN SHARE ROW EXCLUSIVE MODE")
     cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [owner])
     row = cursor.fetchone()
     if row is None or not row[0]:  # a superuser owner (tests, the demo) stays as it is

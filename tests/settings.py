@@ -1,14 +1,20 @@
 """Test settings: PostgreSQL (the production target) unless DATABASE_URL says otherwise."""
 import os
+import uuid
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wbcrm")
-# Redis keys of this test process only (workers started by tests inherit them through the env).
-os.environ.setdefault(
-    "CAMPAIGN_REDIS_PREFIX",
-    f"wbcrm-test:{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:{os.getpid()}",
-)
+# One id per test run, set by the controller and inherited by its workers (and by the servers and
+# Celery workers they start): two runs on one cluster, Redis or broker never share a name.
+RUN = os.environ.setdefault("WBCRM_TEST_RUN", uuid.uuid4().hex[:8])
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Redis keys of this test worker only. Derived, not set by default: the controller's value would
+# be inherited by both workers, and one's teardown would delete the other's keys.
+os.environ["CAMPAIGN_REDIS_PREFIX"] = f"wbcrm-test:{RUN}:{WORKER}"
 
 from crm.settings import *  # noqa: E402,F401,F403
+
+# Test databases of this run only (pytest-django adds the worker's suffix, `_gw0`).
+DATABASES["default"]["TEST"] = {"NAME": f"test_wbcrm_{RUN}"}  # noqa: F405
 
 # Fast hashing in tests; bcrypt stays so legacy wb-crm hashes are still checked for real.
 PASSWORD_HASHERS = [
@@ -20,7 +26,7 @@ PASSWORD_HASHERS = [
 WHATSAPP_NUMBER_CACHE_SECONDS = 0
 
 # Live inbox events of test runs never reach a running server's subscribers.
-INBOX_EVENTS_PREFIX = f"wbcrm-test-{os.getpid()}:inbox"
+INBOX_EVENTS_PREFIX = f"wbcrm-test:{RUN}:{WORKER}:inbox"
 INBOX_HEARTBEAT_SECONDS = 0.2
 INBOX_STREAM_SECONDS = 10.0
 
