@@ -135,7 +135,7 @@ def test_upload_returns_the_media_id_to_send_by(
 
 
 @pytest.mark.parametrize(("content", "mime", "message"), [
-    (b"x" * (5 * 1024 * 1024 + 1), "image/jpeg",
+    (JPEG.ljust(5 * 1024 * 1024 + 1, b"x"), "image/jpeg",
      "This image/jpeg file is 5242881 bytes; WhatsApp takes image files of at most 5 MB."),
     (STATIC_WEBP + b"\x00" * 102_400, "image/webp",
      "This image/webp file is 102456 bytes; WhatsApp takes static sticker files of at most "

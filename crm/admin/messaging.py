@@ -16,6 +16,7 @@ from crm.admin.sites import site
 from crm.models import Message, NumberFlowConfig, QuickReply, Template, WhatsAppNumber
 from crm.roles import is_platform_staff
 from crm.whatsapp import verification
+from crm.whatsapp.media import clean_media_id, clean_mime_type
 
 
 class SharedRowFilter(admin.SimpleListFilter):
@@ -122,8 +123,23 @@ class NumberFlowConfigAdmin(TenantModelAdmin):
     search_fields = ("flow_name", "flow_key", "display_number", "display_digits")
 
 
+class MessageForm(TenantModelForm):
+    """The media id names a stored file and the type says how it is served: both checked."""
+
+    class Meta:
+        model = Message
+        fields = "__all__"
+
+    def clean_media_id(self) -> str | None:
+        return clean_media_id(self.cleaned_data.get("media_id"))
+
+    def clean_mime_type(self) -> str | None:
+        return clean_mime_type(self.cleaned_data.get("mime_type"))
+
+
 @admin.register(Message, site=site)
 class MessageAdmin(TenantModelAdmin):
+    form = MessageForm
     list_display = (
         "short_id", "timestamp", "customer", "sender_type", "type", "short_body",
         "delivery_status",

@@ -1,6 +1,7 @@
 """Customers' conversation actions: send a WhatsApp message, mark the conversation read."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -54,8 +55,9 @@ def _refused(refusal: Refused) -> Response:
     if isinstance(refusal, MetaRefused) and refusal.message is not None:
         body["message"] = serializer_for(Message)(refusal.message).data
     headers = {}
-    if isinstance(refusal, MetaRefused) and refusal.error.retry_after:
-        headers["Retry-After"] = str(int(refusal.error.retry_after))
+    wait = refusal.error.retry_after if isinstance(refusal, MetaRefused) else None
+    if wait is not None and math.isfinite(wait) and wait > 0:  # Meta's header, any float
+        headers["Retry-After"] = str(math.ceil(wait))
     return Response(body, status=refusal.status, headers=headers)
 
 

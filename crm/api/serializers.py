@@ -12,6 +12,7 @@ from rest_framework import serializers
 from crm.models import JobStatus, Message, Role, User, WhatsAppApiLog, WhatsAppNumber
 from crm.roles import is_platform_staff
 from crm.webhooks.numbers import digits
+from crm.whatsapp.media import clean_media_id, clean_mime_type
 from crm.whatsapp.numbers import conversation_number
 
 SYSTEM_FIELDS = ("organization", "created_at", "updated_at", "created_by", "updated_by",
@@ -94,6 +95,13 @@ class MessageSerializer(serializers.ModelSerializer):
         model = Message
         fields = "__all__"
         read_only_fields = ("organization",)
+
+    # Both name a stored file and how it is served: checked on every write, PATCH included.
+    def validate_media_id(self, value: str | None) -> str | None:
+        return clean_media_id(value)
+
+    def validate_mime_type(self, value: str | None) -> str | None:
+        return clean_mime_type(value)
 
     def create(self, validated_data: dict[str, Any]) -> Message:
         data = validated_data

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from crm.models import Customer, Message, Template, User
 from crm.whatsapp.media import upload_media
+from crm.whatsapp.media_types import essence
 from crm.whatsapp.numbers import sending_number
 from crm.whatsapp.refusals import Refused
 from crm.whatsapp.send import send_message
@@ -100,9 +101,9 @@ def reply_template(customer: Customer, key: str, values: list[str], user: User) 
 def reply_file(customer: Customer, upload: UploadedFile, caption: str, user: User) -> Message:
     """Upload the file to Meta from the conversation's number (WhatsApp's limits checked), then
     send it as the message type its MIME type makes it."""
-    mime = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
     number = sending_number(customer)
-    uploaded = upload_media(upload, mime, str(number.pk))
+    # The browser's Content-Type is a label (a malformed one says nothing): the bytes decide.
+    uploaded = upload_media(upload, essence(upload.content_type), str(number.pk))
     kind = uploaded.type.split()[-1]  # "static sticker" is sent as a sticker
     media: dict[str, Any] = {"id": uploaded.media_id}
     if kind in ("image", "video", "document") and caption.strip():

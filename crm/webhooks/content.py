@@ -6,6 +6,7 @@ from typing import Any
 
 from crm.webhooks.payload import Content, OrderDetails, OrderLine
 from crm.whatsapp import inbound
+from crm.whatsapp.media_types import is_media_id
 
 
 def _text(text: inbound.TextObject) -> Content:
@@ -13,9 +14,9 @@ def _text(text: inbound.TextObject) -> Content:
 
 
 def _media(media: inbound.MediaObject) -> Content:
-    """Meta's media id, caption, file name and type."""
-    return Content(body=media.caption, media_id=media.id, caption=media.caption,
-                   filename=media.filename, mime_type=media.mime_type)
+    """Meta's media id (dropped when it is not one: it names a file), caption, name and type."""
+    return Content(body=media.caption, media_id=media.id if is_media_id(media.id) else None,
+                   caption=media.caption, filename=media.filename, mime_type=media.mime_type)
 
 
 def _location(location: inbound.LocationObject) -> Content:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from crm.whatsapp.media_types import SAFE, normalised
 from crm.whatsapp.schemas import LATITUDE, LONGITUDE, MAX_ID_LENGTH
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
@@ -91,6 +93,9 @@ OptionalNumber = Annotated[float | None, BeforeValidator(_number)]
 Int32 = Annotated[int, BeforeValidator(_int32)]
 OptionalInt32 = Annotated[int | None, BeforeValidator(_int32)]
 UnixTime = Annotated[datetime, BeforeValidator(_unix_time)]
+# A customer's file type is a label: a malformed one is kept as "unknown", never refused (the
+# delivery holds other messages) and never kept as it came (it would be served as a header).
+MediaType = Annotated[Text, AfterValidator(lambda v: v if v is None else normalised(v) or SAFE)]
 
 
 class Inbound(BaseModel):
@@ -107,7 +112,7 @@ class MediaObject(Inbound):
     id: Filled
     caption: Text = None
     filename: Text = None
-    mime_type: Text = None
+    mime_type: MediaType = None
 
 
 class LocationObject(Inbound):

@@ -8,13 +8,13 @@ table is not used: it has no organization, and every organization's staff may re
 from __future__ import annotations
 
 import hashlib
-import re
 import tempfile
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from typing import IO
 
+from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -23,6 +23,16 @@ from crm.models import Message, WhatsAppNumber
 from crm.webhooks.numbers import digits
 from crm.whatsapp.client import GraphClient
 from crm.whatsapp.errors import GraphError, NumberUnavailable
+from crm.whatsapp.media_types import (
+    HEAD,
+    SAFE,
+    essence,
+    is_media_id,
+    normalised,
+    safe_filename,
+    served_as,
+    sniffed,
+)
 from crm.whatsapp.refusals import MetaRefused, Refused
 from tenancy.context import get_current_organization_id
 
@@ -43,8 +53,6 @@ LIMITS: dict[str, tuple[str, int]] = {
 }
 STATIC_STICKER = 100 * KB
 LARGEST = 100 * MB
-MEDIA_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # Meta's ids are digits; never a path
-SHOWN_INLINE = ("image/jpeg", "image/png", "image/webp", "video/", "audio/")
 
 
 @dataclass(frozen=True)
@@ -76,10 +84,32 @@ class Uploaded:
                 "phone_number_id": self.number.phone_number_id}
 
 
+def clean_media_id(value: str | None) -> str | None:
+    """A recorded message's media_id (API, admin): Meta's id of a file, or none."""
+    if value in (None, ""):
+        return None
+    if not is_media_id(value):
+        raise ValidationError("Give Meta's media id (digits, as POST /api/v1/media/ answers): "
+                              "letters, digits, _ and - only, at most 128.")
+    return value
+
+
+def clean_mime_type(value: str | None) -> str | None:
+    """A recorded message's mime_type (API, admin): one of WhatsApp's types, lower-cased."""
+    if value in (None, ""):
+        return None
+    found = normalised(value)
+    if found is None or essence(found) not in LIMITS:
+        raise ValidationError(f"Give one of the media types WhatsApp takes, as type/subtype "
+                              f"(no commas, spaces or line breaks): {', '.join(sorted(LIMITS))}.")
+    return found
+
+
 def storage_name(media_id: str) -> str:
     """Where a media file of the active organization is kept."""
-    if not MEDIA_ID.fullmatch(media_id or ""):
-        raise Refused(400, "bad_media_id", "This message's media id is malformed.")
+    if not is_media_id(media_id):
+        raise Refused(400, "bad_media_id", "This message's media id is malformed: a media id "
+                      "is Meta's id of the file (digits).", field="media_id")
     return f"whatsapp-media/{get_current_organization_id()}/{media_id}"
 
 
@@ -129,9 +159,12 @@ def message_media(message: Message) -> StoredMedia:
         if fetched and not mime:  # remembered for the next request, served from the storage
             Message.objects.filter(pk=message.pk, mime_type=None).update(mime_type=fetched)
             mime = fetched
-    mime = mime or "application/octet-stream"
-    return StoredMedia(name, mime, message.filename or message.media_id,
-                       mime.startswith(SHOWN_INLINE))
+    with default_storage.open(name, "rb") as file:
+        head = file.read(HEAD)
+    # The stored type is only a label (old rows hold anything): the allow-list and the bytes
+    # decide, so no stored value becomes a header as it is.
+    served, inline = served_as(mime, head)
+    return StoredMedia(name, served, safe_filename(message.filename, message.media_id), inline)
 
 
 class _Download:
@@ -159,7 +192,8 @@ class _Download:
 
 
 def _fetch(message: Message, name: str) -> str | None:
-    """Download the media from Meta into the storage; the MIME type Meta gives."""
+    """Download the media from Meta into the storage; the MIME type Meta gives, application/
+    octet-stream when what Meta gives is not one."""
     client = _client(receiving_number(message))
     with closing(_Download()) as download:
         try:
@@ -176,7 +210,8 @@ def _fetch(message: Message, name: str) -> str | None:
                           "try again.")
         download.file.seek(0)
         _store(name, File(download.file))
-    return info.get("mime_type")
+    declared = info.get("mime_type")
+    return None if declared is None else normalised(declared) or SAFE
 
 
 def _is_animated_webp(head: bytes) -> bool:
@@ -185,11 +220,23 @@ def _is_animated_webp(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(flags and flags[0] & 0x02)
 
 
-def check_upload(mime_type: str, size: int, head: bytes) -> str:
-    """The WhatsApp media type of a file, or Refused(400) saying which limit it breaks."""
+def check_upload(declared: str | None, size: int, head: bytes) -> tuple[str, str]:
+    """A file's MIME type and WhatsApp media type, or Refused(400) saying which limit it breaks.
+
+    The bytes decide: a declared type (a label the sender chose) must be one they can be, and
+    without one (or with application/octet-stream, "unknown") the bytes' likeliest type is used.
+    """
+    if size == 0:
+        raise Refused(400, "media_empty", "The file is empty.", field="file")
+    types = sniffed(head)
+    mime_type = declared if declared not in (None, SAFE) else next(iter(types), None)
     if mime_type not in LIMITS:
         raise Refused(400, "media_type", f"WhatsApp does not take {mime_type or 'this type'}: "
                       f"send one of {', '.join(sorted(LIMITS))}.", field="file")
+    if mime_type not in types:
+        content = f"a {types[0]} file" if types else "none of the types WhatsApp takes"
+        raise Refused(400, "media_type_mismatch", f"This file is not {mime_type}: its content is "
+                      f"{content}: send it with the type it is.", field="file")
     kind, limit = LIMITS[mime_type]
     if kind == "sticker" and not _is_animated_webp(head):
         limit, kind = STATIC_STICKER, "static sticker"
@@ -197,9 +244,7 @@ def check_upload(mime_type: str, size: int, head: bytes) -> str:
         shown = f"{limit // MB} MB" if limit >= MB else f"{limit // KB} KB"
         raise Refused(400, "media_too_large", f"This {mime_type} file is {size} bytes; WhatsApp "
                       f"takes {kind} files of at most {shown}.", field="file")
-    if size == 0:
-        raise Refused(400, "media_empty", "The file is empty.", field="file")
-    return "sticker" if kind == "static sticker" else kind
+    return mime_type, "sticker" if kind == "static sticker" else kind
 
 
 def _number(key: str | None) -> WhatsAppNumber:
@@ -219,10 +264,13 @@ def _number(key: str | None) -> WhatsAppNumber:
     return number
 
 
-def upload_media(file: File, mime_type: str, number_key: str | None = None) -> Uploaded:
-    """Check the file against WhatsApp's limits, upload it to Meta, keep a copy; its media id."""
+def upload_media(file: File, declared: str | None, number_key: str | None = None) -> Uploaded:
+    """Check the file against WhatsApp's limits, upload it to Meta, keep a copy; its media id.
+
+    `declared` is the `type/subtype` the sender gave (validated), or None: the bytes decide.
+    """
     file.seek(0)
-    kind = check_upload(mime_type, file.size, file.read(32))
+    mime_type, kind = check_upload(declared, file.size, file.read(HEAD))
     number = _number(number_key)
     file.seek(0)
     name = file.name or f"upload.{mime_type.rsplit('/', 1)[-1]}"
@@ -235,7 +283,7 @@ def upload_media(file: File, mime_type: str, number_key: str | None = None) -> U
     except GraphError as error:
         raise MetaRefused(error) from None
     media_id = str(answer.get("id") or "") if isinstance(answer, dict) else ""
-    if not media_id:
+    if not is_media_id(media_id):
         raise Refused(502, "meta_media", "Meta accepted the upload but returned no media id.")
     file.seek(0)
     _store(storage_name(media_id), file)

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from crm.whatsapp.media_types import MEDIA_ID
+
 MESSAGE_TYPES = ("text", "template", "image", "document", "audio", "video", "sticker",
                  "interactive", "location", "contacts", "reaction")
 MessageType = Literal["text", "template", "image", "document", "audio", "video", "sticker",
@@ -36,7 +38,9 @@ class Text(Schema):
 class _Media(Schema):
     """Uploaded media by `id`, or a public HTTPS `link`: exactly one of them."""
 
-    id: str | None = Field(default=None, min_length=1, max_length=256)
+    # Stored as the message's media_id, which names a file: never a dot or a path.
+    id: str | None = Field(default=None, pattern=f"^{MEDIA_ID.pattern}$",
+                           description="Meta's media id (from POST /api/v1/media/)")
     link: HttpUrl | None = None
 
     @model_validator(mode="after")
