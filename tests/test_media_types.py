@@ -18,6 +18,7 @@ from bench.fake_graph import Binary, FakeGraph
 from crm.api.sending import _refused
 from crm.models import Customer, Message, Organization, Role, WhatsAppNumber
 from crm.whatsapp.errors import error_from_response
+from crm.whatsapp.media_types import sniffed
 from crm.whatsapp.refusals import MetaRefused
 from tenancy.context import tenant_context
 from tests import whatsapp_payloads as wp
@@ -323,3 +324,27 @@ def test_metas_retry_after_becomes_a_header_only_as_seconds(
     answer = _refused(MetaRefused(error))
     assert answer.status_code == 429
     assert answer.get("Retry-After") == header
+
+
+@pytest.mark.parametrize(("head", "likeliest"), [
+    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 8, "image/png"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+    (b"\x00\x00\x00\x18ftypisom", "video/mp4"),
+    (b"\x00\x00\x00\x18ftyp3gp4", "video/3gpp"),
+    (b"\x00\x00\x00\x18ftypM4A ", "audio/mp4"),
+    (b"OggS\x00\x02", "audio/ogg"),
+    (b"#!AMR\n", "audio/amr"),
+    (b"ID3\x04\x00", "audio/mpeg"),
+    (b"\xff\xfb\x90\x00", "audio/mpeg"),
+    (b"\xff\xf1\x50\x80", "audio/aac"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/msword"),
+    (b"PK\x03\x04\x14\x00", "application/vnd.openxmlformats-officedocument."
+                            "wordprocessingml.document"),
+    ("Clinic hours: 9\u201318 at the caf\u00e9".encode()[:-1], "text/plain"),  # a cut letter
+    (b"  \n<!DOCTYPE html><p>hi", None),
+    (b"<?xml version='1.0'?><svg/>", None),
+    (b"GIF89a\x01\x00\x01\x00\x80\x00\x00", None),
+    (b"MZ\x90\x00\x03\x00", None),
+])
+def test_the_bytes_say_which_whatsapp_type_a_file_is(head: bytes, likeliest: str | None) -> None:
+    assert next(iter(sniffed(head)), None) == likeliest

@@ -89,8 +89,8 @@ def clean_media_id(value: str | None) -> str | None:
     if value in (None, ""):
         return None
     if not is_media_id(value):
-        raise ValidationError("Give Meta's media id (digits, as POST /api/v1/media/ answers): "
-                              "letters, digits, _ and - only, at most 128.")
+        raise ValidationError("Give Meta's id of the file, as POST /api/v1/media/ answers it: "
+                              "letters, digits, _ and - only, at most 128 characters.")
     return value
 
 
@@ -108,8 +108,9 @@ def clean_mime_type(value: str | None) -> str | None:
 def storage_name(media_id: str) -> str:
     """Where a media file of the active organization is kept."""
     if not is_media_id(media_id):
-        raise Refused(400, "bad_media_id", "This message's media id is malformed: a media id "
-                      "is Meta's id of the file (digits).", field="media_id")
+        raise Refused(400, "bad_media_id", "This message's media id is not Meta's id of a file "
+                      "(letters, digits, _ and - only): correct the message's media_id.",
+                      field="media_id")
     return f"whatsapp-media/{get_current_organization_id()}/{media_id}"
 
 
@@ -192,8 +193,7 @@ class _Download:
 
 
 def _fetch(message: Message, name: str) -> str | None:
-    """Download the media from Meta into the storage; the MIME type Meta gives, application/
-    octet-stream when what Meta gives is not one."""
+    """Download the media from Meta into the storage; the MIME type Meta gives (checked)."""
     client = _client(receiving_number(message))
     with closing(_Download()) as download:
         try:
@@ -221,11 +221,9 @@ def _is_animated_webp(head: bytes) -> bool:
 
 
 def check_upload(declared: str | None, size: int, head: bytes) -> tuple[str, str]:
-    """A file's MIME type and WhatsApp media type, or Refused(400) saying which limit it breaks.
-
-    The bytes decide: a declared type (a label the sender chose) must be one they can be, and
-    without one (or with application/octet-stream, "unknown") the bytes' likeliest type is used.
-    """
+    """A file's MIME type and WhatsApp media type, or Refused(400) saying which limit it breaks."""
+    # The bytes decide: a declared type is a label the sender chose, so it must be one they can
+    # be; without one (or with application/octet-stream, "unknown") their likeliest type is used.
     if size == 0:
         raise Refused(400, "media_empty", "The file is empty.", field="file")
     types = sniffed(head)
@@ -265,11 +263,9 @@ def _number(key: str | None) -> WhatsAppNumber:
 
 
 def upload_media(file: File, declared: str | None, number_key: str | None = None) -> Uploaded:
-    """Check the file against WhatsApp's limits, upload it to Meta, keep a copy; its media id.
-
-    `declared` is the `type/subtype` the sender gave (validated), or None: the bytes decide.
-    """
+    """Check the file against WhatsApp's limits, upload it to Meta, keep a copy; its media id."""
     file.seek(0)
+    # `declared` is the sender's type/subtype (its syntax checked), or None: the bytes decide.
     mime_type, kind = check_upload(declared, file.size, file.read(HEAD))
     number = _number(number_key)
     file.seek(0)

@@ -77,14 +77,14 @@ def _mpeg_audio(head: bytes) -> tuple[str, ...]:
 
 
 def _plain_text(head: bytes) -> tuple[str, ...]:
-    """UTF-8 text without binary control characters that does not open like markup (a browser
-    would sniff `<html`, `<svg`, `<?xml` or `<!--` as a document)."""
+    """text/plain for UTF-8 without binary control characters that does not open like markup."""
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(head)  # a cut character is fine
     except UnicodeDecodeError:
         return ()
     if any(unicodedata.category(c) == "Cc" and c not in _TEXT_CONTROLS for c in text):
         return ()
+    # A browser sniffs `<html`, `<svg`, `<?xml` or `<!--` as a document: that is not plain text.
     opening = text.lstrip("\ufeff \t\n\r\f")
     if opening[:1] == "<" and (opening[1:2].isalpha() or opening[1:2] in ("!", "?", "/")):
         return ()
@@ -119,8 +119,8 @@ def sniffed(head: bytes) -> tuple[str, ...]:
 
 
 def served_as(declared: object, head: bytes) -> tuple[str, bool]:
-    """The Content-Type to serve a stored file with, and whether inline: an allow-listed type
-    its bytes agree with, else application/octet-stream as an attachment."""
+    """The Content-Type to serve a stored file with, and whether inline (see INLINE)."""
+    # Inline only an allow-listed type its bytes agree with; anything else is a download.
     kind = essence(declared)
     if kind is None and declared is None:  # no label (a file we sent): the bytes say
         kind = next(iter(sniffed(head)), None)
@@ -130,8 +130,8 @@ def served_as(declared: object, head: bytes) -> tuple[str, bool]:
 
 
 def safe_filename(name: object, fallback: str) -> str:
-    """A download name from a stored (customer's) file name: its last path part, without
-    control characters, at most 150 characters; `fallback` when nothing is left."""
+    """A download name from a stored (customer's) file name, or `fallback` if none is left."""
+    # Its last path part, without control or direction-changing characters, the end kept.
     text = name if isinstance(name, str) else ""
     text = re.split(r"[/\\]", text)[-1]
     text = "".join(c for c in text if not unicodedata.category(c).startswith("C"))
