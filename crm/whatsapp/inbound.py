@@ -82,6 +82,12 @@ def _array(value: Any) -> Any:
     return value
 
 
+def _media_type(value: str | None) -> str | None:
+    """A customer's file type, lower-cased; application/octet-stream when it is not one."""
+    # Never refused (the delivery holds other messages), never kept as it came (a header).
+    return None if value is None else normalised(value) or SAFE
+
+
 String = Annotated[str, Strict()]
 Text = String | None
 Filled = Annotated[str, Strict(), Field(min_length=1)]
@@ -93,9 +99,7 @@ OptionalNumber = Annotated[float | None, BeforeValidator(_number)]
 Int32 = Annotated[int, BeforeValidator(_int32)]
 OptionalInt32 = Annotated[int | None, BeforeValidator(_int32)]
 UnixTime = Annotated[datetime, BeforeValidator(_unix_time)]
-# A customer's file type is a label: a malformed one is kept as "unknown", never refused (the
-# delivery holds other messages) and never kept as it came (it would be served as a header).
-MediaType = Annotated[Text, AfterValidator(lambda v: v if v is None else normalised(v) or SAFE)]
+MediaType = Annotated[Text, AfterValidator(_media_type)]
 
 
 class Inbound(BaseModel):
