@@ -46,13 +46,14 @@ class _PostgresOnly(Operation):
 
 
 class InstallTenantFunctions(_PostgresOnly):
-    """The SQL functions the policies call: wbcrm_current_org() and wbcrm_unscoped()."""
+    """The SQL functions the policies call: wbcrm_current_org() and wbcrm_unscoped(), version 1
+    (tenancy.rls.FUNCTIONS), what crm.0014 installed; ReplaceTenantFunctions brings later ones."""
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         return self.__class__.__qualname__, [], {}
 
     def forwards_sql(self) -> list[str]:
-        return [rls.FUNCTIONS]
+        return [rls.FUNCTIONS[1]]
 
     def backwards_sql(self) -> list[str]:
         return [rls.DROP_FUNCTIONS]
@@ -118,3 +119,27 @@ class ReplaceTenantPolicies(_PostgresOnly):
     @property
     def migration_name_fragment(self) -> str:
         return f"{self.table}_policies_v{self.version}"
+
+
+class ReplaceTenantFunctions(_PostgresOnly):
+    """Replace the tenant functions of version `previous` with those of `version`."""
+
+    def __init__(self, version: int, previous: int) -> None:
+        self.version = version
+        self.previous = previous
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return self.__class__.__qualname__, [self.version, self.previous], {}
+
+    def forwards_sql(self) -> list[str]:
+        return [rls.FUNCTIONS[self.version]]
+
+    def backwards_sql(self) -> list[str]:
+        return [rls.FUNCTIONS[self.previous]]
+
+    def describe(self) -> str:
+        return f"Tenant row-level security functions: version {self.previous} -> {self.version}"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"tenant_functions_v{self.version}"

@@ -15,8 +15,11 @@ SHARED_READ_POLICY = "tenant_shared_read"
 INSUFFICIENT_PRIVILEGE = "42501"
 
 # wbcrm_current_org() raises when neither setting is set: a statement outside any organization
-# fails instead of answering "no rows". Inside unscoped() it is NULL and never needed.
-FUNCTIONS = f"""
+# fails instead of answering "no rows". Inside unscoped() it is NULL and never needed. A version
+# per text, as for the policies: a migration names the version it installs.
+FUNCTIONS = {
+    # crm.0014: names resolved with the caller's search_path.
+    1: f"""
 CREATE OR REPLACE FUNCTION wbcrm_unscoped() RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(current_setting('{UNSCOPED_SETTING}', true), '') = 'on'
@@ -39,7 +42,35 @@ BEGIN
                      '{UNSCOPED_SETTING}).';
 END
 $$;
-"""
+""",
+    # crm.0021: each pins its own path with pg_temp last (a path without it has PostgreSQL
+    # search the caller's temporary tables first) and names our objects by schema. The policies
+    # of version 2 call neither per row, so wbcrm_unscoped() no longer being inlined costs nothing.
+    2: f"""
+CREATE OR REPLACE FUNCTION public.wbcrm_unscoped() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(current_setting('{UNSCOPED_SETTING}', true), '') = 'on'
+$$;
+CREATE OR REPLACE FUNCTION public.wbcrm_current_org() RETURNS uuid
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    organization text := coalesce(current_setting('{ORGANIZATION_SETTING}', true), '');
+BEGIN
+    IF organization <> '' THEN
+        RETURN organization::uuid;
+    END IF;
+    IF public.wbcrm_unscoped() THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'no organization is active for this tenant table'
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Run the code inside tenant_context(organization), or unscoped() when it '
+                     'must cross organizations (SQL: set {ORGANIZATION_SETTING} or '
+                     '{UNSCOPED_SETTING}).';
+END
+$$;
+""",
+}
 DROP_FUNCTIONS = (
     "DROP FUNCTION IF EXISTS wbcrm_current_org(); DROP FUNCTION IF EXISTS wbcrm_unscoped();"
 )

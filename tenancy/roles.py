@@ -2,13 +2,18 @@
 
 The owner owns the schema and has BYPASSRLS (migrations and `tenancy_audit` cross organizations).
 The app role is neither superuser nor BYPASSRLS and owns nothing, so the policies bind it; it may
-read and write rows, never change the schema. Run by a superuser (`manage.py tenancy_roles`).
+read and write rows, never change the schema nor create temporary objects. Run by a superuser
+(`manage.py tenancy_roles`), which also creates the extensions the migrations need.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from psycopg2 import sql
+
+# The extensions the migrations need (crm.0013's trigram indexes). A superuser creates them: an
+# owner that may not create in the database would have its migrate stop at crm.0013.
+EXTENSIONS = ("pg_trgm", "btree_gin")
 
 
 def _role_exists(cursor: Any, role: str) -> bool:
@@ -43,10 +48,13 @@ def _reassign_schema(cursor: Any, owner: str) -> None:
         cursor.execute(sql.SQL(f"ALTER {kinds[kind]} {{}} OWNER TO {{}}").format(
             sql.Identifier("public", name), sql.Identifier(owner)
         ))
+    # An extension's functions stay with the extension's owner: they are not ours to redefine.
     cursor.execute(
         "SELECT p.oid::regprocedure::text FROM pg_proc p "
         "JOIN pg_namespace n ON n.oid = p.pronamespace "
-        "WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> %s",
+        "WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> %s AND NOT EXISTS ("
+        "    SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
+        "    AND d.objid = p.oid AND d.deptype = 'e')",
         [owner],
     )
     for (signature,) in cursor.fetchall():
@@ -65,7 +73,8 @@ def setup_roles(
     app_password: str | None = None,
     reassign: bool = True,
 ) -> None:
-    """Create or update both roles and grant the app role row access to schema public."""
+    """Create or update both roles, grant the app role row access to schema public (nothing
+    more), and create the extensions the migrations need."""
     # One role setup at a time on the cluster: roles are shared by every database on it, and two
     # concurrent ALTER ROLEs of one role fail ("tuple concurrently updated"). An advisory lock is
     # per database; pg_authid is one table for the whole cluster. The mode conflicts with itself
@@ -81,12 +90,23 @@ def setup_roles(
     names = {"db": sql.Identifier(database), "owner": sql.Identifier(owner),
              "app": sql.Identifier(app)}
     statements = [
-        "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {owner}, {app}",
+        "GRANT CONNECT, TEMPORARY ON DATABASE {db} TO {owner}",
+        "GRANT CONNECT ON DATABASE {db} TO {app}",
+        # PostgreSQL searches a session's temporary tables before any schema unless a function's
+        # search_path names pg_temp: with none, the app role cannot shadow what the owner reads.
+        "REVOKE TEMPORARY ON DATABASE {db} FROM PUBLIC, {app}",
         "GRANT USAGE, CREATE ON SCHEMA public TO {owner}",
+        # Nor put a function in public that would outmatch pg_catalog's in the owner's SQL.
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC, {app}",
         "GRANT USAGE ON SCHEMA public TO {app}",
     ]
     for statement in statements:
         cursor.execute(sql.SQL(statement).format(**names))
+    for extension in EXTENSIONS:
+        # Where the owner's migrations find them; IF NOT EXISTS leaves one in another schema.
+        cursor.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA public").format(
+            sql.Identifier(extension)
+        ))
     if reassign:
         _reassign_schema(cursor, owner)
     statements = [

@@ -4,7 +4,8 @@ On a taken-over database such rows predate crm.0011's keys, which stay NOT VALID
 are dropped for the write and added back NOT VALID, as they are on such a database. Inside the
 test's transaction, so all of it is rolled back with the test. Altering the keys takes the
 tables' owner, and the tests run as the application role: the owner installs `PLANT_FUNCTION`
-(SECURITY DEFINER) when it sets up the test database, and `plant()` calls it.
+(SECURITY DEFINER) when it sets up the test database, and `plant()` calls it. Its search_path
+ends in pg_temp, like every function of ours (tests/test_row_level_security.py checks them all).
 """
 from __future__ import annotations
 
@@ -16,22 +17,22 @@ from tenancy.context import unscoped
 
 PLANT_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION wbcrm_test_plant(statement text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     key record;
 BEGIN
     -- Rows written earlier in the test have their deferred checks pending: run them now.
     SET CONSTRAINTS ALL IMMEDIATE;
     CREATE TEMP TABLE IF NOT EXISTS planted_keys (tbl text, name text, definition text);
-    DELETE FROM planted_keys;
-    INSERT INTO planted_keys
+    DELETE FROM pg_temp.planted_keys;
+    INSERT INTO pg_temp.planted_keys
         SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
         FROM pg_constraint WHERE conname LIKE '%\_same\_org\_fk';
-    FOR key IN SELECT * FROM planted_keys LOOP
+    FOR key IN SELECT * FROM pg_temp.planted_keys LOOP
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', key.tbl, key.name);
     END LOOP;
     EXECUTE statement;
-    FOR key IN SELECT * FROM planted_keys LOOP
+    FOR key IN SELECT * FROM pg_temp.planted_keys LOOP
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s NOT VALID', key.tbl, key.name,
                        key.definition);
     END LOOP;

@@ -67,11 +67,16 @@ def test_the_tests_serve_as_a_role_the_policies_bind(db: None) -> None:
         assert bypass_reasons(cursor) == []
 
 
+def owner_connection() -> psycopg2.extensions.connection:
+    """A connection of the owner's to the test database, in a transaction until closed."""
+    settings = connection.settings_dict
+    return psycopg2.connect(host=settings["HOST"], port=settings["PORT"], user=OWNER,
+                            dbname=settings["NAME"])
+
+
 def test_the_check_names_a_role_that_would_bypass_the_policies(db: None) -> None:
     """The owner (here the superuser that migrated) is what `manage.py check` warns about."""
-    settings = connection.settings_dict
-    owner = psycopg2.connect(host=settings["HOST"], port=settings["PORT"], user=OWNER,
-                             dbname=settings["NAME"])
+    owner = owner_connection()
     try:
         with owner.cursor() as cursor:
             assert bypass_reasons(cursor)[0] == "it is a superuser"
@@ -96,17 +101,48 @@ def test_every_tenant_table_carries_the_latest_policy_version(db: None) -> None:
     tables = {m._meta.db_table for m in apps.get_models() if is_tenant_model(m)}
     rendered = ("SELECT polrelid::regclass::text, pg_get_expr(polqual, polrelid) FROM pg_policy "
                 "WHERE polname = %s")
-    with connection.cursor() as cursor:
-        # PostgreSQL's own rendering of the latest condition, on a table of the test's own.
-        cursor.execute("CREATE TEMP TABLE latest_policy (organization_id uuid)")
-        cursor.execute(f"CREATE POLICY {rls.ROWS_POLICY} ON latest_policy "
-                       f"USING ({rls.OWN_ROWS[rls.LATEST]})")
-        cursor.execute(rendered, [rls.ROWS_POLICY])
-        conditions = dict(cursor.fetchall())
+    # PostgreSQL's own rendering of the latest condition, on a table of the test's own: the
+    # owner's (the app role may create no temporary table), rolled back when it closes.
+    owner = owner_connection()
+    try:
+        with owner.cursor() as cursor:
+            cursor.execute("CREATE TEMP TABLE latest_policy (organization_id uuid)")
+            cursor.execute(f"CREATE POLICY {rls.ROWS_POLICY} ON latest_policy "
+                           f"USING ({rls.OWN_ROWS[rls.LATEST]})")
+            cursor.execute(rendered, [rls.ROWS_POLICY])
+            conditions = dict(cursor.fetchall())
+    finally:
+        owner.close()
     latest = conditions.pop("latest_policy")
     older = {table: condition for table, condition in conditions.items() if condition != latest}
     assert older == {}
     assert set(conditions) == tables
+
+
+def test_every_function_of_the_schema_pins_its_search_path(db: None) -> None:
+    """PostgreSQL searches pg_temp first for tables unless the path names it: a function that
+    runs as its owner (SECURITY DEFINER) would read a caller's temporary `customers`. Ours each
+    set a path of pg_catalog first and pg_temp last (extensions' C functions are not ours)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.proname, p.prosecdef, p.proconfig FROM pg_proc p "
+            "JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+            "    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
+        )
+        functions = {name: (definer, config or []) for name, definer, config in cursor.fetchall()}
+    assert {name for name, (definer, _) in functions.items() if definer} >= {
+        "wbcrm_search_customers", "wbcrm_test_plant",
+    }
+    assert {"wbcrm_current_org", "wbcrm_unscoped"} <= set(functions)
+    paths = {
+        name: [entry.strip() for setting in config if setting.startswith("search_path=")
+               for entry in setting.removeprefix("search_path=").split(",")]
+        for name, (_, config) in functions.items()
+    }
+    unpinned = {name: path for name, path in paths.items()
+                if path[:1] != ["pg_catalog"] or path[-1:] != ["pg_temp"]}
+    assert unpinned == {}
 
 
 def test_raw_sql_sees_only_the_active_organizations_rows(customers: None, org_a, org_b) -> None:
@@ -227,7 +263,8 @@ def test_an_aborted_transaction_still_rolls_back_after_the_context_changed(
 def test_statements_that_cannot_carry_the_settings_get_them_first(
     customers: None, org_a, org_b
 ) -> None:
-    """A server-side cursor, executemany and DDL take the settings in a round trip of their own."""
+    """A server-side cursor, executemany and other commands (LOCK here) take the settings in a
+    round trip of their own."""
     with tenant_context(org_a):
         names()
     with tenant_context(org_b):
@@ -237,7 +274,7 @@ def test_statements_that_cannot_carry_the_settings_get_them_first(
                            [("a2", "a"), ("b2", "b")])
         assert names() == ["a2"]
     with tenant_context(org_b), connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE scratch (n int)")
+        cursor.execute("LOCK TABLE customers IN ACCESS SHARE MODE")
         assert names() == ["b"]
 
 

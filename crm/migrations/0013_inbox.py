@@ -5,6 +5,8 @@ New columns: customers.last_inbound_at (the customer's latest message: the 24-ho
 customers.last_read_at (the team's read marker) and organizations.agents_see_all. Existing
 customers are back-filled from their messages in batches of customers, set-based; their
 conversations start read (a taken-over database does not show its whole history as unread).
+Search's trigram indexes need pg_trgm and btree_gin: without them (`tenancy_roles` creates them)
+the migration stops first, with what to run, rather than build an inbox whose search scans.
 The list's indexes (and the unread counts' partial index on messages) are built like 0007's: concurrently on PostgreSQL, resumable after a kill.
 """
 from __future__ import annotations
@@ -13,7 +15,8 @@ import importlib
 import os
 
 import crm.fields
-from django.db import migrations, models
+from django.core.management.base import CommandError
+from django.db import DatabaseError, migrations, models
 
 BATCH = int(os.environ.get("INBOX_BACKFILL_BATCH", "5000"))
 # 0007's resumable concurrent index build (a migration module, not live app code).
@@ -39,15 +42,36 @@ LAST_OF_BATCH = "SELECT id FROM customers WHERE id > %s ORDER BY id LIMIT 1 OFFS
 
 
 # Search by name, phone or WhatsApp id (`icontains`, which Django writes as UPPER(col) LIKE
-# UPPER('%term%')): trigram GIN indexes led by organization_id (pg_trgm and btree_gin, both
-# trusted extensions a database owner may create). PostgreSQL only, and kept out of the model
-# state (Django cannot express them portably); without the extensions search still works, by
-# scanning the organization's customers.
+# UPPER('%term%')): trigram GIN indexes led by organization_id. PostgreSQL only, and kept out of
+# the model state (Django cannot express them portably).
 SEARCH_INDEXES = {
     "customers_org_name_trgm_idx": "name",
     "customers_org_wa_id_trgm_idx": "wa_id",
     "customers_org_phone_trgm_idx": "phone_1",
 }
+# The extensions they need. `tenancy_roles` (a superuser) creates them; an owner may create them
+# itself only where it may create in the database (both are trusted extensions).
+SEARCH_EXTENSIONS = ("pg_trgm", "btree_gin")
+
+
+def require_search_extensions(apps, schema_editor) -> None:
+    """Create the extensions, or stop the migration, before anything else changed: an inbox
+    without its indexes scans every customer of the organization on each search."""
+    connection = schema_editor.connection
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:  # DDL the ORM cannot express
+        for extension in SEARCH_EXTENSIONS:
+            try:
+                cursor.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
+            except DatabaseError as error:
+                raise CommandError(
+                    f"The inbox's search indexes need the PostgreSQL extension {extension}, "
+                    f"which {connection.settings_dict['USER']} may not create "
+                    f"({str(error).splitlines()[0]}). "
+                    "Run `manage.py tenancy_roles --owner OWNER --app APP` as a superuser "
+                    "(it creates the extensions), then migrate again."
+                ) from error
 
 
 def search_indexes(apps, schema_editor) -> None:
@@ -56,13 +80,6 @@ def search_indexes(apps, schema_editor) -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:  # DDL the ORM cannot express
-        try:
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS btree_gin")
-        except Exception as error:  # no privilege: search scans instead; say how to fix it
-            print(f"\n  inbox search indexes skipped ({error}): CREATE EXTENSION pg_trgm and "
-                  "btree_gin as the database owner, then re-run this migration's SQL.")
-            return
         for name, column in SEARCH_INDEXES.items():
             cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c "
                            "ON c.oid = i.indexrelid WHERE c.relname = %s", [name])
@@ -107,6 +124,8 @@ class Migration(migrations.Migration):
     dependencies = [("crm", "0012_number_verification")]
 
     operations = [
+        # First: when it fails, nothing has changed and the same migrate runs again once fixed.
+        migrations.RunPython(require_search_extensions, migrations.RunPython.noop),
         migrations.AddField(
             model_name="customer",
             name="business_number",
