@@ -192,6 +192,13 @@ INBOX_EVENTS_PREFIX = env("INBOX_EVENTS_PREFIX", default="wbcrm:inbox")
 # reconnects) after INBOX_STREAM_SECONDS, so no worker is held by one client forever.
 INBOX_HEARTBEAT_SECONDS = env.float("INBOX_HEARTBEAT_SECONDS", default=15.0)
 INBOX_STREAM_SECONDS = env.float("INBOX_STREAM_SECONDS", default=300.0)
+# Open streams at once (each holds a server thread while open; over a cap the stream answers 429
+# and the page refreshes itself until it gets one): per user (browser tabs), per organization
+# (across every worker, counted in Redis), and per process, which must stay below the process's
+# threads so pages always find one (gunicorn.conf.py sets it from GUNICORN_THREADS).
+INBOX_STREAMS_PER_USER = env.int("INBOX_STREAMS_PER_USER", default=3)
+INBOX_STREAMS_PER_ORGANIZATION = env.int("INBOX_STREAMS_PER_ORGANIZATION", default=50)
+INBOX_STREAMS_PER_PROCESS = env.int("INBOX_STREAMS_PER_PROCESS", default=16)
 LOGIN_URL = "/admin/login/"
 
 # Celery on RabbitMQ (`celery -A crm worker`, `celery -A crm beat`; see README "Workers").

@@ -23,6 +23,8 @@ DATABASES["default"]["TEST"] = {"NAME": f"test_wbcrm_{RUN}"}  # noqa: F405
 # tests/test_production.py runs collectstatic and the production storage under gunicorn.
 STORAGES = {**STORAGES, "staticfiles": {  # noqa: F405
     "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Nothing is collected here: the live server finds static files through the finders.
+STATIC_ROOT = None
 
 # Fast hashing in tests; bcrypt stays so legacy wb-crm hashes are still checked for real.
 PASSWORD_HASHERS = [
