@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.inbox import events, queries, replies, services
@@ -147,13 +147,15 @@ def reply(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
     try:
         if key := request.POST.get("template"):
             replies.reply_template(customer, key, request.POST.getlist("parameters"),
-                                   request.user)
+                                   request.user, request.POST.get("fields_for", ""))
         elif upload := request.FILES.get("file"):
             replies.reply_file(customer, upload, request.POST.get("text", ""), request.user)
         else:
             replies.reply_text(customer, request.POST.get("text", ""), request.user)
     except Refused as refusal:
         return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    if not request.htmx:  # a plain form post (no script): back to the conversation's page
+        return redirect("inbox:conversation", customer_id=customer.pk)
     customer.refresh_from_db()
     return render(request, "inbox/_thread.html", _thread_context(request, customer))
 
