@@ -6,12 +6,14 @@ event streams, driven over HTTP and in Debian's chromium.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,16 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from bench.fake_graph import FakeGraphServer
 from crm.models import Organization, Role, User
+from tenancy.context import tenant_context
 from tests.celery_support import wait_for
-from tests.test_admin_support import make_staff
+from tests.factories import WhatsAppNumberFactory
+from tests.inbox_support import conversation
+from tests.test_admin_support import PASSWORD, make_staff
+from tests.test_inbox_browser import CHROMIUM, LIVE, browser, expect  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -182,3 +189,43 @@ def test_gunicorn_keeps_pages_answered_while_streams_are_capped(
             stream.close()
             return None
         assert wait_for(reopened, timeout=20).status_code == 200
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="apt-get install chromium")
+def test_gunicorn_serves_the_inbox_to_a_browser(
+    gunicorn: Gunicorn, browser: Any, org_a: Organization,  # noqa: F811 (the fixture)
+) -> None:
+    """Sign in, open a conversation (htmx and the inbox script load), reply: the reply appears,
+    and its text was never in a URL."""
+    with tenant_context(org_a):
+        WhatsAppNumberFactory(display_number="+91 80000 00000")
+    conversation(org_a, "Asha Rao", at=timezone.now() - timedelta(minutes=5),
+                 business_number="918000000000")
+    agent = make_staff(org_a, Role.AGENT)
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    requests: list[tuple[str, str]] = []
+    page.on("request", lambda request: requests.append((request.method, request.url)))
+    static: dict[str, int] = {}
+    page.on("response", lambda response: static.__setitem__(response.url, response.status)
+            if "/static/" in response.url else None)
+
+    page.goto(f"{gunicorn.url}/admin/login/?next=/inbox/")
+    page.fill("input[name=username]", agent.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{gunicorn.url}/inbox/")
+    page.click("text=Asha Rao")
+    expect(page.locator("body[data-live=on]")).to_have_count(1, timeout=LIVE)
+    assert page.evaluate("typeof htmx") == "object"
+    # collectstatic's hashed names, served by WhiteNoise (gunicorn alone serves none).
+    for pattern in (r"/static/inbox/htmx\.min\.\w+\.js$", r"/static/inbox/inbox\.\w+\.js$",
+                    r"/static/inbox/inbox\.\w+\.css$"):
+        assert any(re.search(pattern, url) and status == 200
+                   for url, status in static.items()), static
+
+    text = f"reply-{uuid.uuid4().hex}"
+    page.fill("textarea[name=text]", text)
+    page.click("#composer button[type=submit]")
+    expect(page.locator(f".bubble.out >> text={text}")).to_be_visible(timeout=LIVE)
+    assert any(method == "POST" and url.endswith("/reply/") for method, url in requests)
+    assert not [url for method, url in requests if text in url], "the reply was put in a URL"
