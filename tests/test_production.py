@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
@@ -202,6 +203,10 @@ def test_gunicorn_serves_the_inbox_to_a_browser(
     conversation(org_a, "Asha Rao", at=timezone.now() - timedelta(minutes=5),
                  business_number="918000000000")
     agent = make_staff(org_a, Role.AGENT)
+    # A hash the production settings check (the tests' own hasher is a fast one they lack).
+    with tenant_context(org_a):
+        User.objects.filter(pk=agent.pk).update(
+            password=make_password(PASSWORD, hasher="bcrypt"))
     page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
     requests: list[tuple[str, str]] = []
     page.on("request", lambda request: requests.append((request.method, request.url)))
