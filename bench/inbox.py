@@ -98,6 +98,7 @@ def main() -> None:
         migrate(args.database, args.host, args.user)
     os.environ["DATABASE_URL"] = f"postgres://{args.user}@{args.host}:5432/{args.database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-key")  # DEBUG off: crm.settings needs a key
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     import django
 

@@ -75,7 +75,8 @@ LINE = {
 def run_ours(db: str, host: str, user: str) -> tuple[float, dict[str, dict[str, float]], str]:
     """Wall time of `migrate crm 0002 --fake-initial`, seconds per table and phase, output."""
     env = {**os.environ, "DATABASE_URL": f"postgres://{user}@{host}:5432/{db}",
-           "DJANGO_SETTINGS_MODULE": "crm.settings"}
+           "DJANGO_SETTINGS_MODULE": "crm.settings",
+           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-key")}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "manage.py", "migrate", "crm", "0002",
                            "--fake-initial", "--no-input"], cwd=ROOT, env=env,

@@ -54,6 +54,16 @@ def can_write(user: Any, model: type[models.Model]) -> bool:
     return role_of(user) == Role.AGENT and name in AGENT_WRITES
 
 
+# What an ORG_ADMIN may change on its own organization: settings of how it works, never what
+# identifies it (code, slug: sign-in and URLs) nor whether it is active (platform decisions).
+ORG_ADMIN_ORGANIZATION_FIELDS = ("name", "description", "agents_see_all")
+
+
+def may_edit_own_organization(user: Any) -> bool:
+    """Whether `user` changes its own organization's settings (ORG_ADMIN_ORGANIZATION_FIELDS)."""
+    return role_of(user) == Role.ORG_ADMIN and user.organization_id is not None
+
+
 def hidden_in_admin(user: Any, model: type[models.Model]) -> bool:
     """Whether the back office hides `model` from `user` (agents: logs and API tokens)."""
     return role_of(user) == Role.AGENT and model._meta.model_name in AGENT_HIDDEN_IN_ADMIN

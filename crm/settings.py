@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -9,9 +10,34 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# The fallback only lets a fresh clone run; `manage.py check --deploy` flags it in production.
-SECRET_KEY = env("SECRET_KEY", default="django-insecure-dev-key-set-SECRET_KEY-in-production")
+# The built-in key only lets a fresh clone run with DEBUG on (bin/run): anyone who read this file
+# could sign sessions and password-reset links with it, so with DEBUG off the app refuses it.
+DEVELOPMENT_SECRET_KEY = "django-insecure-dev-key-set-SECRET_KEY-in-production"
+SECRET_KEY = env("SECRET_KEY", default="") or DEVELOPMENT_SECRET_KEY
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off: the built-in development key is refused. Set "
+        "SECRET_KEY in the environment or .env to a long random string, e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (or DEBUG=true for "
+        "local development only)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+# Production behind HTTPS (README "Production"): off by default so that plain-HTTP development
+# works; `manage.py check --deploy` names each one left off. Behind a proxy that terminates TLS,
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https (only if the proxy always sets it).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER is a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https."
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -31,6 +57,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (htmx, the inbox's script and styles, the admin's) from STATIC_ROOT, filled
+    # by `manage.py collectstatic`: gunicorn alone serves none.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -163,6 +192,13 @@ INBOX_EVENTS_PREFIX = env("INBOX_EVENTS_PREFIX", default="wbcrm:inbox")
 # reconnects) after INBOX_STREAM_SECONDS, so no worker is held by one client forever.
 INBOX_HEARTBEAT_SECONDS = env.float("INBOX_HEARTBEAT_SECONDS", default=15.0)
 INBOX_STREAM_SECONDS = env.float("INBOX_STREAM_SECONDS", default=300.0)
+# Open streams at once (each holds a server thread while open; over a cap the stream answers 429
+# and the page refreshes itself until it gets one): per user (browser tabs), per organization
+# (across every worker, counted in Redis), and per process, which must stay below the process's
+# threads so pages always find one (gunicorn.conf.py sets it from GUNICORN_THREADS).
+INBOX_STREAMS_PER_USER = env.int("INBOX_STREAMS_PER_USER", default=3)
+INBOX_STREAMS_PER_ORGANIZATION = env.int("INBOX_STREAMS_PER_ORGANIZATION", default=50)
+INBOX_STREAMS_PER_PROCESS = env.int("INBOX_STREAMS_PER_PROCESS", default=16)
 LOGIN_URL = "/admin/login/"
 
 # Celery on RabbitMQ (`celery -A crm worker`, `celery -A crm beat`; see README "Workers").
@@ -212,7 +248,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies and content-hashed names (cached for good by browsers): collectstatic
+    # writes them and their manifest, which pages need once DEBUG is off.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 # WhatsApp media fetched from Meta or uploaded to it are kept in the default storage, under
 # whatsapp-media/<organization id>/<media id> (crm.whatsapp.media); never served as static files.
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))

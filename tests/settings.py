@@ -3,6 +3,9 @@ import os
 import uuid
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wbcrm")
+# Tests run with DEBUG off, as production does, so they need a key of their own (crm.settings
+# refuses the built-in one); servers and commands they start inherit it.
+os.environ.setdefault("SECRET_KEY", "tests-only-" + uuid.uuid4().hex)
 # One id per test run, set by the controller and inherited by its workers (and by the servers and
 # Celery workers they start): two runs on one cluster, Redis or broker never share a name.
 RUN = os.environ.setdefault("WBCRM_TEST_RUN", uuid.uuid4().hex[:8])
@@ -15,6 +18,13 @@ from crm.settings import *  # noqa: E402,F401,F403
 
 # Test databases of this run only (pytest-django adds the worker's suffix, `_gw0`).
 DATABASES["default"]["TEST"] = {"NAME": f"test_wbcrm_{RUN}"}  # noqa: F405
+
+# Pages render without a collectstatic run (the manifest storage needs its manifest);
+# tests/test_production.py runs collectstatic and the production storage under gunicorn.
+STORAGES = {**STORAGES, "staticfiles": {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+# Nothing is collected here: the live server finds static files through the finders.
+STATIC_ROOT = None
 
 # Fast hashing in tests; bcrypt stays so legacy wb-crm hashes are still checked for real.
 PASSWORD_HASHERS = [

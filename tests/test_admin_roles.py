@@ -128,12 +128,16 @@ def test_log_tables_are_read_only_for_everyone(org_a) -> None:
             assert client.post(admin_url(model, "delete", row), {"post": "yes"}).status_code == 403
 
 
-def test_org_admin_cannot_edit_organizations_roles_or_the_catalog(org_a) -> None:
+def test_org_admin_cannot_edit_organizations_roles_or_the_catalog(org_a, org_b) -> None:
     client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    assert client.get(admin_url(Role)).status_code == 403
     for model in (Organization, Role):
-        assert client.get(admin_url(model)).status_code == 403
         assert client.get(admin_url(model, "add")).status_code == 403
-    assert client.get(admin_url(Organization, "change", org_a)).status_code == 403
+    # Its own organization's settings only (test_org_admin_sets_its_own_organizations_settings).
+    assert client.get(admin_url(Organization, "change", org_b)).status_code == 404
+    assert client.post(admin_url(Organization, "change", org_b),
+                       {"name": "Taken", "agents_see_all": ""}).status_code == 404
+    assert client.post(admin_url(Organization, "delete", org_a), {"post": "yes"}).status_code == 403
     with unscoped():
         product = FACTORIES[Product]()
     for model, row in ((Product, product), (Category, product.category)):
@@ -142,7 +146,34 @@ def test_org_admin_cannot_edit_organizations_roles_or_the_catalog(org_a) -> None
         assert _can_change(client, row) is False
         assert client.post(admin_url(model, "change", row), {"name": "x"}).status_code == 403
     index = client.get("/admin/").content.decode()
-    assert "/admin/crm/product/" in index and "/admin/crm/organization/" not in index
+    assert "/admin/crm/product/" in index and "/admin/crm/role/" not in index
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_org_admin_sets_its_own_organizations_settings(org_a, org_b) -> None:
+    """As the README says: the ORG_ADMIN turns agents_see_all off, and nothing else it must not."""
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    listing = client.get(admin_url(Organization))
+    assert listing.status_code == 200
+    assert "Org A" in listing.content.decode() and "Org B" not in listing.content.decode()
+    page = client.get(admin_url(Organization, "change", org_a))
+    assert page.status_code == 200
+    assert set(page.context["adminform"].form.fields) == {"name", "description",
+                                                          "agents_see_all"}
+    answer = client.post(admin_url(Organization, "change", org_a), {
+        "name": "Org A", "description": "", "code": "hijacked", "slug": "hijacked",
+        "is_active": ""})  # agents_see_all unticked
+    assert answer.status_code == 302
+    with unscoped():
+        org_a.refresh_from_db()
+        org_b.refresh_from_db()
+    assert org_a.agents_see_all is False
+    assert (org_a.code, org_a.slug, org_a.is_active) == ("org-a", "org-a", True)
+    assert org_b.agents_see_all is True
+    # An agent of the organization may not.
+    agent = signed_in(make_staff(org_a, Role.AGENT))
+    assert agent.post(admin_url(Organization, "change", org_a),
+                      {"name": "Org A", "agents_see_all": "on"}).status_code == 403
 
 
 def test_platform_staff_edit_organizations_roles_and_the_catalog(org_a) -> None:

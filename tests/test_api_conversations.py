@@ -11,7 +11,7 @@ from crm.models import Customer, Organization, Role
 from tenancy.context import tenant_context
 from tests.inbox_support import T0, conversation
 from tests.test_api import client_for, staff
-from tests.test_inbox_events import later, publish_as
+from tests.test_inbox_events import publish_as
 
 URL = "/api/v1/conversations/"
 
@@ -85,8 +85,8 @@ def test_event_stream_for_api_clients_is_their_organization_only(
     chunks = iter(response.streaming_content)
     next(chunks)
 
-    later(publish_as(org_a, events.CONVERSATION, customer="of-a"))
-    later(publish_as(org_b, events.CONVERSATION, customer="of-b"))
+    publish_as(org_a, events.CONVERSATION, customer="of-a")
+    publish_as(org_b, events.CONVERSATION, customer="of-b")
     data = next(json.loads(c[5:]) for c in chunks if c.startswith(b"data:"))
     response.close()
     assert data == {"type": "conversation", "customer": "of-b"}

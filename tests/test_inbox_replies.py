@@ -33,7 +33,10 @@ def recent(org_a: Organization, number_a: WhatsAppNumber) -> Customer:
 
 @pytest.fixture
 def agent(org_a: Organization) -> Client:
-    return signed_in(make_staff(org_a, Role.AGENT))
+    """An agent of A whose requests are htmx's, as the composer sends them."""
+    client = signed_in(make_staff(org_a, Role.AGENT))
+    client.defaults["HTTP_HX_REQUEST"] = "true"
+    return client
 
 
 def sent(org: Organization, customer: Customer) -> list[Message]:
@@ -64,8 +67,10 @@ def test_outside_the_window_text_is_refused_and_templates_offered(
     assert refused.status_code == 409 and b"24-hour" in refused.content
     fields = agent.get(f"/inbox/{old.pk}/template-fields/", {"template": "order_update:en_US"})
     assert fields.content.decode().count('name="parameters"') == 2
+    assert 'name="fields_for" value="order_update:en_US"' in fields.content.decode()
     response = agent.post(f"/inbox/{old.pk}/reply/", {
-        "template": "order_update:en_US", "parameters": ["Ravi", "A-17"]})
+        "template": "order_update:en_US", "parameters": ["Ravi", "A-17"],
+        "fields_for": "order_update:en_US"})
     assert response.status_code == 200
     template = fake_graph.sent()[0].body["template"]
     assert template["name"] == "order_update"
@@ -91,7 +96,8 @@ def test_template_needs_each_parameter(fake_graph: FakeGraph, recent: Customer, 
     with tenant_context(org_a):
         TemplateFactory(template_name="order_update", template_body=BODY)
     response = agent.post(f"/inbox/{recent.pk}/reply/", {
-        "template": "order_update:en_US", "parameters": ["Ravi"]})
+        "template": "order_update:en_US", "parameters": ["Ravi"],
+        "fields_for": "order_update:en_US"})
     assert response.status_code == 400 and b"2 parameter(s)" in response.content
     unknown = agent.post(f"/inbox/{recent.pk}/reply/", {"template": "nope:en_US"})
     assert unknown.status_code == 400 and fake_graph.sent() == []
@@ -132,3 +138,37 @@ def test_replying_to_another_organizations_customer_is_404(
     theirs = conversation(org_b, "Bala", at=timezone.now())
     assert agent.post(f"/inbox/{theirs.pk}/reply/", {"text": "hi"}).status_code == 404
     assert fake_graph.sent() == []
+
+
+def test_a_template_is_sent_only_with_the_fields_shown_for_it(
+    fake_graph: FakeGraph, recent: Customer, agent: Client, org_a: Organization
+) -> None:
+    """The agent filled in order_update's fields, then chose promo (same number of fields)."""
+    with tenant_context(org_a):
+        TemplateFactory(template_name="order_update", template_body=BODY)
+        TemplateFactory(template_name="promo", template_body={
+            **BODY, "components": [{"type": "BODY", "text": "{{1}}: {{2}} off today"}]})
+    for fields_for in ("order_update:en_US", ""):
+        response = agent.post(f"/inbox/{recent.pk}/reply/", {
+            "template": "promo:en_US", "parameters": ["Ravi", "A-17"], "fields_for": fields_for})
+        assert response.status_code == 400
+        assert b"not those of promo" in response.content
+    assert fake_graph.sent() == [] and sent(org_a, recent) == []
+
+
+def test_the_composer_posts_even_without_javascript(
+    fake_graph: FakeGraph, recent: Customer, org_a: Organization
+) -> None:
+    """Without htmx the form itself is used: a POST with the CSRF token, then the page again."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_staff(org_a, Role.AGENT))
+    page = client.get(f"/inbox/{recent.pk}/").content.decode()
+    form = page[page.index('<form id="composer"'):]
+    form = form[:form.index("</form>")]
+    assert 'method="post"' in form and f'action="/inbox/{recent.pk}/reply/"' in form
+    assert 'enctype="multipart/form-data"' in form
+    token = form.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    response = client.post(f"/inbox/{recent.pk}/reply/",
+                           {"text": "Sent without a script", "csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and response["Location"] == f"/inbox/{recent.pk}/"
+    assert [m.body for m in sent(org_a, recent)] == ["Sent without a script"]

@@ -136,3 +136,17 @@ def test_mark_read_without_a_number_still_moves_the_marker(
     assert response.status_code == 409 and b"WhatsApp was not told" in response.content
     with tenant_context(org_a):
         assert Customer.objects.get(pk=chats["a"].pk).last_read_at is not None
+
+
+def test_the_inbox_signs_out_with_a_post(chats: dict[str, Customer], org_a: Organization) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_staff(org_a, Role.AGENT))
+    page = client.get("/inbox/").content.decode()
+    form = page[page.index('<form class="sign-out"'):]
+    form = form[:form.index("</form>")]
+    assert 'method="post" action="/admin/logout/"' in form
+    token = form.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    answer = client.post("/admin/logout/", {"csrfmiddlewaretoken": token,
+                                            "next": "/admin/login/?next=/inbox/"})
+    assert answer.status_code == 302 and answer["Location"] == "/admin/login/?next=/inbox/"
+    assert client.get("/inbox/").status_code == 302  # signed out: sent to sign in again

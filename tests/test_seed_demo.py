@@ -127,3 +127,20 @@ def test_each_organization_has_one_conversation_open_for_free_text(
         assert all(closes < now for closes in closing[1:])
         sent = send_message(customers[0], {"type": "text", "text": {"body": "Hello!"}})
     assert sent.message_id and sent.delivery_status == "sent"
+
+
+def test_the_demo_photo_is_served_without_meta(db: None, settings: Any, tmp_path: Any) -> None:
+    """The inbox's photo message answers its picture (no Graph API knows the demo's media id:
+    the tests' Graph URL has nothing listening), for each organization's agent."""
+    from tests.test_admin_support import signed_in
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    call_command("seed_demo", stdout=StringIO())
+    for code in ("oliva", "glow"):
+        with unscoped():  # the agent and its organization's photo message, looked up by name
+            agent = User.objects.get(username=f"{code}_agent")
+            photo = Message.objects.filter(organization__code=code, type="image").first()
+        answer = signed_in(agent).get(f"/api/v1/messages/{photo.pk}/media/")
+        assert answer.status_code == 200
+        assert answer["Content-Type"] == "image/png"
+        assert b"".join(answer.streaming_content).startswith(b"\x89PNG\r\n\x1a\n")

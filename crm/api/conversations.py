@@ -5,7 +5,7 @@ import json
 import uuid
 from typing import Any, ClassVar
 
-from django.http import StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, renderers, serializers
@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.views import OrganizationScopedMixin
-from crm.inbox import queries, services
-from crm.inbox.views import sse
+from crm.inbox import events, queries, services
+from crm.inbox.views import event_stream
 from crm.models import Customer, Message
 from crm.whatsapp.refusals import Refused
 from tenancy.context import get_current_organization_id
@@ -158,10 +158,12 @@ class ConversationEventsView(OrganizationScopedMixin, APIView):
             "the list (events are not replayed)."))},
         summary="Live inbox events of your organization",
     )
-    def get(self, request: Request) -> StreamingHttpResponse:
+    def get(self, request: Request) -> HttpResponseBase:
         """The stream of the organization this request runs as, and of no other."""
         organization_id = get_current_organization_id()
         assert organization_id is not None, "OrganizationScopedMixin activated it"
-        response = StreamingHttpResponse(sse(organization_id), content_type="text/event-stream")
-        response["Cache-Control"] = "no-cache"
-        return response
+        try:
+            return event_stream(organization_id, request.user.pk)
+        except events.StreamRefused as refusal:
+            return Response({"detail": str(refusal)}, status=refusal.status,
+                            headers={"Retry-After": str(refusal.retry_after)})

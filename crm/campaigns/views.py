@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,6 +39,7 @@ class CampaignActionView(OrganizationScopedMixin, APIView):
     service: ClassVar[Callable[..., Job]]
     success_status: ClassVar[int] = status.HTTP_200_OK
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, pk: str) -> Response:
         campaign = _campaign(pk)
         try:
@@ -66,6 +69,7 @@ class ProgressView(OrganizationScopedMixin, APIView):
 
     model = Campaign
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, pk: str) -> Response:
         job = _campaign(pk).jobs.order_by("-created_at").first()
         if job is None:

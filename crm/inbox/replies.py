@@ -77,12 +77,19 @@ def reply_text(customer: Customer, text: str, user: User) -> Message:
     return send_message(customer, {"type": "text", "text": {"body": text}}, user=user)
 
 
-def reply_template(customer: Customer, key: str, values: list[str], user: User) -> Message:
-    """Send the approved template `key` ("name:language") with its body parameters in order."""
+def reply_template(customer: Customer, key: str, values: list[str], user: User,
+                   fields_for: str) -> Message:
+    """Send the approved template `key` ("name:language") with its body parameters in order;
+    `fields_for` is the template whose fields the agent filled in, which must be `key`."""
     choice = next((c for c in approved_templates() if c.key == key), None)
     if choice is None:
         raise Refused(400, "template_not_found", "Choose one of your organization's approved "
                       "templates.", field="template")
+    if fields_for != key:
+        # Values typed for another template would go out in a message never previewed.
+        raise Refused(400, "template_changed", f"The fields shown are not those of {choice.name}: "
+                      "choose the template again, check its text and fill in its fields.",
+                      field="template")
     if len(values) != len(choice.parameters) or not all(v.strip() for v in values):
         raise Refused(400, "template_parameters", f"The template {choice.name} needs "
                       f"{len(choice.parameters)} parameter(s): fill in each one.",

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.inbox import events, queries, replies, services
@@ -146,13 +147,15 @@ def reply(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
     try:
         if key := request.POST.get("template"):
             replies.reply_template(customer, key, request.POST.getlist("parameters"),
-                                   request.user)
+                                   request.user, request.POST.get("fields_for", ""))
         elif upload := request.FILES.get("file"):
             replies.reply_file(customer, upload, request.POST.get("text", ""), request.user)
         else:
             replies.reply_text(customer, request.POST.get("text", ""), request.user)
     except Refused as refusal:
         return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    if not request.htmx:  # a plain form post (no script): back to the conversation's page
+        return redirect("inbox:conversation", customer_id=customer.pk)
     customer.refresh_from_db()
     return render(request, "inbox/_thread.html", _thread_context(request, customer))
 
@@ -177,20 +180,47 @@ def template_fields(request: HttpRequest, customer_id: uuid.UUID) -> HttpRespons
 
 @require_GET
 @inbox_view
-def stream(request: HttpRequest) -> StreamingHttpResponse:
-    """Server-sent events of the request's organization only (see crm.inbox.events)."""
-    organization_id = request.inbox_organization.pk
-    response = StreamingHttpResponse(sse(organization_id), content_type="text/event-stream")
+def stream(request: HttpRequest) -> HttpResponseBase:
+    """Server-sent events of the request's organization only (see crm.inbox.events); over a
+    cap, 429 with Retry-After (the page then refreshes itself and tries again later)."""
+    try:
+        return event_stream(request.inbox_organization.pk, request.user.pk)
+    except events.StreamRefused as refusal:
+        return HttpResponse(str(refusal), status=refusal.status, content_type="text/plain",
+                            headers={"Retry-After": str(refusal.retry_after)})
+
+
+def event_stream(organization_id: uuid.UUID, user_id: Any) -> StreamingHttpResponse:
+    """The open stream as a response; raises events.StreamRefused over a cap."""
+    response = StreamingHttpResponse(EventBody(events.subscribe(organization_id, user_id)),
+                                     content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not hold events back
     return response
 
 
-def sse(organization_id: uuid.UUID) -> Iterator[bytes]:
-    """The event-stream body: each event as `data:` JSON, a comment line while quiet."""
+class EventBody:
+    """A stream's response body. The server closes the response when it ends (the client gone
+    included), and Django then calls `close()`, which frees the stream's slots, even if the body
+    was never iterated."""
+
+    def __init__(self, opened: events.Stream) -> None:
+        self.stream = opened
+
+    def __iter__(self) -> Iterator[bytes]:
+        return sse(self.stream)
+
+    def close(self) -> None:
+        """End the stream."""
+        self.stream.close()
+
+
+def sse(opened: events.Stream) -> Iterator[bytes]:
+    """The event-stream body: each event as `data:` JSON, a comment line while quiet. A write to
+    a client that went away fails at the next heartbeat, and the server then closes the stream."""
     connections.close_all()  # the stream holds no database connection while it waits
     yield b"retry: 2000\n\n"
-    for event in events.subscribe(organization_id):
+    for event in opened:
         if event is None:
             yield b": keep-alive\n\n"
         else:

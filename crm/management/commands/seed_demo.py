@@ -5,10 +5,14 @@ before it is created, so a second run creates nothing and only resets demo passw
 """
 from __future__ import annotations
 
+import struct
+import zlib
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand
 from django.db import models, transaction
 from django.utils import timezone
@@ -41,6 +45,7 @@ from crm.models import (
     User,
     WhatsAppNumber,
 )
+from crm.whatsapp.media import storage_name
 from crm.whatsapp.verification import mark_verified_by_hand
 from tenancy.context import tenant_context, unscoped
 
@@ -72,14 +77,17 @@ ORGANIZATIONS: tuple[dict[str, Any], ...] = (
                       ("Kavya Menon", "919820000003")),
     },
 )
+# The customer's photo: kept in each organization's media storage by seed_demo, as if fetched
+# from Meta once, so the inbox shows it without a Graph API that knows it (the fake does not).
+DEMO_PHOTO_ID = "900000000000001"
 # (direction, message type, fields): one demo conversation, replayed for every customer.
 CONVERSATION: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("in", "text", {"body": "Hi! I'd like to know more about {treatment}."}),
     ("out", "text", {"body": "Hello {first}, happy to help! Which area are you in?"}),
     ("in", "location", {}),  # the organization's city
     ("out", "interactive", {"body": "Pick a consultation slot: Morning / Evening"}),
-    ("in", "image", {"media_id": "demo-media-0001", "caption": "This is the area",
-                     "mime_type": "image/jpeg"}),
+    ("in", "image", {"media_id": DEMO_PHOTO_ID, "caption": "This is the area",
+                     "mime_type": "image/png"}),
 )
 # Hours since each demo customer's conversation: the newest inside the 24-hour window (agents
 # reply with free text), the others outside it (the composer offers templates).
@@ -164,8 +172,7 @@ class Command(BaseCommand):
             products.append(self._get(Product, sku=sku, defaults={
                 "name": name, "price": price, "stock": 50, "category": category,
                 "sub_category": sub, "created_at": self.now}))
-        self._get(File, id="demo-media-0001",
-                  defaults={"name": "skin.jpg", "mimetype": "image/jpeg"})
+        self._get(File, id=DEMO_PHOTO_ID, defaults={"name": "area.png", "mimetype": "image/png"})
         self._get(Template, template_name="demo_welcome", organization=None, defaults={
             "template_body": {"language": "en", "components": [
                 {"type": "BODY", "text": "Hi {{1}}, welcome! Reply to book a consultation."}]},
@@ -212,6 +219,8 @@ class Command(BaseCommand):
         customers = [self._customer(org, spec, i, name, wa_id, agent)
                      for i, (name, wa_id) in enumerate(spec["customers"])]
         self._conversations(spec, customers, number, agent)
+        if not default_storage.exists(storage_name(DEMO_PHOTO_ID)):
+            default_storage.save(storage_name(DEMO_PHOTO_ID), ContentFile(demo_photo()))
         self._campaign(org, admin, customers)
         self._orders(org, customers[:2], products)
         for i, customer in enumerate(customers):
@@ -327,3 +336,21 @@ class Command(BaseCommand):
                 "order": order, "payment_method": "upi", "payment_gateway": "razorpay",
                 "amount": total, "status": "success" if paid else "pending",
                 "created_at": order.timestamp})
+
+
+def demo_photo() -> bytes:
+    """A 240x160 PNG (a warm gradient), made here rather than kept as a binary file."""
+    width, height = 240, 160
+    rows = b"".join(
+        b"\x00" + bytes(value for x in range(width)
+                        for value in (230 - y // 4, 180 - x // 6, 150 + x // 8))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))

@@ -4,20 +4,33 @@
   const body = document.body;
 
   // Server-sent events of this organization: each one re-fetches the fragments it concerns.
+  // After a reconnect events may have been missed, so everything is refreshed once. A stream the
+  // server refuses (429: too many open; 503) is not retried by the browser: the page refreshes
+  // itself and asks again every RETRY_MS until it gets one.
   const url = body.dataset.events;
-  if (url && window.EventSource) {
+  const RETRY_MS = 30000;
+  let connected = false;
+  function refreshAll() {
+    htmx.trigger(body, "inbox-event", {type: "reconnect", customers: []});
+  }
+  function listen() {
     const source = new EventSource(url);
     source.onmessage = function (message) {
       htmx.trigger(body, "inbox-event", JSON.parse(message.data));
     };
-    // After a reconnect, events may have been missed: refresh everything once.
-    let opened = false;
     source.onopen = function () {
-      if (opened) { htmx.trigger(body, "inbox-event", {type: "reconnect", customers: []}); }
-      opened = true;
+      if (connected) { refreshAll(); }
+      connected = true;
       body.dataset.live = "on";
     };
+    source.onerror = function () {
+      if (source.readyState !== EventSource.CLOSED) { return; }  // the browser reconnects
+      body.dataset.live = "off";
+      refreshAll();
+      window.setTimeout(listen, RETRY_MS);
+    };
   }
+  if (url && window.EventSource) { listen(); }
 
   // Keep the newest message in view after the thread is (re)loaded, and while images load
   // unless the agent has scrolled up to read.
