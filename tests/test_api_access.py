@@ -46,7 +46,7 @@ def test_token_from_a_legacy_password(org_a: Organization) -> None:
     assert response.json()["user"] == str(user.pk)
 
 
-def test_token_needs_the_organization_code_for_a_shared_username(org_a, org_b) -> None:
+def test_a_shared_username_gets_its_token_by_password_or_organization_code(org_a, org_b) -> None:
     for org in (org_a, org_b):
         with tenant_context(org):
             user = User(username="ravi", first_name="R", last_name="K", phone_number="1",
@@ -54,11 +54,16 @@ def test_token_needs_the_organization_code_for_a_shared_username(org_a, org_b) -
             user.set_password("pw-of-" + org.code)
             user.save()
     anonymous = APIClient()
-    assert anonymous.post("/api/v1/auth/token", {"username": "ravi", "password": "pw-of-org-a"},
-                          format="json").status_code == 401
-    credentials = {"username": "ravi", "password": "pw-of-org-a", "organization": "org-a"}
-    response = anonymous.post("/api/v1/auth/token/", credentials, format="json")
-    assert response.status_code == 201
+    for code in ("org-a", "org-b"):
+        credentials = {"username": "ravi", "password": f"pw-of-{code}"}
+        for given in ({}, {"organization": code}):
+            response = anonymous.post("/api/v1/auth/token/", {**credentials, **given},
+                                      format="json")
+            assert response.status_code == 201
+            with unscoped():
+                assert User.objects.get(pk=response.json()["user"]).organization.code == code
+    credentials = {"username": "ravi", "password": "pw-of-org-a", "organization": "org-b"}
+    assert anonymous.post("/api/v1/auth/token/", credentials, format="json").status_code == 401
 
 
 def test_bad_credentials_and_tokens_are_refused(org_a) -> None:

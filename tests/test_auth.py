@@ -35,12 +35,16 @@ def test_a_wrong_password_is_refused(org_a: Organization) -> None:
     assert authenticate(username="asha", password="guess") is None
 
 
-def test_a_username_in_two_organizations_needs_the_organization_code(
+def test_a_username_in_two_organizations_is_told_apart_by_password_or_code(
     org_a: Organization, org_b: Organization
 ) -> None:
     in_a = _legacy_user(org_a, "ravi", "pw-a")
     in_b = _legacy_user(org_b, "ravi", "pw-b")
-    assert authenticate(username="ravi", password="pw-a") is None
+    assert authenticate(username="ravi", password="pw-a") == in_a
+    assert authenticate(username="ravi", password="pw-b") == in_b
+    _legacy_user(org_a, "sam", "same-pw")
+    _legacy_user(org_b, "sam", "same-pw")
+    assert authenticate(username="sam", password="same-pw") is None  # then only the code tells
     assert authenticate(username="ravi", password="pw-a", organization="org-a") == in_a
     assert authenticate(username="ravi", password="pw-b", organization="org-b") == in_b
     assert authenticate(username="ravi", password="pw-a", organization="org-b") is None

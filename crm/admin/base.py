@@ -25,6 +25,7 @@ from crm.admin.forms import TenantModelForm
 from crm.admin.scoping import all_organizations, render_in
 from crm.models import Organization
 from crm.roles import hidden_in_admin, is_platform_staff
+from crm.visibility import visible_rows
 from tenancy.context import get_current_organization_id, tenant_context, unscoped
 
 TIMESTAMPS = ("created_at", "updated_at")
@@ -72,6 +73,13 @@ class CrmAdminMixin:
         pk = self.model._meta.pk
         generated = pk.has_default() or pk.db_default is not models.NOT_PROVIDED
         return [*([pk.name] if generated else []), *sorted(secret_fields(self.model))]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and getattr(field, "queryset", None) is not None:
+            # A row may only point at rows the user sees: a hidden customer is not a choice.
+            field.queryset = visible_rows(request.user, field.queryset)
+        return field
 
     def lookup_allowed(self, lookup: str, value: Any, request: Any = None) -> bool:
         # A filter on a secret (?access_token__startswith=a) would read it back a letter a time.
@@ -127,6 +135,9 @@ class TenantModelAdmin(CrmAdminMixin, admin.ModelAdmin):
         if hidden_in_admin(request.user, self.model):
             return False  # agents work conversations; logs and tokens are not theirs to read
         return super().has_view_permission(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return visible_rows(request.user, super().get_queryset(request))
 
     # -- the organization column, filter and field --------------------------------------------
 
@@ -316,7 +327,7 @@ class TenantInlineMixin(CrmAdminMixin):
         return [*super()._hidden_fields(request, obj), "organization"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
-        queryset = super().get_queryset(request)
+        queryset = visible_rows(request.user, super().get_queryset(request))
         return queryset.select_related(*self.select_related) if self.select_related else queryset
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import quote
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -19,6 +20,7 @@ from crm.admin.base import (
 from crm.admin.forms import TenantModelForm
 from crm.admin.replies import ReplyForm, reply
 from crm.admin.sites import site
+from crm.inbox import services
 from crm.models import (
     AddressCollectionSession,
     Customer,
@@ -30,7 +32,10 @@ from crm.models import (
 
 
 class CustomerForm(TenantModelForm):
-    """The default address is one of the customer's own addresses."""
+    """The default address is one of the customer's own addresses; the assignee changes by the
+    inbox's assignment rules (crm.inbox.services)."""
+
+    assigned_by: Any = None  # the signed-in user, set by CustomerAdmin.get_form
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -40,6 +45,17 @@ class CustomerForm(TenantModelForm):
                 CustomerAddress.objects.none() if self.instance._state.adding
                 else CustomerAddress.objects.filter(customer=self.instance)
             )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "user" in self.changed_data:
+            if self.instance.organization_id is None:
+                self.instance.organization_id = self._form_organization_id()
+            try:
+                services.check_assignment(self.instance, cleaned.get("user"), by=self.assigned_by)
+            except services.NotAllowed as refusal:
+                self.add_error("user", str(refusal))
+        return cleaned
 
 
 class CustomerAddressInline(TenantStackedInline):
@@ -99,6 +115,22 @@ class CustomerAdmin(TenantModelAdmin):
                            reverse("inbox:conversation", args=[obj.pk]))
     inlines = (CustomerAddressInline, CustomerOrderInline, CustomerMessageInline)
     change_form_template = "admin/crm/customer/change_form.html"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False,
+                 **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"assigned_by": request.user})
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        """A changed assignee goes through the assignment service (its rules, its event)."""
+        if "user" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        assignee = obj.user
+        obj.user_id = form.initial.get("user")
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            services.assign(obj, assignee, by=request.user)
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.reply_view)

@@ -6,12 +6,10 @@ from typing import Any
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
-from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from crm.auth import login_candidates
-from crm.models import User
+from crm.auth import matching_users
 from tenancy.context import get_current_organization_id, unscoped
 from tenancy.guards import is_tenant_model
 
@@ -57,15 +55,13 @@ class OrganizationAuthenticationForm(AdminAuthenticationForm):
     def _in_inactive_organization(username: str, password: str, code: str | None) -> bool:
         """Whether these exact credentials are those of staff of an inactive organization.
 
-        Said only to someone who knows the password. Every failed sign-in pays for one password
-        hash here, so the answer's timing does not tell which usernames exist.
+        Said only to someone who knows the password. Every failed sign-in pays for the password
+        hashes here, so the answer's timing does not tell which usernames exist.
         """
-        candidates = login_candidates(username, code)
-        user = candidates[0] if len(candidates) == 1 else None
-        if user is None or user.organization_id is None or user.organization.is_active:
-            User().set_password(password)
-            return False
-        return check_password(password, user.password)  # no hash upgrade: nothing is saved
+        matches = matching_users(username, password, code)  # no hash upgrade: nothing is saved
+        return len(matches) == 1 and matches[0].organization_id is not None and (
+            not matches[0].organization.is_active
+        )
 
 
 def _other_organization(value: models.Model, organization_id: Any) -> bool:

@@ -16,6 +16,7 @@ from crm.admin.base import TenantModelAdmin
 from crm.admin.forms import TenantFormMixin
 from crm.admin.scoping import all_organizations
 from crm.admin.sites import site
+from crm.auth import reserved_username
 from crm.models import Role, User
 
 # The roles an organization's users may have (platform staff belong to no organization).
@@ -44,10 +45,17 @@ class RoleFilter(admin.SimpleListFilter):
 
 
 class RoleRulesMixin(TenantFormMixin):
-    """SUPER_ADMIN is for platform staff (no organization); everyone else has one."""
+    """SUPER_ADMIN is for platform staff (no organization); everyone else has one. Platform
+    staff's usernames are reserved (crm.auth.reserved_username)."""
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        username = cleaned.get("username")
+        if username:
+            reserved = reserved_username(username, self._form_organization_id(),
+                                         None if self.instance._state.adding else self.instance.pk)
+            if reserved:
+                self.add_error("username", reserved)
         role = cleaned.get("role")
         if role is None:
             if "role" in self.fields:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from pydantic import Field, ValidationError
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -14,7 +15,8 @@ from rest_framework.response import Response
 
 from crm.api.serializers import serializer_for
 from crm.api.views import TenantViewSet
-from crm.models import Customer, Message
+from crm.inbox import services
+from crm.models import Customer, Message, User
 from crm.whatsapp.reading import mark_read
 from crm.whatsapp.refusals import MetaRefused, Refused
 from crm.whatsapp.schemas import MessageContent, Wamid
@@ -62,7 +64,33 @@ def _refused(refusal: Refused) -> Response:
 
 
 class CustomerViewSet(TenantViewSet):
-    """Customers, plus `send/` and `read/` on one customer's conversation."""
+    """Customers, plus `send/` and `read/` on one customer's conversation.
+
+    `user` (the assignee) changes only through the inbox's assignment service, by its rules.
+    """
+
+    def perform_create(self, serializer: serializers.Serializer) -> None:
+        assignee = serializer.validated_data.pop("user", None)
+        with transaction.atomic():
+            super().perform_create(serializer)
+            if assignee is not None:
+                self._assign(serializer.instance, assignee)
+
+    def perform_update(self, serializer: serializers.Serializer) -> None:
+        customer: Customer = serializer.instance
+        assignee = serializer.validated_data.pop("user", customer.user)
+        with transaction.atomic():
+            if getattr(assignee, "pk", None) != customer.user_id:
+                self._assign(customer, assignee)
+            super().perform_update(serializer)
+
+    def _assign(self, customer: Customer, assignee: User | None) -> None:
+        try:
+            services.assign(customer, assignee, by=self.request.user)
+        except services.InvalidAssignee as refusal:
+            raise exceptions.ValidationError({"user": [str(refusal)]}) from None
+        except services.NotAllowed as refusal:
+            raise exceptions.PermissionDenied(str(refusal)) from None
 
     @extend_schema(
         request=SendRequest,

@@ -9,11 +9,13 @@ from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 
+from crm.auth import reserved_username
 from crm.models import JobStatus, Message, Role, User, WhatsAppApiLog, WhatsAppNumber
 from crm.roles import is_platform_staff
 from crm.webhooks.numbers import digits
 from crm.whatsapp.media import clean_media_id, clean_mime_type
 from crm.whatsapp.numbers import conversation_number
+from tenancy.context import get_current_organization_id
 
 SYSTEM_FIELDS = ("organization", "created_at", "updated_at", "created_by", "updated_by",
                  "verification_status", "verified_at", "verification_note")
@@ -43,6 +45,13 @@ class UserSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and not attrs.get("password"):
             raise serializers.ValidationError({"password": "A new user needs a password."})
+        if "username" in attrs:
+            organization_id = (self.instance.organization_id if self.instance is not None
+                               else get_current_organization_id())
+            reserved = reserved_username(attrs["username"], organization_id,
+                                         getattr(self.instance, "pk", None))
+            if reserved:
+                raise serializers.ValidationError({"username": reserved})
         return attrs
 
     def save(self, **kwargs: Any) -> User:

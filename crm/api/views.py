@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from crm.api.serializers import serializer_for
 from crm.auth import OrganizationUserBackend
 from crm.models import ApiToken, JobStatus
+from crm.visibility import visible_rows
 from tenancy.context import tenant_context, unscoped
 from tenancy.middleware import HEADER, TenantResolutionError, resolve_organization
 
@@ -71,10 +72,20 @@ class TenantViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
             )
 
     def get_queryset(self) -> models.QuerySet:
-        return self.model._default_manager.select_related(*_keyed_by_value(self.model))
+        rows = self.model._default_manager.select_related(*_keyed_by_value(self.model))
+        return visible_rows(self.request.user, rows)
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return serializer_for(self.model)
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> serializers.BaseSerializer:
+        serializer = super().get_serializer(*args, **kwargs)
+        if isinstance(serializer, serializers.Serializer):
+            # A row may only point at rows the caller sees: a hidden customer is "not found".
+            for field in serializer.fields.values():
+                if isinstance(field, serializers.RelatedField) and field.queryset is not None:
+                    field.queryset = visible_rows(self.request.user, field.queryset)
+        return serializer
 
     def _stamps(self, *names: str) -> dict[str, Any]:
         fields = {f.name for f in self.model._meta.get_fields()}

@@ -22,9 +22,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
 from crm.inbox import search
-from crm.models import Customer, Message, Organization, QuickReply, Role
-from crm.roles import role_of
-from tenancy.context import get_current_organization_id
+from crm.models import Customer, Message, QuickReply
+from crm.visibility import visible_customers
 
 INBOUND = "customer"  # messages.sender_type of what customers write
 WINDOW = timedelta(hours=24)  # Meta's customer service window after a customer's message
@@ -108,24 +107,6 @@ def remaining(delta: timedelta) -> str:
     """A duration as the composer shows it: "3 h 05 min"."""
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-def agents_limited(user: Any) -> bool:
-    """Whether `user` is an agent of an organization that shows agents their own chats only."""
-    if role_of(user) != Role.AGENT:
-        return False
-    organization = Organization.objects.filter(pk=get_current_organization_id()).only(
-        "agents_see_all"
-    ).first()
-    return organization is not None and not organization.agents_see_all
-
-
-def visible_customers(user: Any) -> QuerySet[Customer]:
-    """The active organization's customers `user` may work (all, or an agent's assigned ones)."""
-    customers = Customer.objects.all()
-    if agents_limited(user):
-        customers = customers.filter(user_id=user.pk)
-    return customers
 
 
 def _unread() -> Subquery:

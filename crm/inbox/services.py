@@ -14,8 +14,16 @@ from crm.roles import role_of
 from crm.whatsapp import reading
 
 
+# Who a conversation can be assigned to.
+ASSIGNABLE_ROLES = (Role.AGENT, Role.ORG_ADMIN)
+
+
 class NotAllowed(Exception):
     """The user may not do this; the message says why."""
+
+
+class InvalidAssignee(NotAllowed):
+    """The chosen assignee cannot work this conversation; the message says who can."""
 
 
 def mark_read(customer: Customer, at: datetime | None = None, *, receipt: bool = True) -> None:
@@ -36,17 +44,28 @@ def mark_read(customer: Customer, at: datetime | None = None, *, receipt: bool =
         reading.mark_read(customer)
 
 
-def assign(customer: Customer, agent: User | None, *, by: Any) -> None:
-    """Assign the conversation to `agent` (None: unassign).
+def check_assignment(customer: Customer, agent: User | None, *, by: Any) -> None:
+    """Raise NotAllowed unless `by` may assign `customer` to `agent` (None: unassign).
 
     Agents may take an unassigned conversation or give up their own; ORG_ADMIN and platform
-    staff assign freely. The agent must be staff of the organization (the tenant layer already
-    hides other organizations' users).
+    staff assign freely. The assignee is staff (AGENT or ORG_ADMIN) of the customer's
+    organization.
     """
     if role_of(by) == Role.AGENT:
         mine_or_free = customer.user_id in (None, by.pk)
         if not mine_or_free or (agent is not None and agent.pk != by.pk):
             raise NotAllowed("Agents take unassigned conversations or release their own.")
+    if agent is not None and (
+        agent.organization_id != customer.organization_id
+        or role_of(agent) not in ASSIGNABLE_ROLES
+    ):
+        raise InvalidAssignee("Assign the conversation to an agent or administrator of its "
+                              "organization.")
+
+
+def assign(customer: Customer, agent: User | None, *, by: Any) -> None:
+    """Assign the conversation to `agent` (None: unassign), as check_assignment allows."""
+    check_assignment(customer, agent, by=by)
     with transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(user=agent)
         customer.user = agent
@@ -55,6 +74,4 @@ def assign(customer: Customer, agent: User | None, *, by: Any) -> None:
 
 def agents() -> list[User]:
     """Staff of the active organization a conversation can be assigned to."""
-    return list(
-        User.objects.filter(role__name__in=(Role.AGENT, Role.ORG_ADMIN)).order_by("username")
-    )
+    return list(User.objects.filter(role__name__in=ASSIGNABLE_ROLES).order_by("username"))
