@@ -61,3 +61,25 @@ def visible_rows(user: Any, rows: models.QuerySet) -> models.QuerySet:
 def visible_customers(user: Any) -> models.QuerySet[Customer]:
     """The active organization's customers `user` may work (all, or an agent's assigned ones)."""
     return visible_rows(user, Customer.objects.all())
+
+
+def visible_event(user: Any, event: dict[str, Any]) -> dict[str, Any] | None:
+    """A live inbox event (crm.inbox.events) as `user` may receive it; None if it is not theirs.
+
+    Events carry ids only, but even an id says when a hidden conversation moved. An assignment
+    event names the users it concerns, so an agent who loses a conversation still hears of it.
+    """
+    kind = event.get("type")
+    if kind == "message":
+        shown = {str(pk) for pk in visible_customers(user).filter(
+            pk__in=event.get("customers", [])).values_list("pk", flat=True)}
+        customers = [pk for pk in event.get("customers", []) if pk in shown]
+        return {**event, "customers": customers} if customers else None
+    if kind == "conversation":
+        concerned = str(user.pk) in event.get("users", []) or visible_customers(user).filter(
+            pk=event.get("customer")).exists()
+        return event if concerned else None
+    if kind == "status":
+        seen = visible_rows(user, crm.Message.objects.filter(message_id=event.get("message_id")))
+        return event if seen.exists() else None
+    return None

@@ -195,3 +195,43 @@ def test_the_admin_form_assigns_by_the_inbox_rules(scene: Scene, org_a: Organiza
     assert response.status_code == 200
     assert "unassigned" in str(response.context["adminform"].form.errors["user"])
     assert _assignee(org_a, scene.theirs) == scene.colleague.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_stream_tells_an_agent_only_of_their_own_conversations(
+    scene: Scene, org_a: Organization
+) -> None:
+    from crm.inbox import events, services
+    from tests.test_inbox_events import data_events, publish_as
+
+    with tenant_context(org_a):
+        MessageFactory(customer=scene.mine, message_id="wamid.mine")
+        MessageFactory(customer=scene.theirs, message_id="wamid.theirs")
+    response = signed_in(scene.agent).get("/inbox/events/")
+    chunks = iter(response.streaming_content)
+    assert next(chunks) == b"retry: 2000\n\n"
+    mine, theirs, free = (str(c.pk) for c in (scene.mine, scene.theirs, scene.free))
+    agent, colleague = str(scene.agent.pk), str(scene.colleague.pk)
+
+    def next_event() -> Any:
+        """The next event the agent receives (filtered as it is read: read before changing)."""
+        return data_events(chunks, 1)[0]
+
+    try:
+        publish_as(org_a, events.MESSAGE, customers=[theirs, mine, free])
+        assert next_event() == {"type": "message", "customers": [mine]}
+        publish_as(org_a, events.CONVERSATION, customer=theirs)
+        publish_as(org_a, events.STATUS, message_id="wamid.theirs", status="read")
+        publish_as(org_a, events.STATUS, message_id="wamid.mine", status="read")
+        assert next_event() == {"type": "status", "message_id": "wamid.mine", "status": "read"}
+        with tenant_context(org_a):  # taken away by the admin: the agent still hears of it
+            services.assign(scene.mine, scene.colleague, by=scene.admin)
+        assert next_event() == {"type": "conversation", "customer": mine,
+                                "users": sorted([agent, colleague])}
+        publish_as(org_a, events.CONVERSATION, customer=mine)  # no longer theirs
+        publish_as(org_a, events.MESSAGE, customers=[free, theirs])  # unassigned is hidden too
+        publish_as(org_a, events.STATUS, message_id="wamid.mine", status="delivered")
+        publish_as(org_a, events.CONVERSATION, customer=theirs, users=[agent])  # a marker
+        assert next_event() == {"type": "conversation", "customer": theirs, "users": [agent]}
+    finally:
+        response.close()

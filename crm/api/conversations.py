@@ -163,7 +163,7 @@ class ConversationEventsView(OrganizationScopedMixin, APIView):
         organization_id = get_current_organization_id()
         assert organization_id is not None, "OrganizationScopedMixin activated it"
         try:
-            return event_stream(organization_id, request.user.pk)
+            return event_stream(organization_id, request.user)
         except events.StreamRefused as refusal:
             return Response({"detail": str(refusal)}, status=refusal.status,
                             headers={"Retry-After": str(refusal.retry_after)})

@@ -66,10 +66,12 @@ def check_assignment(customer: Customer, agent: User | None, *, by: Any) -> None
 def assign(customer: Customer, agent: User | None, *, by: Any) -> None:
     """Assign the conversation to `agent` (None: unassign), as check_assignment allows."""
     check_assignment(customer, agent, by=by)
+    # The previous and the new assignee hear of it even where they see only their own chats.
+    concerned = sorted({str(pk) for pk in (customer.user_id, agent and agent.pk) if pk})
     with transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(user=agent)
         customer.user = agent
-        events.publish(events.CONVERSATION, customer=customer.pk)
+        events.publish(events.CONVERSATION, customer=customer.pk, users=concerned)
 
 
 def agents() -> list[User]:

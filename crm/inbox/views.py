@@ -15,9 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm.inbox import events, queries, replies, services
 from crm.inbox.access import inbox_view
+from crm.visibility import agents_limited, visible_event
 from crm.models import Customer, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
 from crm.whatsapp.refusals import Refused
+from tenancy.context import tenant_context
 
 
 def bad_request_as_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -184,19 +186,38 @@ def stream(request: HttpRequest) -> HttpResponseBase:
     """Server-sent events of the request's organization only (see crm.inbox.events); over a
     cap, 429 with Retry-After (the page then refreshes itself and tries again later)."""
     try:
-        return event_stream(request.inbox_organization.pk, request.user.pk)
+        return event_stream(request.inbox_organization.pk, request.user)
     except events.StreamRefused as refusal:
         return HttpResponse(str(refusal), status=refusal.status, content_type="text/plain",
                             headers={"Retry-After": str(refusal.retry_after)})
 
 
-def event_stream(organization_id: uuid.UUID, user_id: Any) -> StreamingHttpResponse:
-    """The open stream as a response; raises events.StreamRefused over a cap."""
-    response = StreamingHttpResponse(EventBody(events.subscribe(organization_id, user_id)),
+def event_stream(organization_id: uuid.UUID, user: Any) -> StreamingHttpResponse:
+    """The open stream as a response; raises events.StreamRefused over a cap.
+
+    Run inside the organization: whether `user` sees only their own conversations is decided
+    here, once; such a stream then passes on only the events of those (crm.visibility).
+    """
+    keep = _own_events(organization_id, user) if agents_limited(user) else None
+    response = StreamingHttpResponse(EventBody(events.subscribe(organization_id, user.pk), keep),
                                      content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not hold events back
     return response
+
+
+def _own_events(organization_id: uuid.UUID, user: Any) -> Callable[[dict[str, Any]], Any]:
+    """A filter of the stream's events to those of `user`'s conversations."""
+
+    def keep(event: dict[str, Any]) -> dict[str, Any] | None:
+        # The body is iterated after the request's organization was reset: set it again.
+        try:
+            with tenant_context(organization_id):
+                return visible_event(user, event)
+        finally:
+            connections.close_all()  # the stream holds no database connection while it waits
+
+    return keep
 
 
 class EventBody:
@@ -204,18 +225,21 @@ class EventBody:
     included), and Django then calls `close()`, which frees the stream's slots, even if the body
     was never iterated."""
 
-    def __init__(self, opened: events.Stream) -> None:
+    def __init__(self, opened: events.Stream,
+                 keep: Callable[[dict[str, Any]], Any] | None = None) -> None:
         self.stream = opened
+        self.keep = keep
 
     def __iter__(self) -> Iterator[bytes]:
-        return sse(self.stream)
+        return sse(self.stream, self.keep)
 
     def close(self) -> None:
         """End the stream."""
         self.stream.close()
 
 
-def sse(opened: events.Stream) -> Iterator[bytes]:
+def sse(opened: events.Stream,
+        keep: Callable[[dict[str, Any]], Any] | None = None) -> Iterator[bytes]:
     """The event-stream body: each event as `data:` JSON, a comment line while quiet. A write to
     a client that went away fails at the next heartbeat, and the server then closes the stream."""
     connections.close_all()  # the stream holds no database connection while it waits
@@ -223,5 +247,5 @@ def sse(opened: events.Stream) -> Iterator[bytes]:
     for event in opened:
         if event is None:
             yield b": keep-alive\n\n"
-        else:
+        elif keep is None or (event := keep(event)) is not None:
             yield f"data: {json.dumps(event)}\n\n".encode()
