@@ -185,13 +185,14 @@ class NumberIdsPerOrganization(migrations.operations.base.Operation):
             return
         for table, name, _ in CHECKS:
             _execute(connection, f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")
-        for table, column in PLATFORM_WIDE:
-            name = f"{table}_{column}_key"
-            if name not in _unique_indexes(connection, table):
+        for table, column in PLATFORM_WIDE:  # as wb-crm had them (crm.0003 restores alike)
+            name = f"ix_{table}_{column}"
+            found = _unique_indexes(connection, table).get(name)
+            if found and not found[0]:
+                _execute(connection, f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            if not found or not found[0]:
                 _execute(connection, f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} "
                                      f"({column})")
-                _execute(connection, f"ALTER TABLE {table} ADD CONSTRAINT {name} "
-                                     f"UNIQUE USING INDEX {name}")
         for table, name, _, _ in UNIQUES:
             found = _unique_indexes(connection, table).get(name)
             if found:
