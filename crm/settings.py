@@ -179,6 +179,11 @@ WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="") or (
 WHATSAPP_GRAPH_URL = env("WHATSAPP_GRAPH_URL", default="") or (
     env("WBCRM_DEMO_GRAPH_URL", default="") if DEMO else "") or "https://graph.facebook.com"
 WHATSAPP_API_VERSION = env("WHATSAPP_API_VERSION", default="v21.0")
+# Origins (scheme://host[:port]) Meta's media download URLs may point at: the number's token goes
+# with the download, so nowhere else. A demo run adds the fake Graph API, which serves its media.
+WHATSAPP_MEDIA_ORIGINS = env.list(
+    "WHATSAPP_MEDIA_ORIGINS", default=["https://lookaside.fbsbx.com"]
+) + ([WHATSAPP_GRAPH_URL] if DEMO and not env("WHATSAPP_GRAPH_URL", default="") else [])
 WHATSAPP_GRAPH_TIMEOUT = env.float("WHATSAPP_GRAPH_TIMEOUT", default=10.0)
 WHATSAPP_GRAPH_RETRIES = env.int("WHATSAPP_GRAPH_RETRIES", default=2)
 WHATSAPP_GRAPH_BACKOFF = env.float("WHATSAPP_GRAPH_BACKOFF", default=0.5)

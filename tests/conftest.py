@@ -138,6 +138,7 @@ def fake_graph_server(settings: Any) -> Iterator[FakeGraphServer]:
     """The fake Graph API on a real 127.0.0.1 socket (random port), set as WHATSAPP_GRAPH_URL."""
     with FakeGraphServer() as server:
         settings.WHATSAPP_GRAPH_URL = server.url
+        settings.WHATSAPP_MEDIA_ORIGINS = [server.url]
         settings.WHATSAPP_GRAPH_BACKOFF = 0
         yield server
 

@@ -293,13 +293,16 @@ class WhatsAppNumberFactory(DjangoModelFactory):
 
 
 class NumberFlowConfigFactory(DjangoModelFactory):
-    """The conversation flow a WhatsApp number runs (one-to-one via phone_number_id)."""
+    """The conversation flow a WhatsApp number runs (one per number, by its phone_number_id)."""
 
     class Meta:
         model = NumberFlowConfig
 
-    phone_number = factory.SubFactory(WhatsAppNumberFactory)
-    display_number = factory.SelfAttribute("phone_number.display_number")
+    class Params:
+        number = factory.SubFactory(WhatsAppNumberFactory)
+
+    phone_number = factory.SelfAttribute("number.phone_number_id")
+    display_number = factory.SelfAttribute("number.display_number")
     display_digits = factory.LazyAttribute(
         lambda o: "".join(ch for ch in o.display_number if ch.isdigit())
     )

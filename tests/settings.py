@@ -43,3 +43,5 @@ INBOX_STREAM_SECONDS = 10.0
 # Tests never reach Meta: a Graph API call no fake answers fails at once (nothing listens there).
 # Real Celery workers started by a test get the test's fake Graph API through the environment.
 WHATSAPP_GRAPH_URL = os.environ.get("WBCRM_TEST_GRAPH_URL", "http://127.0.0.1:9")
+# The fakes serve media downloads from their own origin.
+WHATSAPP_MEDIA_ORIGINS = [WHATSAPP_GRAPH_URL]

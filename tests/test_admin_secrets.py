@@ -79,7 +79,6 @@ def test_the_access_token_is_replaced_kept_or_removed_never_echoed(number, org_a
 @pytest.mark.parametrize("model, lookup", [
     (WhatsAppNumber, "access_token__startswith"),
     (WhatsAppNumber, "access_token"),
-    (NumberFlowConfig, "phone_number__access_token__startswith"),
     (User, "password__startswith"),
     (Customer, "user__password__startswith"),
     (ApiToken, "key_hash__startswith"),

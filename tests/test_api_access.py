@@ -204,11 +204,15 @@ def test_a_duplicate_is_a_conflict_not_a_500(org_a) -> None:
         assert Customer.objects.filter(wa_id="919812345678").count() == 1
 
 
-def test_a_number_taken_by_another_organization_is_a_conflict_naming_the_field(
-    org_a, org_b
-) -> None:
+def test_a_number_another_organization_holds_is_accepted_unverified(org_a, org_b) -> None:
+    """A 409 told A that B holds the number (issue 15, item 9): now only proof with Meta decides,
+    and only A's own rows clash."""
     with tenant_context(org_b):
         WhatsAppNumberFactory(phone_number_id="106540352242922")
-    response = client_for(staff(org_a)).post(
+    api = client_for(staff(org_a))
+    response = api.post(
         "/api/v1/whatsapp-numbers/", {"phone_number_id": "106540352242922"}, format="json")
-    assert response.status_code == 409 and response.json()["fields"] == ["phone_number_id"]
+    assert response.status_code == 201 and response.json()["verification_status"] == "pending"
+    again = api.post(
+        "/api/v1/whatsapp-numbers/", {"phone_number_id": "106540352242922"}, format="json")
+    assert again.status_code == 409 and again.json()["fields"] == ["phone_number_id"]

@@ -123,7 +123,7 @@ def test_tenancy_enforce_on_a_database_with_underivable_rows(legacy: LegacyDatab
         assert left == underivable
         assert "number_flow_configs" in left and "jobs" in left
         assert "1 the campaigns row has no organization: " + uid("job_p") in first.stdout
-        assert f"1 phone_number_id points at no whatsapp_numbers row: {uid('nfc_gone')}" \
+        assert f'1 no "whatsapp_numbers" row with this phone_number: {uid("nfc_gone")}' \
             in first.stdout
         assert _nullable(db) == left | NULLABLE_BY_DESIGN
         made = {t for t in tenant if f"  {t}: organization_id is NOT NULL" in first.stdout}

@@ -21,9 +21,9 @@ REFERENCE_TABLES = {
     "api_tokens": "platform staff's tokens have no organization; found by hash before one is known",
     "templates": "shared templates have no organization (NULL cannot be a distribution value)",
     "zoho_mappings": "shared mappings have no organization",
-    "whatsapp_numbers": "webhooks are routed by Meta's global phone_number_id before an "
-                        "organization is known",
-    "number_flow_configs": "keyed by the same global phone_number_id and display digits",
+    "whatsapp_numbers": "webhooks are routed by Meta's global phone_number_id (its one verified "
+                        "row) before an organization is known",
+    "number_flow_configs": "read with whatsapp_numbers, by the same phone_number_id",
 }
 # Primary keys of distributed tables: single-node PostgreSQL keeps wb-crm's keys; distributing a
 # table replaces its key by one led by organization_id (docs/SCALING.md, "Keys that change").

@@ -11,7 +11,7 @@ from crm.whatsapp.client import GraphClient
 from crm.whatsapp.errors import Action
 from crm.whatsapp.schemas import MessageContent, OutboundMessage
 from tenancy.context import tenant_context
-from tests.factories import WhatsAppNumberFactory
+from tests.factories import MessageFactory, WhatsAppNumberFactory
 
 TEXT = {"type": "text", "text": {"body": "Hello"}}
 # Every error class by one of its codes, with what a sender must do about it.
@@ -166,3 +166,64 @@ def test_over_a_real_socket(fake_graph_server: FakeGraphServer, number: WhatsApp
     fake_graph_server.fake.fail(131026, to="919000000001")
     with pytest.raises(errors.UndeliverableError):
         client.send(body())
+
+
+# --- The token goes to Meta only (issue 15, item 2) -----------------------------------------------
+
+@pytest.mark.parametrize("segments", [
+    ("http://169.254.169.254/latest",), ("https://evil.test/x",), ("//evil.test",),
+    ("..",), (".", "messages"), ("123/../..",), ("123?x=1",), ("123#x",), ("123%2F..",),
+    ("",), ("1" * 129,),
+])
+def test_no_path_leaves_the_graph_api(
+    fake_graph: FakeGraph, number: WhatsAppNumber, segments: tuple[str, ...]
+) -> None:
+    with pytest.raises(errors.UnsafeRequest):
+        GraphClient(number).request("GET", *segments)
+    assert fake_graph.calls == [] and not WhatsAppApiLog.objects.exists()
+
+
+def test_a_number_whose_id_is_a_url_sends_the_token_nowhere(
+    fake_graph: FakeGraph, number: WhatsAppNumber
+) -> None:
+    """A legacy row (crm.0020 keeps them) or one changed in memory: refused, never called."""
+    number.phone_number_id = "https://evil.test/steal"
+    client = GraphClient(number)
+    for call in (lambda: client.send(body()), lambda: client.mark_read("wamid.X"),
+                 client.get_phone_number):
+        with pytest.raises(errors.UnsafeRequest) as refused:
+            call()
+        assert refused.value.action is Action.STOP
+    assert fake_graph.calls == []
+
+
+@pytest.mark.parametrize("where", [
+    "http://evil.test/_media/{id}", "https://127.0.0.1:9/_media/{id}",
+    "http://user@127.0.0.1:9/_media/{id}", "http://127.0.0.1:10/_media/{id}", "file:///etc/passwd",
+])
+def test_media_is_downloaded_from_metas_hosts_only(
+    fake_graph: FakeGraph, in_a: Organization, number: WhatsAppNumber, where: str
+) -> None:
+    from crm.whatsapp.media import message_media
+    from crm.whatsapp.refusals import Refused
+
+    media_id = fake_graph.add_media(b"\xff\xd8 a photo", "image/jpeg")
+    fake_graph.route("GET", rf"/v[\d.]+/{media_id}", lambda fake, call, match: (
+        200, {"id": media_id, "url": where.format(id=media_id), "mime_type": "image/jpeg"}))
+    message = MessageFactory(type="image", media_id=media_id, body=None)
+    with pytest.raises(Refused) as refused:
+        message_media(message)
+    assert refused.value.status == 502
+    assert [call.base_url for call in fake_graph.calls] == ["http://127.0.0.1:9"]  # Meta only
+
+
+def test_the_api_log_holds_no_token(fake_graph: FakeGraph, number: WhatsAppNumber) -> None:
+    fake_graph.route("GET", r"/v[\d.]+/(?P<waba>\d+)/phone_numbers", lambda fake, call, match: (
+        200, {"data": [], "echo": "SECRET-TOKEN-abc123", "paging": {
+            "next": "https://graph.facebook.com/v21.0/1/phone_numbers?access_token=EAAG-other"
+                    "&after=2"}}))
+    GraphClient(number).request("GET", "200000000000001", "phone_numbers",
+                                params={"access_token": "EAAG-param", "limit": 1})
+    logged = str(WhatsAppApiLog.objects.values().get())
+    assert "SECRET-TOKEN" not in logged and "EAAG" not in logged
+    assert "access_token=***&after=2" in logged

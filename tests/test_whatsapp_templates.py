@@ -17,7 +17,7 @@ from tenancy.exceptions import CrossTenantError
 from tests.factories import CustomerFactory, TemplateFactory, WhatsAppNumberFactory
 from tests.test_api import client_for, staff
 
-WABA_A, WABA_B = "WABA-A", "WABA-B"
+WABA_A, WABA_B = "200000000000001", "200000000000002"  # Meta's ids are digits
 BODY = [{"type": "BODY", "text": "Hi {{1}}"}]
 
 

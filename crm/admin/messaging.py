@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -94,9 +94,14 @@ class WhatsAppNumberAdmin(TenantModelAdmin):
     def mark_verified_by_hand(self, request: HttpRequest, queryset: Any) -> None:
         if not is_platform_staff(request.user):
             raise PermissionDenied
-        for number in queryset:
-            verification.mark_verified_by_hand(number, request.user.get_username())
-        self.message_user(request, f"{len(queryset)} number(s) marked verified by hand.")
+        vouched = [verification.mark_verified_by_hand(number, request.user.get_username())
+                   for number in queryset]
+        self.message_user(request, f"{sum(vouched)} number(s) marked verified by hand.")
+        if not all(vouched):
+            self.message_user(request, f"{len(vouched) - sum(vouched)} number(s) left pending: "
+                              "see their verification note (an id that is not Meta's, or "
+                              "another organization's verified row for that id).",
+                              level=messages.WARNING)
 
     @admin.display(description="access token")
     def access_token_status(self, obj: WhatsAppNumber) -> str:
@@ -119,7 +124,6 @@ class NumberFlowConfigAdmin(TenantModelAdmin):
         "auto_enable_from", "auto_enable_to",
     )
     list_filter = ("is_enabled", "flow_key")
-    list_select_related = ("phone_number",)
     search_fields = ("flow_name", "flow_key", "display_number", "display_digits")
 
 

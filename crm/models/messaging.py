@@ -5,10 +5,11 @@ import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 
 from crm.fields import UTCDateTimeField, VarCharField
-from tenancy.derivations import Derivation, FromParent
+from tenancy.derivations import Derivation, FromMatch, FromParent
 from tenancy.models import TenantModel
 
 
@@ -19,6 +20,14 @@ class Verification(models.TextChoices):
     VERIFIED = "verified"
 
 
+# Meta's ids are digits. They become Graph API URL paths, called with the number's token: a value
+# such as "https://..." or "../x" must never be stored (checked in the database too, crm.0020).
+META_ID = RegexValidator(
+    r"\A[0-9]+\Z", "Meta's ids are digits only: copy it from WhatsApp Manager (API Setup)."
+)
+DIGITS_ONLY = r"^[0-9]+$"
+
+
 class WhatsAppNumber(TenantModel):
     """A WhatsApp Business phone number owned by one organization (routes its webhooks)."""
 
@@ -26,12 +35,15 @@ class WhatsAppNumber(TenantModel):
         settings.TENANCY_ORGANIZATION_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    phone_number_id = models.CharField(max_length=100, unique=True)
+    # Unique per organization only (crm.0020): whoever proves control with Meta receives it (one
+    # verified row per id across organizations), so typing an id first proves nothing, and a
+    # clash with another organization's row is never an error that would reveal that row.
+    phone_number_id = models.CharField(max_length=100, validators=[META_ID])
     display_number = models.CharField(max_length=50, null=True, blank=True)
     access_token = models.CharField(max_length=500, null=True, blank=True)
     # New in the port (crm.0009): the WhatsApp Business Account the number belongs to, whose
     # message templates it sends (templates live on the account, not on the number).
-    whatsapp_business_account_id = VarCharField(null=True, blank=True)
+    whatsapp_business_account_id = VarCharField(null=True, blank=True, validators=[META_ID])
     webhook_path = models.CharField(max_length=255, null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = UTCDateTimeField(null=True, blank=True)
@@ -50,6 +62,21 @@ class WhatsAppNumber(TenantModel):
         db_table = "whatsapp_numbers"
         ordering = ["display_number"]
         verbose_name = "WhatsApp number"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "phone_number_id"],
+                                    name="whatsapp_numbers_org_phone_number_id_uniq"),
+            models.UniqueConstraint(
+                fields=["phone_number_id"], condition=models.Q(verification_status="verified"),
+                name="whatsapp_numbers_verified_phone_number_id_uniq",
+            ),
+            models.CheckConstraint(condition=models.Q(phone_number_id__regex=DIGITS_ONLY),
+                                   name="whatsapp_numbers_phone_number_id_digits"),
+            models.CheckConstraint(
+                condition=models.Q(whatsapp_business_account_id__isnull=True)
+                | models.Q(whatsapp_business_account_id__regex=DIGITS_ONLY),
+                name="whatsapp_numbers_waba_id_digits",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.display_number or self.phone_number_id
@@ -57,19 +84,26 @@ class WhatsAppNumber(TenantModel):
     @classmethod
     def from_db(cls, db: str | None, field_names: Any, values: Any) -> WhatsAppNumber:
         obj = super().from_db(db, field_names, values)
-        obj._proved_for = (obj.__dict__.get("phone_number_id"), obj.__dict__.get("access_token"))
+        obj._proved_for = obj.proof_key()
         return obj
 
+    def proof_key(self) -> tuple[str | None, ...]:
+        """What verification proves: this token controls this id (and this account)."""
+        return (self.__dict__.get("phone_number_id"), self.__dict__.get("access_token"),
+                self.__dict__.get("whatsapp_business_account_id"))
+
     def save(self, *args: Any, **kwargs: Any) -> None:
-        """A new number, or a changed id or token, must prove control again (pending)."""
-        if getattr(self, "_proved_for", None) != (self.phone_number_id, self.access_token):
+        """A new number, or a changed id, account or token, must prove control again (pending)."""
+        if self.whatsapp_business_account_id == "":
+            self.whatsapp_business_account_id = None  # no account, as the check constraint wants
+        if getattr(self, "_proved_for", None) != self.proof_key():
             self.verification_status = Verification.PENDING
             self.verified_at = None
             fields = kwargs.get("update_fields")
             if fields is not None:
                 kwargs["update_fields"] = {*fields, "verification_status", "verified_at"}
         super().save(*args, **kwargs)
-        self._proved_for = (self.phone_number_id, self.access_token)
+        self._proved_for = self.proof_key()
 
     @property
     def is_verified(self) -> bool:
@@ -81,13 +115,11 @@ class NumberFlowConfig(TenantModel):
     """Which conversation flow a WhatsApp number runs, and when."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    # No database constraint in wb-crm: a string matching whatsapp_numbers.phone_number_id.
-    phone_number = models.OneToOneField(
-        WhatsAppNumber, to_field="phone_number_id", db_constraint=False,
-        on_delete=models.DO_NOTHING, related_name="flow_config",
-    )
+    # The phone_number_id of one of the organization's numbers (wb-crm kept no database key). A
+    # plain value since crm.0020: phone_number_id is unique per organization, not platform-wide.
+    phone_number = models.CharField(max_length=100, db_column="phone_number_id")
     display_number = VarCharField()
-    display_digits = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    display_digits = models.CharField(max_length=20, null=True, blank=True)
     flow_key = models.CharField(max_length=100)
     flow_name = models.CharField(max_length=255)
     description = models.TextField(null=True, blank=True)
@@ -98,11 +130,20 @@ class NumberFlowConfig(TenantModel):
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
 
-    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("phone_number"),)
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (
+        FromMatch("phone_number", "crm.WhatsAppNumber", "phone_number_id"),
+    )
 
     class Meta:
         db_table = "number_flow_configs"
         ordering = ["flow_key"]
+        # Per organization (crm.0020): a clash with another organization's flow reveals nothing.
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "phone_number"],
+                                    name="number_flow_configs_org_phone_number_id_uniq"),
+            models.UniqueConstraint(fields=["organization", "display_digits"],
+                                    name="number_flow_configs_org_display_digits_uniq"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.flow_name} on {self.display_number}"

@@ -24,7 +24,7 @@ def digits(number: str | None) -> str | None:
 class Receiver:
     """A WhatsApp number of ours, as the webhook needs it."""
 
-    organization_id: uuid.UUID
+    organization_id: uuid.UUID | None  # None when no organization has proved control of it
     display_digits: str | None
     problem: str | None  # why deliveries to it are ignored; None when it is in service
 
@@ -55,10 +55,11 @@ def find_receivers(phone_number_ids: Iterable[str]) -> dict[str, Receiver]:
 
 
 def _look_up(wanted: set[str]) -> dict[str, Receiver]:
-    """One query for the numbers with these phone_number_ids."""
+    """One query for the numbers with these phone_number_ids: the verified row of each."""
     # No organization is active yet: the receiving number is what tells us which one this
-    # delivery belongs to. phone_number_id is unique across organizations, and only these
-    # columns of the matching numbers are read.
+    # delivery belongs to. Several organizations may have typed the same phone_number_id; at most
+    # one row of it is verified (crm.0020), and only that one receives. Only these columns of
+    # the matching numbers are read.
     with unscoped():
         rows = list(
             WhatsAppNumber.objects.filter(phone_number_id__in=wanted)
@@ -70,13 +71,17 @@ def _look_up(wanted: set[str]) -> dict[str, Receiver]:
         )
     found = {}
     for phone_number_id, organization_id, display, active, organization_active, status in rows:
+        if status != Verification.VERIFIED:
+            # Anyone may type a phone_number_id: its messages go nowhere until proved, and the
+            # answer names no organization (one or several may have typed it).
+            found.setdefault(phone_number_id, Receiver(
+                None, None, "phone number not verified: no organization has proved control of it"
+            ))
+            continue
         problem = None
         if not organization_active:
             problem = "the number's organization is inactive"
         elif not active:
             problem = "inactive phone number"
-        elif status != Verification.VERIFIED:
-            # Anyone may type a phone_number_id: its messages go nowhere until proved.
-            problem = "phone number not verified: its organization has not proved control of it"
         found[phone_number_id] = Receiver(organization_id, digits(display), problem)
     return found

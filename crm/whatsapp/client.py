@@ -3,11 +3,17 @@
 One httpx.Client per process keeps connections to the Graph API open between calls; timeouts,
 retries with backoff for the retryable error codes only, every call recorded in
 `whatsapp_api_logs`, and the access token kept out of logs, records and exceptions.
+
+The token goes to Meta only: every URL is WHATSAPP_GRAPH_URL, the version and path segments
+checked here (an id that is a URL, or holds `/`, `..`, `?` or `#`, is refused), and a media
+download only to an origin of WHATSAPP_MEDIA_ORIGINS. No caller passes a URL of its own, and
+redirects are never followed, so a stored id cannot send the token (or fetch an answer) elsewhere.
 """
 from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +33,7 @@ from crm.whatsapp.errors import (
     GraphError,
     NumberUnavailable,
     TransportError,
+    UnsafeRequest,
     error_from_response,
 )
 from tenancy.context import get_current_organization_id
@@ -37,6 +44,13 @@ logger = logging.getLogger("crm.whatsapp")
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE"})
 _LOGGED_TEXT = 4000  # characters of a non-JSON answer kept in the log
+# One path segment: Meta's ids and edge names. Dots only between other characters, so never
+# "." or ".."; no "/", ":", "?", "#" or "%", so a segment cannot leave its place in the URL.
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+_SEGMENT_LENGTH = 128
+# A token in a URL or a text (Meta's `paging.next` carries the caller's): masked in the logs.
+_TOKEN_IN_TEXT = re.compile(r"(access_token=)[^&\s\"']+", re.IGNORECASE)
+_SECRET_KEYS = frozenset({"access_token", "authorization"})
 
 _lock = threading.Lock()
 _shared: httpx.Client | None = None
@@ -50,6 +64,7 @@ def _new_http_client(transport: httpx.BaseTransport | None = None) -> httpx.Clie
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": "wb-crm-django"},
+        follow_redirects=False,  # a redirect would carry the token to wherever it points
     )
 
 
@@ -93,6 +108,39 @@ def base_url() -> str:
     return f"{root.rstrip('/')}/{version}"
 
 
+def graph_url(*segments: str) -> str:
+    """The versioned Graph API URL of `segments` (ids and edge names); UnsafeRequest otherwise."""
+    if not segments:
+        raise UnsafeRequest("A Graph API call needs a path (an id, then edges)")
+    for segment in segments:
+        if not (isinstance(segment, str) and len(segment) <= _SEGMENT_LENGTH
+                and _SEGMENT.fullmatch(segment)):
+            shown = repr(segment)[:60]
+            raise UnsafeRequest(f"Refused to call the Graph API with {shown} in the path: "
+                                "not an id")
+    return "/".join([base_url(), *segments])
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+    return url.scheme, url.host, port
+
+
+def media_url(url: object) -> httpx.URL:
+    """A media download URL Meta gave, if it is on an origin of WHATSAPP_MEDIA_ORIGINS."""
+    allowed = {_origin(httpx.URL(origin))
+               for origin in getattr(settings, "WHATSAPP_MEDIA_ORIGINS", ())}
+    try:
+        parsed = httpx.URL(url) if isinstance(url, str) else None
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.userinfo or _origin(parsed) not in allowed:
+        raise UnsafeRequest("Refused to download media from a URL outside Meta's media hosts "
+                            "(WHATSAPP_MEDIA_ORIGINS): the access token goes to Meta only")
+    return parsed
+
+
 class GraphClient:
     """The Graph API as one number of the active organization, with that number's token."""
 
@@ -129,7 +177,7 @@ class GraphClient:
     def send(self, body: BaseModel | Mapping[str, Any]) -> Sent:
         """Send a message body (schemas.OutboundMessage or its JSON); Meta's wamid back."""
         payload = _as_json(body)
-        answer = self.request("POST", f"{self.number.phone_number_id}/messages", json=payload)
+        answer = self.request("POST", self.number.phone_number_id, "messages", json=payload)
         messages = answer.get("messages") if isinstance(answer, dict) else None
         if not messages or not isinstance(messages[0], dict) or not messages[0].get("id"):
             raise GraphError("The Graph API accepted the message but returned no message id",
@@ -140,7 +188,7 @@ class GraphClient:
 
     def mark_read(self, wamid: str) -> bool:
         """Mark an inbound message (and the ones before it) read on WhatsApp."""
-        answer = self.request("POST", f"{self.number.phone_number_id}/messages", json={
+        answer = self.request("POST", self.number.phone_number_id, "messages", json={
             "messaging_product": "whatsapp", "status": "read", "message_id": wamid,
         })
         return bool(isinstance(answer, dict) and answer.get("success"))
@@ -152,35 +200,43 @@ class GraphClient:
         answer = self.request("GET", self.number.phone_number_id, params={"fields": fields})
         return answer if isinstance(answer, dict) else {}
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call `path` (relative to the versioned root) and return the decoded JSON answer."""
-        response = self.request_raw(method, path, **kwargs)
+    def request(self, method: str, *segments: str, **kwargs: Any) -> Any:
+        """Call the path of `segments` (`waba_id, "message_templates"`); the decoded JSON."""
+        response = self.request_raw(method, *segments, **kwargs)
         return _decode(response)
 
     def request_raw(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+        self, method: str, *segments: str, params: Mapping[str, Any] | None = None,
         json: Any = None, data: Mapping[str, Any] | None = None, files: Any = None,
-        sink: Sink | None = None,
     ) -> httpx.Response:
         """Call the Graph API with retries; the successful httpx.Response, or a GraphError.
 
-        `path` is relative to the versioned root, or an absolute URL Meta gave us (media).
-        With a `sink`, a successful answer's body is streamed into it, never held whole.
+        The URL is the versioned root and `segments`, each checked (`graph_url`).
         """
-        method = method.upper()
-        url = path if path.startswith(("http://", "https://")) else f"{base_url()}/{path}"
+        return self._call(method.upper(), graph_url(*segments), None, params=params, json=json,
+                          data=data, files=files)
+
+    def download(self, url: str, sink: Sink) -> httpx.Response:
+        """Stream the media file at `url` (the one Meta gave for a media id) into `sink`.
+
+        Meta wants the number's token on its media host too, so the URL must be on one of
+        WHATSAPP_MEDIA_ORIGINS; any other is refused before a connection is made.
+        """
+        return self._call("GET", str(media_url(url)), sink)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _call(self, method: str, url: str, sink: Sink | None, **kwargs: Any) -> httpx.Response:
+        """One call with retries; with a `sink`, a successful body is streamed into it."""
         attempt = 0
         while True:
             try:
-                return self._attempt(method, url, sink, params=params, json=json, data=data,
-                                     files=files)
+                return self._attempt(method, url, sink, **kwargs)
             except GraphError as error:
                 if attempt >= self._retries or not self._may_retry(method, error):
                     raise
                 attempt += 1
                 self._sleep(self._backoff(attempt, error.retry_after))
-
-    # --- internals -------------------------------------------------------------------------
 
     @staticmethod
     def _may_retry(method: str, error: GraphError) -> bool:
@@ -231,11 +287,13 @@ class GraphClient:
         return response
 
     def _scrub(self, value: Any) -> Any:
-        """`value` with the access token masked wherever it appears."""
+        """`value` with the access token (and any `access_token`) masked wherever it appears."""
         if isinstance(value, str):
-            return value.replace(self._token, "***") if self._token in value else value
+            value = value.replace(self._token, "***") if self._token in value else value
+            return _TOKEN_IN_TEXT.sub(r"\1***", value)
         if isinstance(value, dict):
-            return {k: self._scrub(v) for k, v in value.items()}
+            return {k: "***" if str(k).lower() in _SECRET_KEYS else self._scrub(v)
+                    for k, v in value.items()}
         if isinstance(value, list):
             return [self._scrub(v) for v in value]
         return value
@@ -282,7 +340,7 @@ class GraphClient:
             "campaign_id": self._campaign.pk if self._campaign else None,
             "job_id": self._job.pk if self._job else None,
             "phone_number": str(recipient or self.number.phone_number_id)[:20],
-            "request_url": str(url)[:500],
+            "request_url": self._scrub(str(url))[:500],
             "request_payload": self._scrub(request),
             "request_headers": {"Authorization": "***"},
             "response_status_code": response.status_code if response is not None else None,

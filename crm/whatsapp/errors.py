@@ -163,6 +163,14 @@ class TransportError(ServerError):
         self.not_sent = not_sent  # failed before reaching Meta: even a send may be retried
 
 
+class UnsafeRequest(GraphError):
+    """A Graph API call refused before sending: an id that is no id, or a URL off Meta's hosts."""
+
+    action = Action.STOP
+    hint = ("Nothing was sent. Meta's ids (phone_number_id, whatsapp_business_account_id, media "
+            "ids) are digits: correct the number in the admin or the API.")
+
+
 ERROR_CLASSES: tuple[type[GraphError], ...] = (
     AuthError, PermissionMissingError, ThroughputError, PairRateLimitError, OutsideWindowError,
     UndeliverableError, SpamLimitError, EcosystemLimitError, OptedOutError, TemplateError,

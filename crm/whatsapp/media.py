@@ -199,9 +199,9 @@ def _fetch(message: Message, name: str) -> str | None:
         try:
             info = client.request("GET", message.media_id)
             url = info.get("url") if isinstance(info, dict) else None
-            if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            if not isinstance(url, str):
                 raise Refused(502, "meta_media", "Meta gave no download URL for this media.")
-            client.request_raw("GET", url, sink=download)
+            client.download(url, download)
         except GraphError as error:
             raise MetaRefused(error) from None
         expected = info.get("sha256")
@@ -272,7 +272,7 @@ def upload_media(file: File, declared: str | None, number_key: str | None = None
     name = file.name or f"upload.{mime_type.rsplit('/', 1)[-1]}"
     try:
         answer = _client(number).request(
-            "POST", f"{number.phone_number_id}/media",
+            "POST", number.phone_number_id, "media",
             data={"messaging_product": "whatsapp", "type": mime_type},
             files={"file": (name.rsplit("/", 1)[-1], file, mime_type)},
         )

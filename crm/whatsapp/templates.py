@@ -126,7 +126,7 @@ def _pages(client: GraphClient, waba_id: str) -> Iterator[dict[str, Any]]:
     """
     params: dict[str, Any] = {"fields": FIELDS, "limit": PAGE_SIZE}
     for _ in range(MAX_PAGES):
-        answer = client.request("GET", f"{waba_id}/message_templates", params=params)
+        answer = client.request("GET", waba_id, "message_templates", params=params)
         answer = answer if isinstance(answer, dict) else {}
         yield from (item for item in answer.get("data") or [] if isinstance(item, dict))
         paging = answer.get("paging") if isinstance(answer.get("paging"), dict) else {}
@@ -225,7 +225,7 @@ def create_template(name: str, language: str, category: str, components: list[di
     payload = {"name": name, "language": language, "category": category,
                "components": components}
     try:
-        answer = _client(number).request("POST", f"{waba_id}/message_templates", json=payload)
+        answer = _client(number).request("POST", waba_id, "message_templates", json=payload)
     except GraphError as error:
         raise MetaRefused(error) from None
     answer = answer if isinstance(answer, dict) else {}
@@ -249,7 +249,7 @@ def delete_template(template: Template) -> None:
     if template.facebook_template_id:
         params["hsm_id"] = template.facebook_template_id
     try:
-        _client(number).request("DELETE", f"{waba_id}/message_templates", params=params)
+        _client(number).request("DELETE", waba_id, "message_templates", params=params)
     except GraphError as error:
         raise MetaRefused(error) from None
     rows = _own().filter(template_name=template.template_name)

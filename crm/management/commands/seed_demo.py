@@ -65,6 +65,7 @@ ORGANIZATIONS: tuple[dict[str, Any], ...] = (
     {
         "code": "oliva", "name": "Oliva Clinics", "city": "Hyderabad", "state": "Telangana",
         "phone_number_id": "109000000000001", "display_number": "+91 40 4000 1001",
+        "waba_id": "209000000000001",
         "treatment": "laser hair reduction", "pincode": "500034", "location": (17.4126, 78.4482),
         "customers": (("Priya Sharma", "919810000001"), ("Rahul Verma", "919810000002"),
                       ("Ananya Iyer", "919810000003")),
@@ -72,6 +73,7 @@ ORGANIZATIONS: tuple[dict[str, Any], ...] = (
     {
         "code": "glow", "name": "Glow Skin Studio", "city": "Bengaluru", "state": "Karnataka",
         "phone_number_id": "109000000000002", "display_number": "+91 80 4000 2002",
+        "waba_id": "209000000000002",
         "treatment": "hydrafacial", "pincode": "560038", "location": (12.9784, 77.6408),
         "customers": (("Meera Nair", "919820000001"), ("Arjun Reddy", "919820000002"),
                       ("Kavya Menon", "919820000003")),
@@ -200,15 +202,16 @@ class Command(BaseCommand):
         number = self._get(WhatsAppNumber, phone_number_id=spec["phone_number_id"], defaults={
             "display_number": spec["display_number"], "webhook_path": f"/webhook/{org.code}",
             "access_token": f"demo-access-token-{org.code}",
-            "whatsapp_business_account_id": f"demo-waba-{org.code}", "created_at": self.now})
+            "whatsapp_business_account_id": spec["waba_id"], "created_at": self.now})
         if not number.access_token or not number.whatsapp_business_account_id:
-            # seeded before demo numbers could send, or knew their account (templates)
+            # seeded before demo numbers could send, or knew their account (templates; crm.0020
+            # cleared the old demo's ids that were not digits)
             number.access_token = number.access_token or f"demo-access-token-{org.code}"
-            number.whatsapp_business_account_id = f"demo-waba-{org.code}"
+            number.whatsapp_business_account_id = spec["waba_id"]
             number.save(update_fields=["access_token", "whatsapp_business_account_id"])
         if not number.is_verified:  # demo tokens mean nothing to Meta: vouched for by hand
             mark_verified_by_hand(number, "seed_demo")
-        self._get(NumberFlowConfig, phone_number=number, defaults={
+        self._get(NumberFlowConfig, phone_number=number.phone_number_id, defaults={
             "display_number": number.display_number, "flow_key": f"{org.code}_default",
             "flow_name": f"{org.name} welcome flow", "created_at": self.now,
             "display_digits": "".join(c for c in number.display_number if c.isdigit())})
