@@ -57,7 +57,7 @@ def unpin_search(apps, schema_editor) -> None:
 class Migration(migrations.Migration):
     atomic = False  # the indexes are built concurrently
 
-    dependencies = [("crm", "0018_inbox_search_function")]
+    dependencies = [("crm", "0020_number_ids_per_organization")]
 
     operations = [
         migrations.RunPython(inbox.require_search_extensions, migrations.RunPython.noop),
