@@ -9,7 +9,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=False)
+# No DATABASE_URL means the embedded SQLite file: a newcomer trying the app (`manage.py` with no
+# configuration), so DEBUG defaults on there. A configured database defaults to production.
+DATABASE_URL = env.str("DATABASE_URL", default="")
+DEBUG = env.bool("DEBUG", default=not DATABASE_URL)
 # The built-in key only lets a fresh clone run with DEBUG on (bin/run): anyone who read this file
 # could sign sessions and password-reset links with it, so with DEBUG off the app refuses it.
 DEVELOPMENT_SECRET_KEY = "django-insecure-dev-key-set-SECRET_KEY-in-production"
@@ -92,9 +95,7 @@ TEMPLATES = [
 
 # No DATABASE_URL: an SQLite file in the project folder, so a fresh clone runs in one command.
 DATABASES = {
-    "default": env.db_url_config(
-        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-    )
+    "default": env.db_url_config(DATABASE_URL or f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
 # Persistent connections (seconds; 0 closes after each request), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

@@ -85,9 +85,15 @@ def test_debug_off_refuses_the_built_in_secret_key() -> None:
         assert result.returncode != 0
         assert "ImproperlyConfigured" in result.stderr
         assert "Set SECRET_KEY in the environment or .env" in result.stderr
-    # With DEBUG on (bin/run), the built-in key still lets a fresh clone run.
+    # A configured database is production unless DEBUG says otherwise: the key is refused too.
     env.pop("SECRET_KEY")
+    env.pop("DEBUG")
+    assert "Set SECRET_KEY in the environment" in _manage(env, "check").stderr
+    # With DEBUG on (bin/run), the built-in key still lets a fresh clone run, and so does no
+    # configuration at all (the embedded SQLite file: a newcomer's first `manage.py`).
     assert _manage({**env, "DEBUG": "true"}, "check").returncode == 0
+    env.pop("DATABASE_URL")
+    assert _manage(env, "check").returncode == 0
 
 
 def _free_port() -> int:
