@@ -27,6 +27,7 @@ from crm.models import (
     Role,
     Template,
     User,
+    Verification,
     WhatsAppApiLog,
     WhatsAppNumber,
     ZohoMapping,
@@ -350,14 +351,22 @@ def test_a_value_unique_across_organizations_is_a_form_error_not_a_crash(org_a, 
         "template_name": "promo", "language": "en_US", "template_body": '{"components": []}',
         "template_vars": '["x"]'})
     assert template.status_code == 302, template.context["adminform"].form.errors
-    phone = client.post(admin_url(WhatsAppNumber, "add"), {
-        "phone_number_id": number.phone_number_id, "is_active": "on"})
-    assert phone.context["adminform"].form.errors["phone_number_id"] == [
-        "This phone number id is already in use."]
+    # Another organization's number is no clash to reveal (crm.0020): A's copy waits, unproved.
+    form = {"phone_number_id": number.phone_number_id, "is_active": "on",
+            "messages_per_second": "10"}
+    phone = client.post(admin_url(WhatsAppNumber, "add"), form)
+    assert phone.status_code == 302, phone.context["adminform"].form.errors
     with unscoped():
         owners = Template.objects.filter(template_name="promo").values_list("organization_id")
         assert sorted(str(owner) for (owner,) in owners) == sorted([str(org_a.pk), str(org_b.pk)])
-    assert str(theirs.pk) not in phone.content.decode()
+    with tenant_context(org_a):
+        copy = WhatsAppNumber.objects.get(phone_number_id=number.phone_number_id)
+    assert copy.verified_at is None and copy.verification_status == Verification.PENDING
+    # The same id twice in one organization is a form error, never a crash.
+    again = client.post(admin_url(WhatsAppNumber, "add"), form)
+    assert again.status_code == 200
+    assert "Phone number id already exists" in str(again.context["adminform"].form.errors)
+    assert str(theirs.pk) not in again.content.decode()
 
 
 def test_a_customer_page_links_to_all_of_its_records(org_a) -> None:
