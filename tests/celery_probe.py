@@ -1,10 +1,15 @@
-"""Tasks that report what they see, for the tenant propagation tests (eager and real workers)."""
+"""Tasks that report what they see, for the tenant propagation tests (eager and real workers);
+in real workers, what the pacer hands out and how each sending chunk ends, for the sending tests."""
 from __future__ import annotations
 
 import json
+import os
+from typing import Any
 
 from celery import shared_task
+from celery.signals import task_postrun
 
+from crm.campaigns import ratelimit
 from crm.shared_state import connection, key
 from crm.models import Customer
 from tenancy.context import get_current_organization_id, unscoped
@@ -40,3 +45,36 @@ def count_every_organization(name: str) -> None:
 def fail_in_organization() -> None:
     """Fails while an organization is active: the organization must still be reset after it."""
     raise RuntimeError(f"failing as {get_current_organization_id()}")
+
+
+def slots_key(number_id: object) -> str:
+    """The Redis list of the send times (ms, Redis's clock) the pacer granted for a number."""
+    return key("probe", "slots", number_id)
+
+
+def chunks_key(job_id: object) -> str:
+    """The Redis list of how each sending chunk of a job ended (ChunkEnd values)."""
+    return key("probe", "chunks", job_id)
+
+
+_acquire = ratelimit.acquire
+
+
+def _recording_acquire(number_id: object, *args: Any, **kwargs: Any) -> ratelimit.Slot:
+    """The pacer's own acquire; a granted slot's time is recorded before the send."""
+    slot = _acquire(number_id, *args, **kwargs)
+    if slot.granted:
+        connection().rpush(slots_key(number_id), repr(slot.at))
+    return slot
+
+
+def _chunk_ended(task: Any, args: tuple[Any, ...], retval: Any, **_: Any) -> None:
+    if task.name == "crm.campaigns.tasks.send_chunk":
+        connection().rpush(chunks_key(args[0]), str(retval))
+
+
+# Only the real workers tests start (tests.celery_support sets the flag): the test process
+# itself, which imports this module too, sends without recording.
+if os.environ.get("WBCRM_TEST_WORKER"):
+    ratelimit.acquire = _recording_acquire
+    task_postrun.connect(_chunk_ended, weak=False)

@@ -98,6 +98,7 @@ def workers(transactional_db: None) -> Iterator[Workers]:
         "CAMPAIGN_REDIS_PREFIX": settings.CAMPAIGN_REDIS_PREFIX,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "CONN_MAX_AGE": "0",
+        "WBCRM_TEST_WORKER": "1",  # tests.celery_probe records the pacer's slots
     }
     previous = app.conf.task_default_queue
     app.conf.task_default_queue = queue

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -665,69 +666,106 @@ def output(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """A lock a test session takes in an open transaction, and the migration statement that must
+    wait for it (a regular expression of pg_stat_activity.query)."""
+
+    lock: str
+    waiter: str
+
+
+def table_lock(table: str, waiter: str) -> Hold:
+    """ROW EXCLUSIVE on `table`, what any writer holds: DDL and concurrent index builds wait."""
+    return Hold(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE", waiter)
+
+
+def row_lock(table: str, key: str, waiter: str) -> Hold:
+    """The `table` row whose id is `key`, locked FOR UPDATE: an UPDATE of that row waits."""
+    return Hold(f"SELECT 1 FROM {table} WHERE id = '{key}' FOR UPDATE", waiter)
+
+
+@dataclass(frozen=True)
 class KillPoint:
-    """Where a migrate run is SIGKILLed: after the first output line matching `after`; with
-    `block`, only once the run waits for a ROW EXCLUSIVE lock held on that table (taken after
-    `after`, or before the run starts). `landed`: an SQL condition true where the kill must land."""
+    """Where a migrate run is SIGKILLed: while it provably waits for the last of `holds`.
+
+    The first lock is taken before the run starts. Once the run waits for lock i at its statement,
+    lock i+1 is taken and lock i released: a lock that an earlier statement would also wait for is
+    taken only once the run is parked past that statement. `after`: a line the run must have
+    printed before the kill. `landed`: an SQL condition true where the kill must land."""
 
     name: str
+    holds: tuple[Hold, ...]
     after: str | None = None
-    block: str | None = None
     landed: str = "true"
 
 
-def _hold_row_exclusive(dbname: str, table: str) -> psycopg2.extensions.connection:
-    """An open transaction holding what a writer holds: CREATE INDEX CONCURRENTLY waits for it."""
+def _hold(dbname: str, hold: Hold) -> psycopg2.extensions.connection:
+    """A session holding `hold`'s lock in an open transaction."""
     conn = connect(dbname, autocommit=False)
     with conn.cursor() as cur:
-        cur.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
+        # The run holds nothing this lock waits for (see KillPoint): waiting would be a bad point.
+        cur.execute("SET LOCAL lock_timeout = '30s'")
+        cur.execute(hold.lock)
     return conn
 
 
-def _wait_for_lock_wait(dbname: str, holder: int, table: str, timeout: float = 180) -> None:
-    """Return once a statement on `table` waits for the lock `holder` holds (a loaded machine may
-    take a minute or more to start `migrate` and reach it). Waits of other statements, such as
-    an earlier concurrent index build waiting a moment for older snapshots, do not count."""
+def _release(conn: psycopg2.extensions.connection) -> None:
+    """End a holding session, and with it its lock."""
+    conn.rollback()
+    conn.close()
+
+
+def _wait_for_waiter(dbname: str, proc: subprocess.Popen[str], holder: int, hold: Hold,
+                     timeout: float = 180) -> None:
+    """Return once a statement matching `hold.waiter` waits for the lock session `holder` holds
+    (pg_blocking_pids names it); fail when the run ends, or never waits there (a loaded machine
+    may take a minute or more to start `migrate` and reach it)."""
     deadline = time.monotonic() + timeout
+    elsewhere: set[str] = set()
     with cursor("postgres") as cur:
-        while time.monotonic() < deadline:
+        while True:
             cur.execute(
-                "SELECT count(*) FROM pg_stat_activity a WHERE a.datname = %s "
-                "AND %s = ANY(pg_blocking_pids(a.pid)) AND a.query ~* %s",
-                [dbname, holder, rf"\m{table}\M"],
+                "SELECT query FROM pg_stat_activity WHERE datname = %s "
+                "AND wait_event_type = 'Lock' AND %s = ANY(pg_blocking_pids(pid))",
+                [dbname, holder],
             )
-            if cur.fetchone()[0]:
+            waiting = [statement for (statement,) in cur.fetchall()]
+            if any(re.search(hold.waiter, statement) for statement in waiting):
                 return
+            elsewhere.update(waiting)
+            assert proc.poll() is None, (
+                f"the run ended ({proc.returncode}) without waiting for {hold.lock!r}"
+            )
+            assert time.monotonic() < deadline, (
+                f"no statement matching {hold.waiter!r} waited for {hold.lock!r} within "
+                f"{timeout:.0f}s; statements that did: {sorted(elsewhere)}"
+            )
+            # PostgreSQL announces no lock wait: poll for it.
             time.sleep(0.02)
-    raise AssertionError(f"the migration never waited on {table} for the lock held by {holder}")
 
 
 def migrate_and_kill(dbname: str, point: KillPoint, batch_size: int = 1) -> str:
-    """Start migrate, SIGKILL it at `point`, end its server session too; return its output."""
-    holder = _hold_row_exclusive(dbname, point.block) if point.block and not point.after \
-        else None
+    """Start migrate, SIGKILL it while it waits at `point`, end its server session too; return
+    its output."""
+    holders = [_hold(dbname, point.holds[0])]
     # A generous lock timeout: the run must wait for our lock, not give up on it.
     env = manage_env(dbname, batch_size, TENANCY_LOCK_TIMEOUT="120s")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", *MIGRATE], cwd=REPO, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
+    assert proc.stdout is not None
     lines: list[str] = []
+    # Read as it comes: a full pipe would park the run on a write instead of on our lock.
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
     try:
-        assert proc.stdout is not None
-        if point.after:
-            for line in proc.stdout:
-                lines.append(line)
-                if re.search(point.after, line):
-                    break
-            else:
-                raise AssertionError(f"no line matched {point.after!r}:\n{''.join(lines)}")
-        if point.block:
-            if holder is None:
-                holder = _hold_row_exclusive(dbname, point.block)
-            _wait_for_lock_wait(dbname, holder.get_backend_pid(), point.block)
+        for i, hold in enumerate(point.holds):
+            _wait_for_waiter(dbname, proc, holders[-1].get_backend_pid(), hold)
+            if i + 1 < len(point.holds):
+                holders.append(_hold(dbname, point.holds[i + 1]))
+                _release(holders.pop(-2))
         proc.send_signal(signal.SIGKILL)
-        lines.append(proc.stdout.read())
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL, (
             f"the run ended by itself ({proc.returncode}) before the kill:\n{''.join(lines)}"
@@ -735,15 +773,19 @@ def migrate_and_kill(dbname: str, point: KillPoint, batch_size: int = 1) -> str:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+            proc.wait(timeout=30)
+        reader.join(timeout=30)
+        proc.stdout.close()
         # A killed client leaves its server session running its statement: a crash ends both.
-        terminate_backends(dbname, keep=(holder.get_backend_pid(),) if holder else ())
-        if holder is not None:
-            holder.rollback()
-            holder.close()
-    return "".join(lines)
+        terminate_backends(dbname, keep=tuple(h.get_backend_pid() for h in holders))
+        for holder in holders:
+            _release(holder)
+    assert not reader.is_alive(), "the killed run's output never ended"
+    killed = "".join(lines)
+    assert point.after is None or re.search(point.after, killed), (
+        f"the run never printed {point.after!r} before the kill:\n{killed}"
+    )
+    return killed
 
 
 # --- Reports -----------------------------------------------------------------------------------

@@ -85,8 +85,8 @@ def test_a_thread_started_inside_an_organization_starts_with_none() -> None:
     with tenant_context(A):
         thread = threading.Thread(target=lambda: seen.append(get_current_organization_id()))
         thread.start()
-        thread.join()
-    assert seen == [None]
+        thread.join(timeout=30)
+    assert not thread.is_alive() and seen == [None]
 
 
 def test_concurrent_asyncio_tasks_keep_their_own_organization() -> None:
@@ -108,7 +108,7 @@ def test_concurrent_asyncio_tasks_keep_their_own_organization() -> None:
 
 def _decorated_by_threads(scope: object, calls: int = 16) -> list[tuple[uuid.UUID | None, bool]]:
     """Call a function decorated by `scope` from `calls` threads at once, each nesting inside."""
-    barrier = threading.Barrier(calls)
+    barrier = threading.Barrier(calls, timeout=30)  # a thread that never arrives fails the test
 
     @scope
     def visit(nested: uuid.UUID) -> tuple[uuid.UUID | None, bool]:

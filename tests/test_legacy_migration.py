@@ -50,9 +50,12 @@ from tests.legacy import (
     passlib_hash,
     query,
     row_key,
+    row_lock,
     schema,
     scratch_database,
+    table_lock,
     c_null,
+    camp_b,
     uid,
 )
 
@@ -248,52 +251,117 @@ def _recorded(name: str) -> str:
     return f"EXISTS (SELECT 1 FROM django_migrations WHERE app = 'crm' AND name = '{name}')"
 
 
-def _invalid_index(name: str) -> str:
-    """SQL: index `name` exists and is invalid (a concurrent build was interrupted)."""
+def _index_valid(name: str, valid: bool) -> str:
+    """SQL: index `name` exists and is valid, or invalid (a concurrent build was interrupted)."""
     return (
         "EXISTS (SELECT 1 FROM pg_index "
-        f"WHERE indexrelid = to_regclass('{name}') AND NOT indisvalid)"
+        f"WHERE indexrelid = to_regclass('{name}') AND indisvalid = {valid})"
     )
 
 
+def _invalid_index(name: str) -> str:
+    """SQL: index `name` exists and is invalid."""
+    return _index_valid(name, False)
+
+
+def _constraint(name: str, validated: bool | None = None) -> str:
+    """SQL: constraint `name` exists (and is, or is not, validated)."""
+    valid = "" if validated is None else f" AND convalidated = {validated}"
+    return f"EXISTS (SELECT 1 FROM pg_constraint WHERE conname = '{name}'{valid})"
+
+
+def _org_column(table: str) -> str:
+    """SQL: `table` has an organization_id column."""
+    return (
+        "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('" + table + "') "
+        "AND attname = 'organization_id' AND NOT attisdropped)"
+    )
+
+
+def _org(table: str, key: str) -> str:
+    """SQL: the organization_id of the `table` row whose id is `key`."""
+    return f"(SELECT organization_id::text FROM {table} WHERE id = '{key}')"
+
+
+def _all(*conditions: str) -> str:
+    """SQL: every condition holds."""
+    return " AND ".join(f"({condition})" for condition in conditions)
+
+
 IN_0002 = "NOT " + _recorded("0002_organization_id")
+# The gate of the pre-tenancy points: messages' foreign key is 0002's first statement that waits
+# for a writer of organizations, and every column is added by then.
+MESSAGES_KEY = table_lock("organizations", r"ALTER TABLE messages ADD CONSTRAINT messages_org")
 
 
 KILL_POINTS = [
-    (PRE_TENANCY, KillPoint("adding-columns", after=r"Applying crm\.0002",
-                            landed=IN_0002)),
-    (PRE_TENANCY, KillPoint("backfill", after=r"orders: \d+ rows derived",
-                            landed=IN_0002)),
-    (PRE_TENANCY, KillPoint("indexes-and-keys", after=r"jobs: indexed organization_id",
-                            landed=IN_0002)),
+    # The last column, while the others are added already.
+    (PRE_TENANCY, KillPoint(
+        "adding-columns", after=r"Applying crm\.0002",
+        holds=(table_lock("number_flow_configs", r"ALTER TABLE number_flow_configs ADD COLUMN"),),
+        landed=_all(IN_0002, _org_column("zoho_payload_logs"),
+                    "NOT " + _org_column("number_flow_configs")),
+    )),
+    # Half-way through a table's backfill: order_items' first row derived, its second locked.
+    (PRE_TENANCY, KillPoint(
+        "backfill", after=r"orders: \d+ rows derived",
+        holds=(MESSAGES_KEY, row_lock("order_items", "2", r"UPDATE order_items")),
+        landed=_all(IN_0002, f"{_org('order_items', '1')} = '{ORGS['A']}'",
+                    f"{_org('order_items', '2')} IS NULL"),
+    )),
+    # Between a table's index and its foreign key.
+    (PRE_TENANCY, KillPoint(
+        "indexes-and-keys", after=r"messages: indexed organization_id", holds=(MESSAGES_KEY,),
+        landed=_all(IN_0002, _index_valid("messages_organization_id_idx", True),
+                    "NOT " + _constraint("messages_organization_id_fk")),
+    )),
     # CREATE INDEX CONCURRENTLY waits for our open writer: killed there, it leaves an invalid
     # index under our own name, which the rerun must drop and rebuild.
     (PRE_TENANCY, KillPoint(
         "invalid-index", after=r"number_flow_configs: added organization_id",
-        block="number_flow_configs",
+        holds=(MESSAGES_KEY, table_lock(
+            "number_flow_configs",
+            r"CREATE INDEX CONCURRENTLY number_flow_configs_organization_id_idx",
+        )),
         landed=_invalid_index("number_flow_configs_organization_id_idx"),
     )),
     # 0003's first concurrent unique index, half built.
     (PRE_TENANCY, KillPoint(
-        "0003-start", block="customers",
-        landed=_invalid_index("customers_org_wa_id_uniq") + " AND "
-        + _recorded("0002_organization_id"),
+        "0003-start", after=r"Applying crm\.0003",
+        holds=(table_lock("customers", r"CREATE UNIQUE INDEX CONCURRENTLY customers_org_wa_id"),),
+        landed=_all(_invalid_index("customers_org_wa_id_uniq"), _recorded("0002_organization_id")),
     )),
-    (AFTER_ALEMBIC, KillPoint("backfill", after=r"messages: \d+ rows derived",
-                              landed=IN_0002)),
+    # The second table's backfill: messages derived, one campaign locked.
+    (AFTER_ALEMBIC, KillPoint(
+        "backfill", after=r"messages: \d+ rows derived",
+        holds=(row_lock("campaigns", camp_b, r"UPDATE campaigns"),),
+        landed=_all(IN_0002, f"{_org('campaigns', camp_b)} IS NULL"),
+    )),
     # 0003 mid-swap: customers' new unique constraint exists, its global index still does too.
     (AFTER_ALEMBIC, KillPoint(
-        "0003-mid-swap", block="leads",
-        landed=_invalid_index("leads_org_zoho_lead_id_uniq")
-        + " AND to_regclass('ix_customers_wa_id') IS NOT NULL AND EXISTS (SELECT 1 FROM "
-        "pg_constraint WHERE conname = 'customers_org_wa_id_uniq')",
+        "0003-mid-swap", after=r"Applying crm\.0003",
+        holds=(table_lock("leads", r"CREATE UNIQUE INDEX CONCURRENTLY leads_org_zoho_lead_id"),),
+        landed=_all(_invalid_index("leads_org_zoho_lead_id_uniq"),
+                    "to_regclass('ix_customers_wa_id') IS NOT NULL",
+                    _constraint("customers_org_wa_id_uniq")),
     )),
-    (HALF_DONE, KillPoint("keys", after=r"messages: foreign key",
-                          landed=IN_0002)),
-    # crm.0011: orders' unique (organization_id, id) half built, while a writer holds orders.
+    # After messages' key is validated, in the next table's backfill.
+    (HALF_DONE, KillPoint(
+        "keys", after=r"messages: foreign key",
+        holds=(row_lock("campaigns", camp_b, r"UPDATE campaigns"),),
+        landed=_all(IN_0002, _constraint("messages_organization_id_fk", validated=True),
+                    f"{_org('campaigns', camp_b)} IS NULL"),
+    )),
+    # crm.0011: orders' unique (organization_id, id) half built, while a writer holds orders. A
+    # writer of orders held from the start would stop 0007's index on orders first: it is taken
+    # while the run waits at campaigns', the parent before orders.
     (AFTER_ALEMBIC, KillPoint(
-        "0011-parent-unique", after=r"customers: unique \(organization_id, id\)", block="orders",
-        landed=_invalid_index("orders_org_id_uniq"),
+        "0011-parent-unique", after=r"customers: unique \(organization_id, id\)",
+        holds=(
+            table_lock("campaigns", r"CREATE UNIQUE INDEX CONCURRENTLY campaigns_org_id_uniq"),
+            table_lock("orders", r"CREATE UNIQUE INDEX CONCURRENTLY orders_org_id_uniq"),
+        ),
+        landed=_all(_invalid_index("orders_org_id_uniq"), _constraint("campaigns_org_id_uniq")),
     )),
 ]
 

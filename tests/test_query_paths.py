@@ -180,7 +180,8 @@ def test_queryset_handed_to_a_thread(world: World) -> None:
     with tenant_context(world.a):
         thread = threading.Thread(target=run, args=(Message.objects.all(),))
         thread.start()
-        thread.join()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], TenantNotSetError)
 
 

@@ -316,7 +316,7 @@ def test_a_connection_kept_open_carries_no_organization_into_the_next_use(org_a)
 
 @pytest.mark.django_db(transaction=True)
 def test_threads_each_keep_their_connection_in_step(customers: None, org_a, org_b) -> None:
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=30)  # a thread that never arrives fails the test
 
     @tenant_context(org_a)
     def as_a() -> list[Any]:

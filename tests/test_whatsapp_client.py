@@ -1,6 +1,8 @@
 """GraphClient on the fake Graph API: answers, errors by code, retries, logs without secrets."""
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -97,13 +99,37 @@ def test_unknown_codes_by_http_status() -> None:
 
 
 def test_retryable_codes_are_retried_with_backoff(
-    fake_graph: FakeGraph, number: WhatsAppNumber
+    fake_graph: FakeGraph, number: WhatsAppNumber, settings: Any
 ) -> None:
+    """The real schedule (the fake_graph fixture's back-off is 0): doubling from
+    WHATSAPP_GRAPH_BACKOFF, each delay jittered by 0.5-1.5, capped at WHATSAPP_GRAPH_BACKOFF_MAX."""
+    settings.WHATSAPP_GRAPH_BACKOFF, settings.WHATSAPP_GRAPH_BACKOFF_MAX = 0.5, 8.0
     waits: list[float] = []
-    fake_graph.fail(130429, times=2)
-    sent = GraphClient(number, retries=2, sleep=waits.append).send(body())
-    assert sent.wamid and len(fake_graph.calls) == 3 and len(waits) == 2
-    assert WhatsAppApiLog.objects.count() == 3  # every attempt is recorded
+    fake_graph.fail(130429, times=6)
+    sent = GraphClient(number, retries=6, sleep=waits.append).send(body())
+    assert sent.wamid and len(fake_graph.calls) == 7
+    assert WhatsAppApiLog.objects.count() == 7  # every attempt is recorded
+    doubling = [0.5 * 2 ** n for n in range(6)]
+    assert len(waits) == 6
+    for wait, base in zip(waits, doubling):
+        assert min(base * 0.5, 8.0) <= wait <= min(base * 1.5, 8.0), waits
+
+
+@pytest.mark.parametrize(("jitter", "schedule"), [
+    (min, [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]),
+    (max, [0.75, 1.5, 3.0, 6.0, 8.0, 8.0]),
+], ids=["least", "most"])
+def test_the_backoff_schedule_at_the_jitter_s_bounds(
+    fake_graph: FakeGraph, number: WhatsAppNumber, settings: Any,
+    monkeypatch: pytest.MonkeyPatch, jitter: Any, schedule: list[float],
+) -> None:
+    """Doubling, then the ceiling; the jitter pinned at its least and at its most."""
+    settings.WHATSAPP_GRAPH_BACKOFF, settings.WHATSAPP_GRAPH_BACKOFF_MAX = 0.5, 8.0
+    monkeypatch.setattr("crm.whatsapp.client.random.uniform", jitter)
+    waits: list[float] = []
+    fake_graph.fail(131000, times=6)
+    GraphClient(number, retries=6, sleep=waits.append).send(body())
+    assert waits == schedule
 
 
 def test_retries_give_up_after_the_limit(fake_graph: FakeGraph, number: WhatsAppNumber) -> None:

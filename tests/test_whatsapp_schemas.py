@@ -59,12 +59,16 @@ def test_every_type_builds_meta_s_body(kind: str) -> None:
     assert set(sent) == {"messaging_product", "recipient_type", "to", "type", kind, "context"}
 
 
-def test_an_interactive_list_and_a_cta_url() -> None:
-    MessageContent.model_validate({"type": "interactive", "interactive": LIST})
-    MessageContent.model_validate({"type": "interactive", "interactive": {
-        "type": "cta_url", "body": {"text": "See it"},
-        "action": {"name": "cta_url", "parameters": {"display_text": "Open",
-                                                     "url": "https://example.com"}}}})
+CTA_URL = {"type": "cta_url", "body": {"text": "See it"}, "action": {
+    "name": "cta_url", "parameters": {"display_text": "Open", "url": "https://example.com/menu"}}}
+
+
+@pytest.mark.parametrize("interactive", [LIST, CTA_URL], ids=["list", "cta_url"])
+def test_an_interactive_list_and_a_cta_url_reach_meta_as_written(
+    interactive: dict[str, Any],
+) -> None:
+    content = MessageContent.model_validate({"type": "interactive", "interactive": interactive})
+    assert OutboundMessage.build(content, "1").as_json()["interactive"] == interactive
 
 
 def test_removing_a_reaction_keeps_the_empty_emoji() -> None:

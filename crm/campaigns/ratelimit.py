@@ -30,9 +30,11 @@ local start = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
 local wait = start - now
 if wait > tonumber(ARGV[2]) then return {1, math.ceil(wait - tonumber(ARGV[2]))} end
 local interval = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.ceil(wait + interval) + 1000)
+-- %.3f, not tostring's 14 digits: a slot 0.05 ms early would break the promised spacing.
+local following = string.format('%.3f', start + interval)
+redis.call('SET', KEYS[1], following, 'PX', math.ceil(wait + interval) + 1000)
 redis.call('SET', KEYS[4], 1, 'PX', tonumber(ARGV[3]))
-return {0, math.ceil(wait)}
+return {0, math.ceil(wait), string.format('%.3f', start)}
 """
 
 _script_lock = threading.Lock()
@@ -62,6 +64,7 @@ class Slot:
     granted: bool
     stopped: bool = False
     pair_limited: bool = False
+    at: float | None = None  # a granted slot's send time: ms on the Redis server's clock
 
 
 def acquire(number_id: object, limit: int, job_id: object, wa_id: str,
@@ -73,14 +76,15 @@ def acquire(number_id: object, limit: int, job_id: object, wa_id: str,
     args = [settings.CAMPAIGN_RATE_WINDOW_MS / max(1, limit), HORIZON_MS,
             max(1, int(settings.CAMPAIGN_PAIR_SECONDS * 1000))]
     while True:
-        outcome, wait_ms = (int(v) for v in _script()(keys=keys, args=args))
+        outcome, wait_ms, *at = _script()(keys=keys, args=args)
+        outcome, wait_ms = int(outcome), int(wait_ms)
         if outcome == -1:
             return Slot(granted=False, stopped=True)
         if outcome == -2:
             return Slot(granted=False, pair_limited=True)
         if outcome == 0:
             time.sleep(wait_ms / 1000)  # our reserved send time
-            return Slot(granted=True)
+            return Slot(granted=True, at=float(at[0]))
         if deadline is not None and time.monotonic() + wait_ms / 1000 > deadline:
             return Slot(granted=False)
         time.sleep(min(wait_ms, 250) / 1000)  # short naps: a stop is seen within a second
