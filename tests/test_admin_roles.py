@@ -283,6 +283,35 @@ def test_job_statuses_are_managed_inside_their_job(org_a) -> None:
     assert agent.post(url, data).status_code == 403
 
 
+@pytest.mark.parametrize("posted", ["{", "-1", "[]", '["x"]', '["x", "y"]'])
+def test_a_malformed_job_status_key_is_a_form_error_not_a_crash(org_a, posted: str) -> None:
+    with tenant_context(org_a):
+        status = JobStatusFactory()
+        other = JobStatusFactory(job=status.job)
+    job = status.job
+    url = admin_url(Job, "change", job)
+    data = {
+        "campaign": str(job.campaign_id), "last_attempted_by": str(job.last_attempted_by_id),
+        "statuses-TOTAL_FORMS": "2", "statuses-INITIAL_FORMS": "2",
+        "statuses-0-pk": JobStatus._meta.pk.value_to_string(status),
+        "statuses-0-job": str(job.pk), "statuses-0-status": "success",
+        # The second row's key is tampered with, next to a valid one.
+        "statuses-1-pk": posted, "statuses-1-job": str(job.pk), "statuses-1-status": "success",
+        "statuses-2-TOTAL_FORMS": "0", "statuses-2-INITIAL_FORMS": "0",
+        "logs-TOTAL_FORMS": "0", "logs-INITIAL_FORMS": "0",
+    }
+    with tenant_context(org_a):
+        before = dict(JobStatus.objects.values_list("customer_id", "status"))
+    assert before == {status.customer_id: status.status, other.customer_id: other.status}
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    answer = client.post(url, data)
+    assert answer.status_code == 200
+    statuses = answer.context["inline_admin_formsets"][0].formset
+    assert statuses.forms[1].errors["pk"] == ["This status is not one of this job's."]
+    with tenant_context(org_a):  # nothing was saved
+        assert dict(JobStatus.objects.values_list("customer_id", "status")) == before
+
+
 @pytest.mark.parametrize("role", [Role.ORG_ADMIN, Role.AGENT])
 def test_new_rows_take_the_users_organization_which_is_never_shown(role, org_a) -> None:
     client = signed_in(make_staff(org_a, role))
