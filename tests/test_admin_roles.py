@@ -10,6 +10,7 @@ from django.db import models
 from crm.admin import site
 from crm.admin.scoping import ALL
 from crm.models import (
+    AddressCollectionSession,
     Campaign,
     CampaignLog,
     Category,
@@ -389,3 +390,24 @@ def test_customer_system_fields_are_read_only_and_link_to_the_inbox(org_a) -> No
     for name in ("last_message_at", "last_interaction_time", "last_inbound_at", "last_read_at"):
         assert name not in form.fields
     assert f'href="/inbox/{customer.pk}/"' in page.content.decode()
+
+
+@pytest.mark.parametrize("content, said", [
+    ('{"body": "\\ud800"}', "body: holds a NUL character, a lone surrogate"),
+    ('{"body": "a\\u0000b"}', "body: holds a NUL character, a lone surrogate"),
+    ("[" * 5000 + "]" * 5000, "Enter a valid JSON."),
+], ids=["lone-surrogate", "nul", "nested-too-deeply"])
+def test_json_the_database_refuses_is_a_form_error_not_a_crash(
+    org_a, content: str, said: str
+) -> None:
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    page = client.post(admin_url(AddressCollectionSession, "add"), {
+        "session_data": content, "status": "active",
+        "customer": "..",  # an autocomplete choice that is no key: shown back as no choice
+    })
+    assert page.status_code == 200
+    errors = page.context["adminform"].form.errors
+    assert errors["session_data"][0].startswith(said)
+    assert "customer" in errors
+    with tenant_context(org_a):
+        assert not AddressCollectionSession.objects.exists()

@@ -336,12 +336,6 @@ class TenantInlineMixin(CrmAdminMixin):
     extra = 0
     select_related: tuple[str, ...] = ()
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
-            kwargs["widget"] = KeyCheckedAutocompleteSelect(db_field, self.admin_site,
-                                                            using=kwargs.get("using"))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     def _hidden_fields(self, request: HttpRequest, obj: Any) -> list[str]:
         return [*super()._hidden_fields(request, obj), "organization"]
 
