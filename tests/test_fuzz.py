@@ -43,8 +43,8 @@ LONG = "x" * 100_000
 # What an attacker types where a value belongs: wrong types, nesting, sizes, characters
 # PostgreSQL refuses (NUL, a lone surrogate), line breaks, path segments, extreme numbers.
 JSON_VALUES: list[Any] = [
-    None, True, -(2**63), 10**30, "", LONG, "\ud800", "a\x00b", "a\r\nb", "..",
-    {"a": {"b": [1, {"c": None}]}}, [1, "x", None],
+    None, 10**30, LONG, "\ud800", "a\x00b", "a\r\nb", "..", {"a": {"b": [1, {"c": None}]}},
+    [1, "x", None],
 ]
 # What each text, number or JSON field of an otherwise empty PATCH gets: values that pass the
 # field's type and so reach the database.
@@ -61,11 +61,11 @@ RAW_BODIES: list[tuple[str, bytes]] = [
     ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data\r\n\r\n"),
 ]
 # Query string values, percent-encoded as they travel (a lone surrogate's UTF-8 bytes too).
-QUERY_VALUES = ["a%00b", "99999999999999999999", "%ED%A0%80", LONG[:3000]]
+QUERY_VALUES = ["a%00b", "99999999999999999999", "%ED%A0%80"]
 # Form values: every field of a form is text, so wrong types arrive as text too.
 FORM_VALUES = [
-    "", "a\x00b", LONG, "-1", "99999999999999999999", "1e400", ".", "..", "a\r\nb",
-    '{"a": {"b": [1]}}', "[1, 2]", '"\\ud800"', '"\\u0000"', "not-a-uuid",
+    "", "a\x00b", LONG, "99999999999999999999", "..", "a\r\nb", '{"a": {"b": [1]}}',
+    '"\\ud800"',
 ]
 # JSON texts a JSON form field (a textarea) may receive, each alone in an otherwise valid form.
 JSON_TEXTS = ['"\\ud800"', '{"k": "\\u0000"}', '{"\\ud800": 1}', "1e400", "[" * 5000]
@@ -299,7 +299,7 @@ class _FormFields(HTMLParser):
 
 MANAGEMENT = re.compile(r"-(TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS$|^csrfmiddlewaretoken$")
 # Posted where a hidden key belongs (an inline row's key): JSON of the wrong shape, and more.
-KEY_VALUES = ['["x", "y"]', '[1, {"a": 1}]', '"ab"', "[null, null]", "{", "[]", "-1"]
+KEY_VALUES = ['["x", "y"]', "{", "[]", "-1"]
 
 
 def _form(client: Client, url: str, form_id: str) -> dict[str, tuple[str, str]] | None:
@@ -325,7 +325,7 @@ def _form_requests(url: str, form: dict[str, tuple[str, str]]
         if MANAGEMENT.search(name):
             continue
         values = {"textarea": JSON_TEXTS, "hidden": KEY_VALUES,
-                  "number": ["99999999999999999999", "1e400", "-1"]}.get(kind, [])
+                  "number": ["99999999999999999999", "1e400"]}.get(kind, [])
         for value in values:
             yield f"POST {url} {name}={_short(value)}", {**base, name: value}
 
