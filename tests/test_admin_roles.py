@@ -10,6 +10,7 @@ from django.db import models
 from crm.admin import site
 from crm.admin.scoping import ALL
 from crm.models import (
+    AddressCollectionSession,
     Campaign,
     CampaignLog,
     Category,
@@ -315,6 +316,35 @@ def test_job_statuses_are_managed_inside_their_job(org_a) -> None:
     assert agent.post(url, data).status_code == 403
 
 
+@pytest.mark.parametrize("posted", ["{", "-1", "[]", '["x"]', '["x", "y"]'])
+def test_a_malformed_job_status_key_is_a_form_error_not_a_crash(org_a, posted: str) -> None:
+    with tenant_context(org_a):
+        status = JobStatusFactory()
+        other = JobStatusFactory(job=status.job)
+    job = status.job
+    url = admin_url(Job, "change", job)
+    data = {
+        "campaign": str(job.campaign_id), "last_attempted_by": str(job.last_attempted_by_id),
+        "statuses-TOTAL_FORMS": "2", "statuses-INITIAL_FORMS": "2",
+        "statuses-0-pk": JobStatus._meta.pk.value_to_string(status),
+        "statuses-0-job": str(job.pk), "statuses-0-status": "success",
+        # The second row's key is tampered with, next to a valid one.
+        "statuses-1-pk": posted, "statuses-1-job": str(job.pk), "statuses-1-status": "success",
+        "statuses-2-TOTAL_FORMS": "0", "statuses-2-INITIAL_FORMS": "0",
+        "logs-TOTAL_FORMS": "0", "logs-INITIAL_FORMS": "0",
+    }
+    with tenant_context(org_a):
+        before = dict(JobStatus.objects.values_list("customer_id", "status"))
+    assert before == {status.customer_id: status.status, other.customer_id: other.status}
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    answer = client.post(url, data)
+    assert answer.status_code == 200
+    statuses = answer.context["inline_admin_formsets"][0].formset
+    assert statuses.forms[1].errors["pk"] == ["This status is not one of this job's."]
+    with tenant_context(org_a):  # nothing was saved
+        assert dict(JobStatus.objects.values_list("customer_id", "status")) == before
+
+
 @pytest.mark.parametrize("role", [Role.ORG_ADMIN, Role.AGENT])
 def test_new_rows_take_the_users_organization_which_is_never_shown(role, org_a) -> None:
     client = signed_in(make_staff(org_a, role))
@@ -400,3 +430,24 @@ def test_customer_system_fields_are_read_only_and_link_to_the_inbox(org_a) -> No
     for name in ("last_message_at", "last_interaction_time", "last_inbound_at", "last_read_at"):
         assert name not in form.fields
     assert f'href="/inbox/{customer.pk}/"' in page.content.decode()
+
+
+@pytest.mark.parametrize("content, said", [
+    ('{"body": "\\ud800"}', "body: holds a NUL character, a lone surrogate"),
+    ('{"body": "a\\u0000b"}', "body: holds a NUL character, a lone surrogate"),
+    ("[" * 5000 + "]" * 5000, "Enter a valid JSON."),
+], ids=["lone-surrogate", "nul", "nested-too-deeply"])
+def test_json_the_database_refuses_is_a_form_error_not_a_crash(
+    org_a, content: str, said: str
+) -> None:
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    page = client.post(admin_url(AddressCollectionSession, "add"), {
+        "session_data": content, "status": "active",
+        "customer": "..",  # an autocomplete choice that is no key: shown back as no choice
+    })
+    assert page.status_code == 200
+    errors = page.context["adminform"].form.errors
+    assert errors["session_data"][0].startswith(said)
+    assert "customer" in errors
+    with tenant_context(org_a):
+        assert not AddressCollectionSession.objects.exists()

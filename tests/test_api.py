@@ -1,6 +1,7 @@
 """REST API: every resource answers as one organization; other organizations' rows are 404."""
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -14,7 +15,9 @@ from crm.api.serializers import serializer_for
 from crm.api.views import ReadOnlyTenantViewSet, SharedCatalogViewSet
 from crm.models import (
     ApiToken,
+    Campaign,
     JobStatus,
+    Message,
     Organization,
     Role,
     Template,
@@ -187,3 +190,57 @@ def test_list_queries_do_not_grow_with_the_page(resource, api_a, org_a) -> None:
             assert api_a.get(f"/api/v1/{resource.prefix}/", {"page_size": size}).status_code == 200
         counts.append(len(captured))
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.usefixtures("python_scope")
+@pytest.mark.parametrize("raw", [["a", "list"], "a string", 5], ids=["list", "string", "number"])
+def test_a_recorded_messages_raw_message_is_an_object(world: Any, raw: Any) -> None:
+    client = client_for(staff(world.a))
+    created = client.post("/api/v1/messages/", {"customer": str(world.customer_a.pk),
+                                                "body": "hi", "raw_message": raw}, format="json")
+    assert created.status_code == 400
+    assert created.json()["raw_message"][0].startswith("The message as WhatsApp sent")
+    url = f"/api/v1/messages/{world.message_a.pk}/"
+    patched = client.patch(url, {"raw_message": raw}, format="json")
+    assert patched.status_code == 400 and "raw_message" in patched.json()
+    with tenant_context(world.a):  # a row stored before the check is still read
+        Message.objects.filter(pk=world.message_a.pk).update(raw_message=raw)
+    assert client.get(url).json()["raw_message"] == raw
+    listed = client.get("/api/v1/messages/", {"customer": str(world.customer_a.pk)})
+    assert listed.status_code == 200 and listed.json()["count"] == 1
+
+
+UNSTORABLE = [("\ud800", "content.body"), ("a\x00b", "content.body")]
+
+
+@pytest.mark.parametrize("text, where", UNSTORABLE, ids=["lone-surrogate", "nul"])
+def test_json_postgresql_refuses_is_400_naming_the_field(
+    world: Any, text: str, where: str
+) -> None:
+    client = client_for(staff(world.a))
+    campaign = make(Campaign, world.a)
+    url = f"/api/v1/campaigns/{campaign.pk}/"
+    as_json = client.patch(url, json.dumps({"content": {"body": text}}),
+                           content_type="application/json")
+    assert as_json.status_code == 400
+    assert as_json.json()["detail"].startswith(f"{where}: holds a NUL character, a lone")
+    as_form = client.patch(url, {"content": json.dumps({"body": text})}, format="multipart")
+    assert as_form.status_code == 400
+    assert as_form.json()["content"][0].startswith("body: holds a NUL character, a lone")
+    template = {"name": "offer", "category": "MARKETING",
+                "components": [{"type": "BODY", "text": text}]}
+    created = client.post("/api/v1/templates/", json.dumps(template),
+                          content_type="application/json")
+    assert created.status_code == 400
+    assert created.json()["detail"].startswith("components[0].text: holds a NUL character")
+    with tenant_context(world.a):
+        assert Campaign.objects.get(pk=campaign.pk).content == campaign.content
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"content": 1e400}'],
+                         ids=["nested-too-deeply", "number-out-of-range"])
+def test_json_python_cannot_read_or_postgresql_store_is_400(world: Any, body: bytes) -> None:
+    campaign = make(Campaign, world.a)
+    answer = client_for(staff(world.a)).patch(f"/api/v1/campaigns/{campaign.pk}/", body,
+                                              content_type="application/json")
+    assert answer.status_code == 400 and answer.json()["detail"]

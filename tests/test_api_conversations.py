@@ -55,6 +55,20 @@ def test_malformed_parameters_are_400(chats: dict[str, Customer], org_a: Organiz
     assert response.status_code == 400 and response.json()["detail"]
 
 
+@pytest.mark.parametrize("params, said", [
+    ({"q": "As\x00ha"}, "q: remove the NUL character"),
+    ({"q": "As\x00ha", "page_size": "10"}, "q: remove the NUL character"),
+    ({"page_size": "x"}, "page_size: a whole number from 1 to 200"),
+    ({"page_size": "0"}, "page_size: between 1 and 200"),
+])
+def test_each_malformed_parameter_is_named(chats: dict[str, Customer], org_a: Organization,
+                                           params: dict, said: str) -> None:
+    """A NUL in `q` was answered as a page-size error (PostgreSQL's refusal is a ValueError)."""
+    response = client_for(staff(org_a, Role.AGENT)).get(URL, params)
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(said)
+
+
 def test_read_marks_own_conversation_and_404s_another_organizations(
     chats: dict[str, Customer], org_a: Organization, org_b: Organization
 ) -> None:

@@ -2,6 +2,7 @@
 opted-out skipping, stop and resume, scheduling, and isolation through the API."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from bench.fake_graph import FakeGraph
 from crm.campaigns import services
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
 from crm.campaigns.progress import progress
+from crm.campaigns.sending import ChunkEnd, run_chunk
 from crm.campaigns.tasks import start_scheduled_campaigns, sweep_stalled_jobs
 from crm.models import Campaign, CampaignLog, Customer, Job, JobStatus, Organization, Role
 from tenancy.context import tenant_context
@@ -202,6 +204,67 @@ def test_api_refuses_content_whatsapp_would_refuse(org_a: Organization) -> None:
     answer = client_for(staff(org_a)).post(f"/api/v1/campaigns/{s.campaign.pk}/run/")
     assert answer.status_code == 400
     assert "Fix the campaign's content" in answer.json()["detail"]
+
+
+BAD_FROM_NUMBERS = [5, "106540352242922", {"a": 1}, [{"id": "1"}], [""], [None]]
+
+
+@pytest.mark.parametrize("numbers", BAD_FROM_NUMBERS, ids=repr)
+def test_from_numbers_of_the_wrong_type_are_refused_on_write(
+    org_a: Organization, numbers: Any
+) -> None:
+    s = scenario(org_a)
+    content = {"body": "Offers", "from_numbers": numbers}
+    client = client_for(staff(org_a))
+    answer = client.patch(f"/api/v1/campaigns/{s.campaign.pk}/", {"content": content},
+                          format="json")
+    assert answer.status_code == 400
+    assert answer.json()["content"][0].startswith("content.from_numbers: a list")
+    admin = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    form = {"name": "Offers", "type": "text", "status": "draft", "content": json.dumps(content),
+            **{f"{p}-{k}": "0" for p in ("jobs", "audience", "recipients", "logs")
+               for k in ("TOTAL_FORMS", "INITIAL_FORMS")}}
+    page = admin.post(admin_url(Campaign, "change", s.campaign), form)
+    assert page.status_code == 200
+    assert page.context["adminform"].form.errors["content"][0].startswith(
+        "content.from_numbers: a list")
+    with tenant_context(org_a):
+        assert Campaign.objects.get(pk=s.campaign.pk).content == s.campaign.content
+
+
+@pytest.mark.parametrize("numbers", BAD_FROM_NUMBERS, ids=repr)
+def test_stored_from_numbers_of_the_wrong_type_refuse_the_run_with_the_reason(
+    org_a: Organization, fake_graph: FakeGraph, numbers: Any
+) -> None:
+    s = scenario(org_a)
+    with tenant_context(org_a):  # stored before writes were checked
+        Campaign.objects.filter(pk=s.campaign.pk).update(
+            content={"body": "Offers", "from_numbers": numbers})
+    answer = client_for(staff(org_a)).post(f"/api/v1/campaigns/{s.campaign.pk}/run/")
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("content.from_numbers: a list")
+    with tenant_context(org_a):
+        Campaign.objects.filter(pk=s.campaign.pk).update(scheduled_at=timezone.now())
+    assert start_scheduled_campaigns() == 0
+    with tenant_context(org_a):
+        assert Campaign.objects.get(pk=s.campaign.pk).status == "failed"
+        assert not Job.objects.exists()
+    assert fake_graph.sent() == []
+
+
+def test_content_changed_during_a_run_stops_the_job_with_the_reason(
+    org_a: Organization, fake_graph: FakeGraph, django_capture_on_commit_callbacks: Any
+) -> None:
+    s = scenario(org_a, customers=2, recipients=0)
+    with tenant_context(org_a), django_capture_on_commit_callbacks(execute=False):
+        job = services.run_campaign(s.campaign)  # queued, its senders not started yet
+        Campaign.objects.filter(pk=s.campaign.pk).update(content={"body": ["not", "text"]})
+        job.refresh_from_db()
+        assert run_chunk(job, s.numbers[0]) is ChunkEnd.STOPPED
+        job.refresh_from_db()
+    assert job.state == Job.State.STOPPED
+    assert "Fix the campaign's content" in job.stop_reason
+    assert fake_graph.sent() == []
 
 
 def test_agents_may_not_run_stop_or_resume(org_a: Organization) -> None:

@@ -172,3 +172,27 @@ def test_the_composer_posts_even_without_javascript(
                            {"text": "Sent without a script", "csrfmiddlewaretoken": token})
     assert response.status_code == 302 and response["Location"] == f"/inbox/{recent.pk}/"
     assert [m.body for m in sent(org_a, recent)] == ["Sent without a script"]
+
+
+@pytest.mark.parametrize("text, said", [
+    ("x" * 4097, "text: WhatsApp takes at most 4,096 characters in a message (4,097 typed)"),
+    ("a\x00b", "text: holds a NUL character"),
+], ids=["over-4096", "nul"])
+def test_a_reply_whatsapp_or_the_database_would_refuse_is_400_naming_text(
+    fake_graph: FakeGraph, recent: Customer, agent: Client, org_a: Organization, text: str,
+    said: str,
+) -> None:
+    response = agent.post(f"/inbox/{recent.pk}/reply/", {"text": text})
+    assert response.status_code == 400
+    assert response.content.decode().startswith(said)
+    assert sent(org_a, recent) == [] and fake_graph.sent() == []
+
+
+def test_a_file_caption_over_whatsapps_limit_is_400_naming_text(
+    fake_graph: FakeGraph, recent: Customer, agent: Client, org_a: Organization
+) -> None:
+    upload = SimpleUploadedFile("menu.pdf", b"%PDF-1.4 menu", content_type="application/pdf")
+    response = agent.post(f"/inbox/{recent.pk}/reply/", {"file": upload, "text": "c" * 1025})
+    assert response.status_code == 400
+    assert response.content.decode().startswith("text: String should have at most 1024")
+    assert sent(org_a, recent) == [] and fake_graph.sent() == []

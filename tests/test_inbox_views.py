@@ -9,7 +9,7 @@ from django.test import Client
 from bench.fake_graph import FakeGraph
 from crm.models import Customer, Organization, Role, WhatsAppNumber
 from tenancy.context import tenant_context
-from tests.factories import WhatsAppNumberFactory
+from tests.factories import MessageFactory, WhatsAppNumberFactory
 from tests.inbox_support import conversation
 from tests.test_admin_support import make_staff, signed_in
 
@@ -150,3 +150,34 @@ def test_the_inbox_signs_out_with_a_post(chats: dict[str, Customer], org_a: Orga
                                             "next": "/admin/login/?next=/inbox/"})
     assert answer.status_code == 302 and answer["Location"] == "/admin/login/?next=/inbox/"
     assert client.get("/inbox/").status_code == 302  # signed out: sent to sign in again
+
+
+BAD_RAW = [{"context": {"id": {"nested": "object"}}}, {"context": {"id": ["wamid.a"]}},
+           ["a", "list"], "a string", 42, {"context": "wamid.a"},
+           {"reaction": ["x"], "context": {"id": None}}]
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_a_thread_with_stored_messages_of_any_raw_shape_loads(
+    org_a: Organization, agent_a: Client
+) -> None:
+    """Rows stored before raw_message was checked (a reply context whose id is an object, a
+    list or a string) must not make every later load of the conversation fail."""
+    customer = conversation(org_a, "Asha", inbound=1)
+    with tenant_context(org_a):
+        for i, raw in enumerate(BAD_RAW):
+            MessageFactory(customer=customer, body=f"odd {i}", raw_message=raw,
+                           type="reaction" if i == len(BAD_RAW) - 1 else "text")
+    for url in (f"/inbox/{customer.pk}/", f"/inbox/{customer.pk}/thread/"):
+        page = agent_a.get(url)
+        assert page.status_code == 200
+        assert "odd 0" in page.content.decode() and "odd 5" in page.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/inbox/", "/inbox/list/"])
+def test_a_nul_in_the_search_is_400_naming_q(
+    chats: dict[str, Customer], agent_a: Client, url: str
+) -> None:
+    response = agent_a.get(url, {"q": "As\x00ha"})
+    assert response.status_code == 400
+    assert response.content.decode().startswith("q: remove the NUL character")

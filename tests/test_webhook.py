@@ -646,6 +646,28 @@ def test_malformed_detail_names_the_part(numbers: dict[str, WhatsAppNumber]) -> 
     )
 
 
+@pytest.mark.parametrize("context", [{"id": {"nested": 1}}, {"id": ["wamid.x"]}, {"id": 7},
+                                     {"id": "w" * 5000}, "wamid.x", ["wamid.x"]],
+                         ids=["id-object", "id-list", "id-number", "id-too-long", "string", "list"])
+def test_a_reply_context_of_the_wrong_shape_is_400_naming_it(
+    numbers: dict[str, WhatsAppNumber], context: Any
+) -> None:
+    reply = {**wp.text(ASHA, "hello"), "context": context}
+    response = post(to_a(reply))
+    assert response.status_code == 400, response.content
+    assert response.json()["detail"].startswith("entry[0].changes[0].value.messages[0].context")
+    assert nothing_written()
+
+
+def test_a_forwarded_message_context_without_id_is_stored(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization
+) -> None:
+    forwarded = {**wp.text(ASHA, "hello"), "context": {"forwarded": True}}
+    assert post(to_a(forwarded)).status_code == 200
+    [stored] = rows(org_a, Message, "raw_message")
+    assert stored["raw_message"]["context"] == {"forwarded": True}
+
+
 def test_logs_never_hold_message_content(
     numbers: dict[str, WhatsAppNumber], caplog: pytest.LogCaptureFixture
 ) -> None:

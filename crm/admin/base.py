@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.http import urlencode
 
-from crm.admin.forms import TenantModelForm
+from crm.admin.forms import StorableJSONField, TenantModelForm
 from crm.admin.scoping import all_organizations, render_in
 from crm.models import Organization
 from crm.roles import hidden_in_admin, is_platform_staff
@@ -63,10 +64,27 @@ def _field_names(model: type[models.Model]) -> set[str]:
     return {field.name for field in model._meta.concrete_fields}
 
 
+class KeyCheckedAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete select, re-showing a form whose posted choice is no valid key (".."
+    for a UUID) with nothing chosen: Django's own looks the value up and fails with a 500."""
+
+    def optgroups(self, name: str, value: Any, attr: Any = None) -> Any:
+        target = self.field.target_field
+        valid = []
+        for item in value:
+            try:
+                target.to_python(item)
+            except ValidationError:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
 class CrmAdminMixin:
     """Conventions shared by every admin and inline of the CRM."""
 
     model: type[models.Model]
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONField}}
 
     def _hidden_fields(self, request: HttpRequest, obj: Any) -> list[str]:
         """Fields no form shows: a generated primary key (a UUID) and secret columns."""
@@ -75,6 +93,9 @@ class CrmAdminMixin:
         return [*([pk.name] if generated else []), *sorted(secret_fields(self.model))]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = KeyCheckedAutocompleteSelect(db_field, self.admin_site,
+                                                            using=kwargs.get("using"))
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and getattr(field, "queryset", None) is not None:
             # A row may only point at rows the user sees: a hidden customer is not a choice.

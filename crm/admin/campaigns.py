@@ -1,11 +1,11 @@
 """Campaigns, their jobs (with the per-customer job statuses), recipients and delivery logs."""
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
@@ -17,9 +17,11 @@ from crm.admin.base import (
     TenantTabularInline,
     changelist_links,
 )
+from crm.admin.forms import TenantModelForm
 from crm.admin.sites import site
 from crm.campaigns import services
-from crm.campaigns.errors import CampaignActionError
+from crm.campaigns.content import check_settings
+from crm.campaigns.errors import CampaignActionError, InvalidContent
 from crm.campaigns.progress import progress
 from crm.models import (
     Campaign,
@@ -60,8 +62,22 @@ class CampaignLogInline(RecentInline):
     verbose_name_plural = "latest delivery logs"
 
 
+class CampaignForm(TenantModelForm):
+    """A campaign; its content's sending settings (`from_numbers`, `category`) of the right
+    shape, as a run reads them."""
+
+    def clean_content(self) -> Any:
+        content = self.cleaned_data.get("content")
+        try:
+            check_settings(content)
+        except InvalidContent as error:
+            raise ValidationError(str(error), code="invalid") from None
+        return content
+
+
 @admin.register(Campaign, site=site)
 class CampaignAdmin(TenantModelAdmin):
+    form = CampaignForm
     list_display = ("name", "type", "status", "created_by", "campaign_cost_type", "created_at",
                     "updated_at")
     list_filter = ("type", "status", "created_at")
@@ -170,14 +186,33 @@ class JobStatusFormSet(BaseInlineFormSet):
                 form.add_error("customer", "This customer has a status for this job already.")
             taken.add(customer_id)
 
+    @staticmethod
+    def _key(posted: Any) -> tuple[Any, ...] | None:
+        """The (job, customer) key a form posted as JSON, or None when it is not one."""
+        try:
+            return tuple(JobStatus._meta.pk.to_python(posted))
+        except (TypeError, ValueError, ValidationError):  # tampered: not JSON, not two ids
+            return None
+
+    def _get_to_python(self, field: Any) -> Any:
+        if field is not JobStatus._meta.pk:
+            return super()._get_to_python(field)
+
+        def to_python(posted: Any) -> tuple[Any, ...]:
+            # Django's CompositePrimaryKey.to_python lets JSON errors escape (a 500); a key
+            # that is not one is a ValidationError, which the formset reports on the row.
+            key = self._key(posted)
+            if key is None:
+                raise ValidationError("This status is not one of this job's.", code="invalid")
+            return key
+
+        return to_python
+
     def _existing_object(self, pk: Any) -> JobStatus | None:
         if not hasattr(self, "_posted"):
-            customers = []
-            for i in range(self.initial_form_count()):
-                try:
-                    customers.append(json.loads(self.data.get(f"{self.add_prefix(i)}-pk"))[1])
-                except (TypeError, ValueError, IndexError):
-                    continue
+            keys = [self._key(self.data.get(f"{self.add_prefix(i)}-pk"))
+                    for i in range(self.initial_form_count())]
+            customers = [key[1] for key in keys if key is not None]
             rows = self.queryset.filter(customer_id__in=customers).select_related("customer")
             self._posted = {tuple(row.pk): row for row in rows}
         return self._posted.get(tuple(pk))

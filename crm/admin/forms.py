@@ -8,8 +8,10 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.forms.fields import InvalidJSONInput
 
 from crm.auth import matching_users
+from crm.storable import PROBLEM, unstorable
 from tenancy.context import get_current_organization_id, unscoped
 from tenancy.guards import is_tenant_model
 
@@ -62,6 +64,32 @@ class OrganizationAuthenticationForm(AdminAuthenticationForm):
         return len(matches) == 1 and matches[0].organization_id is not None and (
             not matches[0].organization.is_active
         )
+
+
+class StorableJSONField(forms.JSONField):
+    """A JSON column's textarea: JSON nested too deeply, or holding a NUL, a lone surrogate or
+    a number out of range (which PostgreSQL refuses), is a form error, shown back as typed."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            converted = super().to_python(value)
+        except RecursionError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        where = unstorable(converted)
+        if where is not None:
+            raise ValidationError(f"{where}: {PROBLEM}.", code="unstorable")
+        return converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Shown back as typed: decoded, such a value could not even be rendered (a lone
+        # surrogate cannot be encoded in the page, a deep one cannot be encoded at all).
+        try:
+            value = super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+        if unstorable(value) is not None and isinstance(data, str):
+            return InvalidJSONInput(data)
+        return value
 
 
 def _other_organization(value: models.Model, organization_id: Any) -> bool:

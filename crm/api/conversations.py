@@ -91,13 +91,15 @@ class ConversationListView(OrganizationScopedMixin, APIView):
         """One row per customer the caller may see, with unread count and last message."""
         try:
             size = int(request.query_params.get("page_size", queries.PAGE_SIZE))
+        except ValueError:
+            raise exceptions.ParseError(
+                f"page_size: a whole number from 1 to {queries.MAX_PAGE_SIZE}") from None
+        try:
             filters = queries.Filters.from_params(request.query_params)
             page = queries.conversations(request.user, filters,
                                          request.query_params.get("cursor") or None, size)
-        except ValueError as error:  # queries.BadRequest, or a page_size that is no number
-            message = str(error) if isinstance(error, queries.BadRequest) else (
-                "page_size: a whole number")
-            raise exceptions.ParseError(message) from None
+        except queries.BadRequest as error:  # names the parameter and how to fix it
+            raise exceptions.ParseError(str(error)) from None
         following = None
         if page.next_cursor:
             query = request.query_params.copy()

@@ -9,10 +9,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from pydantic import Field, ValidationError
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crm.api.parsers import JSONParser
 from crm.api.serializers import serializer_for
 from crm.api.views import TenantViewSet
 from crm.inbox import services

@@ -10,8 +10,20 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from crm.auth import reserved_username
-from crm.models import JobStatus, Message, Role, User, WhatsAppApiLog, WhatsAppNumber
+from crm.campaigns.content import check_settings
+from crm.campaigns.errors import InvalidContent
+from crm.models import (
+    Campaign,
+    JobStatus,
+    Message,
+    Role,
+    Template,
+    User,
+    WhatsAppApiLog,
+    WhatsAppNumber,
+)
 from crm.roles import is_platform_staff
+from crm.storable import PROBLEM, unstorable
 from crm.webhooks.numbers import digits
 from crm.whatsapp.media import clean_media_id, clean_mime_type
 from crm.whatsapp.numbers import conversation_number
@@ -24,7 +36,28 @@ WRITE_ONLY = {WhatsAppNumber: ("access_token",), User: ("password",)}
 SECRET_HEADER = re.compile(r"authorization|token|secret|api[-_]?key", re.IGNORECASE)
 
 
-class UserSerializer(serializers.ModelSerializer):
+class StorableJSONField(serializers.JSONField):
+    """A JSON column, also from a form (a JSON text): nothing PostgreSQL refuses to store."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            value = super().to_internal_value(data)
+        except RecursionError:  # a JSON text from a form, nested past the recursion limit
+            self.fail("invalid")
+        where = unstorable(value)
+        if where is not None:
+            raise serializers.ValidationError(f"{where}: {PROBLEM}.")
+        return value
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's model serializer with JSON columns read by StorableJSONField."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.JSONField: StorableJSONField}
+
+
+class UserSerializer(ModelSerializer):
     """Staff accounts: the password is hashed, and SUPER_ADMIN is never granted here."""
 
     password = serializers.CharField(write_only=True, required=False, min_length=8,
@@ -63,7 +96,7 @@ class UserSerializer(serializers.ModelSerializer):
         return user
 
 
-class JobStatusSerializer(serializers.ModelSerializer):
+class JobStatusSerializer(ModelSerializer):
     """A job's outcome for one customer; `id` is `<job>:<customer>`."""
 
     id = serializers.SerializerMethodField()
@@ -79,7 +112,7 @@ class JobStatusSerializer(serializers.ModelSerializer):
         return f"{obj.job_id}:{obj.customer_id}"
 
 
-class WhatsAppApiLogSerializer(serializers.ModelSerializer):
+class WhatsAppApiLogSerializer(ModelSerializer):
     """API call logs, with credentials in recorded headers masked."""
 
     class Meta:
@@ -97,7 +130,7 @@ class WhatsAppApiLogSerializer(serializers.ModelSerializer):
         return data
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(ModelSerializer):
     """A message recorded without sending: the time and the wa ids default from the customer."""
 
     class Meta:
@@ -112,6 +145,12 @@ class MessageSerializer(serializers.ModelSerializer):
     def validate_mime_type(self, value: str | None) -> str | None:
         return clean_mime_type(value)
 
+    def validate_raw_message(self, raw: Any) -> Any:
+        if raw is not None and not isinstance(raw, dict):
+            raise serializers.ValidationError(
+                "The message as WhatsApp sent or received it: a JSON object, or null.")
+        return raw
+
     def create(self, validated_data: dict[str, Any]) -> Message:
         data = validated_data
         data["timestamp"] = data.get("timestamp") or timezone.now()
@@ -125,12 +164,43 @@ class MessageSerializer(serializers.ModelSerializer):
         return super().create(data)
 
 
-SPECIAL = {User: UserSerializer, JobStatus: JobStatusSerializer,
-           WhatsAppApiLog: WhatsAppApiLogSerializer, Message: MessageSerializer}
+class TemplateSerializer(ModelSerializer):
+    """A template as stored; its name and ids within Meta's limits (they travel in Graph API
+    URLs, which have a length limit of their own)."""
+
+    class Meta:
+        model = Template
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "updated_at")
+        extra_kwargs = {"template_name": {"max_length": 512}, "language": {"max_length": 20},
+                        "facebook_template_id": {"max_length": 100},
+                        "whatsapp_business_account_id": {"max_length": 100}}
+
+
+class CampaignSerializer(ModelSerializer):
+    """A campaign; its content's sending settings of the shape a run reads."""
+
+    class Meta:
+        model = Campaign
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "updated_at", "created_by",
+                            "updated_by")
+
+    def validate_content(self, content: Any) -> Any:
+        try:
+            check_settings(content)
+        except InvalidContent as error:
+            raise serializers.ValidationError(str(error)) from None
+        return content
+
+
+SPECIAL = {User: UserSerializer, Campaign: CampaignSerializer, Template: TemplateSerializer,
+           JobStatus: JobStatusSerializer, WhatsAppApiLog: WhatsAppApiLogSerializer,
+           Message: MessageSerializer}
 
 
 @cache
-def serializer_for(model: type[models.Model]) -> type[serializers.ModelSerializer]:
+def serializer_for(model: type[models.Model]) -> type[ModelSerializer]:
     """The serializer class of `model` (built once per model, holding no querysets)."""
     if model in SPECIAL:
         return SPECIAL[model]
@@ -141,4 +211,4 @@ def serializer_for(model: type[models.Model]) -> type[serializers.ModelSerialize
         "read_only_fields": tuple(name for name in SYSTEM_FIELDS if name in names),
         "extra_kwargs": {name: {"write_only": True} for name in WRITE_ONLY.get(model, ())},
     })
-    return type(f"{model.__name__}Serializer", (serializers.ModelSerializer,), {"Meta": meta})
+    return type(f"{model.__name__}Serializer", (ModelSerializer,), {"Meta": meta})

@@ -17,6 +17,24 @@ from crm.whatsapp.schemas import MessageContent
 SETTINGS = ("category", "from_numbers")
 
 
+def check_settings(content: Any) -> None:
+    """Refuse sending settings of the wrong shape (InvalidContent naming the key): they are read
+    when the campaign runs, and a wrong type there must not fail the run half-way."""
+    if not isinstance(content, dict):
+        return  # content_json says what is wrong with such content
+    numbers = content.get("from_numbers")
+    if numbers is not None and not (
+        isinstance(numbers, list) and all(isinstance(n, str) and n for n in numbers)
+    ):
+        raise InvalidContent(
+            'content.from_numbers: a list of the sending numbers\' phone_number_ids, e.g. '
+            '["106540352242922"]; leave it out to send from every active number.'
+        )
+    category = content.get("category")
+    if category is not None and not isinstance(category, str):
+        raise InvalidContent("content.category: MARKETING, UTILITY or AUTHENTICATION, as text.")
+
+
 def content_json(campaign: Campaign) -> dict[str, Any]:
     """The campaign's message as JSON: `content` is either a full message object (`{"type":
     "text", "text": {...}}`) or, as wb-crm stores it, the object of the campaign's type."""

@@ -221,7 +221,12 @@ def run_chunk(job: Job, number: WhatsAppNumber) -> ChunkEnd:
     """Send up to CAMPAIGN_CHUNK_SIZE messages of the job from `number`, within a few seconds."""
     if job.state != Job.State.RUNNING or ratelimit.is_stopped(job.pk):
         return ChunkEnd.STOPPED
-    sender = Sender(job, number)
+    try:
+        sender = Sender(job, number)
+    except InvalidContent as error:  # the content was changed into one WhatsApp would refuse
+        ratelimit.set_stopped(job.pk, True)
+        mark_stopped(job, str(error))
+        return ChunkEnd.STOPPED
     deadline = time.monotonic() + settings.CAMPAIGN_CHUNK_SECONDS
     sent = 0
     while sent < settings.CAMPAIGN_CHUNK_SIZE and time.monotonic() < deadline:

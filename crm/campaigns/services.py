@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.campaigns import ratelimit
-from crm.campaigns.content import is_marketing, message_content
+from crm.campaigns.content import check_settings, is_marketing, message_content
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
 from crm.models import Campaign, Job, User, WhatsAppNumber
 from tenancy.context import get_current_organization_id, tenant_context
@@ -25,6 +25,7 @@ def sending_numbers(campaign: Campaign) -> list[WhatsAppNumber]:
     every active number of the organization with an access token."""
     numbers = WhatsAppNumber.objects.filter(is_active=True).exclude(access_token__isnull=True)
     numbers = numbers.exclude(access_token="").order_by("phone_number_id")
+    check_settings(campaign.content)
     content = campaign.content if isinstance(campaign.content, dict) else {}
     if content.get("from_numbers"):
         numbers = numbers.filter(phone_number_id__in=list(content["from_numbers"]))

@@ -53,9 +53,12 @@ class Filters:
         digits = "".join(ch for ch in number if ch.isdigit())
         if number and not digits:
             raise BadRequest("number: give the business number's digits, e.g. number=918000000000")
+        search = params.get("q", "").strip()
+        if "\x00" in search:  # PostgreSQL refuses NUL in a text parameter
+            raise BadRequest("q: remove the NUL character (%00) from the search")
         return cls(
             mine=_flag(params, "mine"), unassigned=_flag(params, "unassigned"),
-            waiting=_flag(params, "waiting"), number=digits, search=params.get("q", "").strip(),
+            waiting=_flag(params, "waiting"), number=digits, search=search,
         )
 
 
@@ -239,8 +242,8 @@ def thread(customer: Customer, limit: int = 100) -> list[ThreadItem]:
     for message in latest:
         target = _reaction_target(message)
         if target is not None and target in index:
-            emoji = (message.raw_message or {}).get("reaction", {}).get("emoji")
-            if emoji:
+            emoji = _object(_raw(message).get("reaction")).get("emoji")
+            if emoji and isinstance(emoji, str):
                 index[target].reactions.append(emoji)
             continue
         local_day = timezone.localdate(message.timestamp) if message.timestamp else None
@@ -255,16 +258,28 @@ def thread(customer: Customer, limit: int = 100) -> list[ThreadItem]:
     return items
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _raw(message: Message) -> dict[str, Any]:
+    """The message as received or sent; rows written before its shape was checked (or through
+    the API) may hold any JSON, which the thread must still show."""
+    return _object(message.raw_message)
+
+
+def _wamid(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _context_id(message: Message) -> str | None:
-    context = (message.raw_message or {}).get("context") or {}
-    return context.get("id") if isinstance(context, dict) else None
+    return _wamid(_object(_raw(message).get("context")).get("id"))
 
 
 def _reaction_target(message: Message) -> str | None:
     if message.type != "reaction":
         return None
-    reaction = (message.raw_message or {}).get("reaction") or {}
-    return reaction.get("message_id") if isinstance(reaction, dict) else None
+    return _wamid(_object(_raw(message).get("reaction")).get("message_id"))
 
 
 def quick_replies() -> list[dict[str, str]]:

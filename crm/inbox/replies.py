@@ -10,16 +10,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
+from pydantic import ValidationError
 
 from crm.models import Customer, Message, Template, User
+from crm.storable import PROBLEM, unstorable
 from crm.whatsapp.media import upload_media
 from crm.whatsapp.media_types import essence
 from crm.whatsapp.numbers import sending_number
 from crm.whatsapp.refusals import Refused
+from crm.whatsapp.schemas import MessageContent
 from crm.whatsapp.send import send_message
 
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 APPROVED = "APPROVED"
+MAX_TEXT = 4096  # WhatsApp's limit of a text message
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,30 @@ def approved_templates() -> list[TemplateChoice]:
     return sorted(choices.values(), key=lambda c: (c.name, c.language))
 
 
+def _content(payload: dict[str, Any], field: str) -> MessageContent:
+    """The message the composer built, checked as WhatsApp checks it; a refusal (400) names the
+    composer's field (a form sends any length and any character, unlike the composer)."""
+    if unstorable(payload) is not None:
+        raise Refused(400, "invalid", f"{field}: {PROBLEM}.", field=field)
+    try:
+        return MessageContent.model_validate(payload)
+    except ValidationError as error:
+        first = error.errors(include_url=False, include_input=False)[0]
+        field = "file" if "filename" in first["loc"] else field  # a document's name
+        raise Refused(400, "invalid", f"{field}: {first['msg']}; change it, then send again.",
+                      field=field) from None
+
+
 def reply_text(customer: Customer, text: str, user: User) -> Message:
     """Send free-form text (inside the 24-hour window; send_message refuses it outside)."""
     if not text.strip():
         raise Refused(400, "empty", "Type a reply first.", field="text")
-    return send_message(customer, {"type": "text", "text": {"body": text}}, user=user)
+    if len(text) > MAX_TEXT:
+        raise Refused(400, "too_long", f"text: WhatsApp takes at most {MAX_TEXT:,} characters in "
+                      f"a message ({len(text):,} typed): shorten it, or send it in parts.",
+                      field="text")
+    return send_message(customer, _content({"type": "text", "text": {"body": text}}, "text"),
+                        user=user)
 
 
 def reply_template(customer: Customer, key: str, values: list[str], user: User,
@@ -102,7 +125,8 @@ def reply_template(customer: Customer, key: str, values: list[str], user: User,
     template: dict[str, Any] = {"name": choice.name, "language": {"code": choice.language}}
     if parameters:
         template["components"] = [{"type": "body", "parameters": parameters}]
-    return send_message(customer, {"type": "template", "template": template}, user=user)
+    return send_message(customer, _content({"type": "template", "template": template},
+                                           "parameters"), user=user)
 
 
 def reply_file(customer: Customer, upload: UploadedFile, caption: str, user: User) -> Message:
@@ -117,4 +141,5 @@ def reply_file(customer: Customer, upload: UploadedFile, caption: str, user: Use
         media["caption"] = caption
     if kind == "document":
         media["filename"] = upload.name
-    return send_message(customer, {"type": kind, kind: media}, from_number=number, user=user)
+    return send_message(customer, _content({"type": kind, kind: media}, "text"),
+                        from_number=number, user=user)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from crm.storable import unstorable
 from crm.webhooks.content import content_of
 from crm.webhooks.payload import (
     Change,
@@ -37,23 +38,6 @@ def _finite_float(literal: str) -> float:
     return value
 
 
-def _storable(value: Any) -> bool:
-    """False if a string anywhere holds NUL or a lone surrogate, which PostgreSQL rejects."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            return False
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_storable(k) and _storable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_storable(v) for v in value)
-    return True
-
-
 def load_json(body: bytes) -> Any:
     """Decode the body as strict JSON: no NaN or Infinity, only strings the database can store."""
     try:
@@ -64,8 +48,10 @@ def load_json(body: bytes) -> Any:
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise MalformedPayload("$", "not a JSON document") from None
     # Such strings can only come from \u escapes, so the walk is skipped for nearly every body.
-    if ("\\u0000" in source or "\\ud" in source or "\\uD" in source) and not _storable(data):
-        raise MalformedPayload("$", "a string holds NUL or an unpaired surrogate")
+    if "\\u0000" in source or "\\ud" in source or "\\uD" in source:
+        where = unstorable(data)
+        if where is not None:
+            raise MalformedPayload(where, "a string holds NUL or an unpaired surrogate")
     return data
 
 

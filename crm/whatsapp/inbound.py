@@ -213,6 +213,12 @@ class Referral(Inbound):
     ctwa_clid: Text = None
 
 
+class MessageContext(Inbound):
+    """What a reply answers (`id`, a wamid); a forwarded message's context has no id."""
+
+    id: Identifier | None = None
+
+
 class MessageItem(Inbound):
     """One `messages[]` item; only the object of its own type is read."""
 
@@ -220,6 +226,7 @@ class MessageItem(Inbound):
     from_: Identifier = Field(alias="from")
     timestamp: UnixTime
     type: Filled
+    context: MessageContext | None = None  # stored in raw_message, read by the inbox's thread
     referral: Referral | None = None
     text: TextObject | None = None
     image: MediaObject | None = None
