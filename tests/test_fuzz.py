@@ -105,15 +105,23 @@ def _short(value: Any) -> str:
     return text if len(text) < 40 else f"{text[:30]}...({len(text)})"
 
 
+def _rows_of(model: type[models.Model], org: Organization) -> models.QuerySet:
+    """`org`'s rows of `model`: its tenant rows, its own organization row, or every shared row."""
+    if is_tenant_model(model):
+        return model._base_manager.filter(organization=org)
+    if model is Organization:  # the caller's ORG_ADMIN may change its own organization
+        return model._base_manager.filter(pk=org.pk)
+    return model._base_manager.all()
+
+
 def _snapshot(org: Organization) -> dict[str, list[str]]:
-    """Every tenant row of `org` (and every shared row), as text."""
+    """Every tenant row of `org`, its organization row and every shared row, as text."""
     # Reads organization B's rows (and the shared ones) to compare them after the run.
     with unscoped():
         return {
             model._meta.label: sorted(
-                json.dumps(row, default=str, sort_keys=True) for row in
-                (model._base_manager.filter(organization=org) if is_tenant_model(model)
-                 else model._base_manager.all()).values()
+                json.dumps(row, default=str, sort_keys=True)
+                for row in _rows_of(model, org).values()
             )
             for model, _admin in registered()
         }
