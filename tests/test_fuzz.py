@@ -106,13 +106,15 @@ def _short(value: Any) -> str:
 
 
 def _snapshot(org: Organization) -> dict[str, list[str]]:
-    """Every tenant row of `org` (and every shared row), as text."""
+    """Every tenant row of `org` (and every shared row), as text; of the organizations, only
+    `org`'s own (A's ORG_ADMIN may change A's settings: /api/v1/organization/)."""
     # Reads organization B's rows (and the shared ones) to compare them after the run.
     with unscoped():
         return {
             model._meta.label: sorted(
                 json.dumps(row, default=str, sort_keys=True) for row in
                 (model._base_manager.filter(organization=org) if is_tenant_model(model)
+                 else model._base_manager.filter(pk=org.pk) if model is Organization
                  else model._base_manager.all()).values()
             )
             for model, _admin in registered()
