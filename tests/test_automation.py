@@ -19,11 +19,13 @@ from crm.models import (
     Customer,
     Message,
     Organization,
+    Role,
     WhatsAppNumber,
 )
 from crm.whatsapp.send import send_message
 from tenancy.context import tenant_context
 from tests import whatsapp_payloads as wp
+from tests.test_admin_support import make_staff, signed_in
 from tests.factories import (
     AutomationRuleFactory,
     CustomerFactory,
@@ -223,6 +225,8 @@ def test_a_refusal_is_recorded_on_the_run_and_not_retried(asha, fake_graph) -> N
     assert run_for_message(message.pk) == [welcome]
     run = AutomationRun.objects.get()
     assert run.outcome == "refused" and "131026" in run.error
+    failed = Message.objects.get(sender_type="agent")
+    assert (failed.delivery_status, failed.automation_rule_id) == ("failed", welcome.pk)
     assert run_for_message(message.pk) == []
     assert len(fake_graph.sent()) == 1
 
@@ -239,7 +243,8 @@ def test_running_twice_for_one_message_replies_once(asha, fake_graph) -> None:
     assert AutomationRun.objects.filter(message=message).count() == 1
 
 
-def test_our_own_messages_never_trigger(asha, fake_graph) -> None:
+def test_our_own_messages_never_trigger(asha, in_a, fake_graph) -> None:
+    Organization.objects.filter(pk=in_a.pk).update(agent_reply_grace_minutes=0)
     rule({"type": "keyword", "keywords": ["price"]})
     write(asha, "hi")
     ours = send_message(asha, {"type": "text", "text": {"body": "price list"}})
@@ -348,3 +353,52 @@ def test_a_message_of_another_organization_is_not_found(org_a, org_b, fake_graph
     with tenant_context(org_a):
         assert run_for_message(theirs.pk) == []
     assert fake_graph.sent() == []
+
+
+def test_of_two_messages_in_one_second_only_the_first_is_the_first(asha, fake_graph) -> None:
+    rule({"type": "first_message"})
+    at = timezone.now()
+    first, second = write(asha, timestamp=at), write(asha, timestamp=at)
+    assert run_for_message(second.pk) == []
+    assert len(run_for_message(first.pk)) == 1
+
+
+# -- the inbox ----------------------------------------------------------------------------------
+
+
+def test_the_inbox_shows_the_bots_messages_with_their_rule(org_a, fake_graph) -> None:
+    with tenant_context(org_a):
+        WhatsAppNumberFactory(display_number="+91 80000 00000")
+        customer = CustomerFactory(name="Asha")
+        AutomationRuleFactory(name="Welcome rule", trigger={"type": "first_message"})
+        run_for_message(write(customer).pk)
+        send_message(customer, {"type": "text", "text": {"body": "An agent here"}})
+    html = signed_in(make_staff(org_a, Role.AGENT)).get(
+        f"/inbox/{customer.pk}/thread/").content.decode()
+    assert html.count("Bot · Welcome rule") == 1  # the agent's own reply is not the bot's
+
+
+def test_the_inbox_pauses_and_resumes_the_bot(org_a, fake_graph) -> None:
+    with tenant_context(org_a):
+        customer = CustomerFactory()
+    client = signed_in(make_staff(org_a, Role.AGENT))
+    url = f"/inbox/{customer.pk}/automation/"
+    html = client.post(url, {"hours": "24"}).content.decode()
+    assert "Resume bot" in html
+    with tenant_context(org_a):
+        until = Customer.objects.get(pk=customer.pk).automation_paused_until
+    assert timedelta(hours=23) < until - timezone.now() <= timedelta(hours=24)
+    assert "Pause bot" in client.post(url, {"hours": "0"}).content.decode()
+    with tenant_context(org_a):
+        assert Customer.objects.get(pk=customer.pk).automation_paused_until is None
+    assert client.post(url, {"hours": "-1"}).status_code == 400
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_the_inbox_cannot_pause_another_organizations_conversation(org_a, org_b) -> None:
+    with tenant_context(org_b):
+        theirs = CustomerFactory()
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    assert client.post(f"/inbox/{theirs.pk}/automation/", {"hours": "24"}).status_code == 404
+    with tenant_context(org_b):
+        assert Customer.objects.get(pk=theirs.pk).automation_paused_until is None

@@ -27,8 +27,7 @@ class OrganizationSettingsSerializer(ModelSerializer):
         fields = ("id", "name", "code", "slug", "is_active", "created_at", "updated_at",
                   *ORG_ADMIN_ORGANIZATION_FIELDS[1:])
         read_only_fields = ("id", "code", "slug", "is_active", "created_at", "updated_at")
-        extra_kwargs = {"agent_reply_grace_minutes": {"max_value": 7 * 24 * 60},
-                        "name": {"max_length": 255}}
+        extra_kwargs = {"agent_reply_grace_minutes": {"max_value": 7 * 24 * 60}}
 
     def validate_time_zone(self, value: Any) -> str:
         try:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from crm.automation.errors import InvalidRule, check_keys
 from crm.automation.inbound import Inbound
 from crm.inbox import events, services
-from crm.models import AutomationRule, Customer, Message, Role, User
+from crm.models import AutomationRule, Customer, Role, User
 from crm.whatsapp.schemas import MessageContent
 from crm.whatsapp.send import send_message
 
@@ -104,9 +104,10 @@ def personalise(message: Any, customer: Customer) -> Any:
 
 
 def _send(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> None:
-    """Send the message (raises Refused or pydantic's ValidationError), marked as the rule's."""
-    sent = send_message(inbound.customer, personalise(action["message"], inbound.customer))
-    Message.objects.filter(pk=sent.pk).update(automation_rule=rule)
+    """Send the message (raises Refused or pydantic's ValidationError), stored as the rule's
+    (a failed one too: the bot's, never an agent's reply)."""
+    send_message(inbound.customer, personalise(action["message"], inbound.customer),
+                 automation_rule=rule)
 
 
 def _next_agent(rule: AutomationRule) -> User | None:

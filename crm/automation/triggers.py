@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Q
+
 from crm.automation.errors import InvalidRule, check_int, check_keys, check_strings
 from crm.automation.inbound import Inbound, normalise
 from crm.models import AutomationRule, AutomationRun, Message
@@ -60,10 +62,11 @@ def check(trigger: Any) -> dict[str, Any]:
 
 def _first_message(trigger: dict[str, Any], inbound: Inbound) -> bool:
     message = inbound.message
-    earlier = (Message.objects.filter(customer=inbound.customer, sender_type="customer",
-                                      timestamp__lte=message.timestamp)
-               .exclude(pk=message.pk).order_by("-timestamp")
-               .values_list("timestamp", flat=True).first())
+    # Messages of one second (a delivery's batch) are ordered as stored: the first one counts.
+    before = Q(timestamp__lt=message.timestamp) | Q(timestamp=message.timestamp,
+                                                    pk__lt=message.pk)
+    earlier = (Message.objects.filter(before, customer=inbound.customer, sender_type="customer")
+               .order_by("-timestamp").values_list("timestamp", flat=True).first())
     if earlier is None:
         return True
     after_days = trigger.get("after_days")
