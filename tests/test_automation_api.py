@@ -2,6 +2,7 @@
 another organization's rule 404), the organization's settings, and pausing a conversation."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from crm.models import AutomationRule, Customer, Organization, Role
 from tenancy.context import tenant_context
 from tests.factories import AutomationRuleFactory, CustomerFactory, WhatsAppNumberFactory
+from tests.test_admin_support import admin_url, make_staff, signed_in
 from tests.test_api import client_for, staff
 
 URL = "/api/v1/automation-rules/"
@@ -194,3 +196,40 @@ def test_another_organizations_conversation_cannot_be_paused(admin_a, org_b) -> 
     assert response.status_code == 404
     with tenant_context(org_b):
         assert Customer.objects.get(pk=theirs.pk).automation_paused_until is None
+
+
+# -- the admin ---------------------------------------------------------------------------------
+
+
+def test_the_admin_checks_the_organizations_hours_and_time_zone(org_a) -> None:
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    url = admin_url(Organization, "change", org_a)
+    form = {"name": "Org A", "description": "", "agents_see_all": "on",
+            "agent_reply_grace_minutes": "15"}
+    bad = client.post(url, {**form, "time_zone": "Mars/Olympus", "business_hours": json.dumps(
+        WEEK | {"mon": [["10:00", "09:00"]]})})
+    assert bad.status_code == 200
+    errors = bad.context["adminform"].form.errors
+    assert "not an IANA time zone" in errors["time_zone"][0]
+    assert "start must be before" in errors["business_hours"][0]
+    good = client.post(url, {**form, "time_zone": "Asia/Dubai",
+                             "business_hours": json.dumps(WEEK)})
+    assert good.status_code == 302
+    org_a.refresh_from_db()
+    assert (org_a.time_zone, org_a.business_hours, org_a.agent_reply_grace_minutes) == (
+        "Asia/Dubai", WEEK, 15)
+
+
+def test_the_admin_checks_a_rules_shape(org_a) -> None:
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    form = {"name": "Prices", "is_active": "on", "priority": "10",
+            "conditions": json.dumps(RULE["conditions"]), "actions": json.dumps(RULE["actions"])}
+    bad = client.post(admin_url(AutomationRule, "add"), {
+        **form, "trigger": json.dumps({"type": "keyword", "keywords": ["x"], "match": "fuzzy"})})
+    assert bad.status_code == 200
+    assert "trigger.match" in bad.context["adminform"].form.errors["trigger"][0]
+    good = client.post(admin_url(AutomationRule, "add"), {
+        **form, "trigger": json.dumps(RULE["trigger"])})
+    assert good.status_code == 302
+    with tenant_context(org_a):
+        assert AutomationRule.objects.get().trigger["match"] == "contains"

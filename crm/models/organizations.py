@@ -59,14 +59,17 @@ class Organization(models.Model):
 
         from crm.automation.hours import InvalidHours, check_business_hours, check_time_zone
 
+        errors = {}
         try:
             self.time_zone = check_time_zone(self.time_zone)
         except InvalidHours as error:
-            raise ValidationError({"time_zone": str(error)}) from None
+            errors["time_zone"] = str(error)
         try:
             self.business_hours = check_business_hours(self.business_hours)
         except InvalidHours as error:
-            raise ValidationError({"business_hours": str(error)}) from None
+            errors["business_hours"] = str(error)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Role(models.Model):
