@@ -402,3 +402,25 @@ def test_the_inbox_cannot_pause_another_organizations_conversation(org_a, org_b)
     assert client.post(f"/inbox/{theirs.pk}/automation/", {"hours": "24"}).status_code == 404
     with tenant_context(org_b):
         assert Customer.objects.get(pk=theirs.pk).automation_paused_until is None
+
+
+@override_settings(WHATSAPP_APP_SECRET=wp.SECRET)
+def test_a_broker_that_is_down_does_not_fail_the_webhook(org_a, client, monkeypatch,
+                                                         django_capture_on_commit_callbacks
+                                                         ) -> None:
+    from crm.automation import tasks
+
+    def down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(tasks.run_automation, "delay", down)
+    with tenant_context(org_a):
+        number = WhatsAppNumberFactory(display_number="+1 555-000 1111")
+    raw = wp.body(wp.delivery(wp.entry(wp.change(
+        number.phone_number_id, "15550001111", messages=[wp.text("919812345678", "hi")]))))
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post("/webhooks/whatsapp/", raw, content_type="application/json",
+                             headers={"X-Hub-Signature-256": wp.signature(raw)})
+    assert answer.status_code == 200
+    with tenant_context(org_a):
+        assert Message.objects.filter(body="hi").count() == 1

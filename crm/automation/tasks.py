@@ -29,4 +29,4 @@ def queue_after_commit(message_ids: Iterable[int]) -> None:
             for message_id in ids:
                 run_automation.delay(message_id)
 
-    transaction.on_commit(queue)
+    transaction.on_commit(queue, robust=True)
