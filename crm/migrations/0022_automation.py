@@ -12,21 +12,28 @@ from django.db import migrations, models
 
 from tenancy.operations import EnableRowLevelSecurity
 
-# Same-tenant keys, as crm.0011 (PostgreSQL only; deferred, checked at COMMIT).
+# Same-tenant keys, as crm.0011 (PostgreSQL only; deferred, checked at COMMIT): the parent's
+# unique (organization_id, id), and (child, column, parent) keys. The new tables' rows always
+# have an organization: organization_id is NOT NULL from the start (tenancy_enforce's end state).
+PARENTS = ["automation_rules"]
+KEYS = [
+    ("automation_runs", "rule_id", "automation_rules"),
+    ("automation_runs", "customer_id", "customers"),
+]
+NEW_TABLES = ["automation_rules", "automation_runs"]
 SAME_TENANT_KEYS = [
-    "ALTER TABLE automation_rules ADD CONSTRAINT automation_rules_org_id_uniq "
-    "UNIQUE (organization_id, id)",
-    "ALTER TABLE automation_runs ADD CONSTRAINT automation_runs_rule_id_same_org_fk "
-    "FOREIGN KEY (organization_id, rule_id) REFERENCES automation_rules (organization_id, id) "
-    "DEFERRABLE INITIALLY DEFERRED",
-    "ALTER TABLE automation_runs ADD CONSTRAINT automation_runs_customer_id_same_org_fk "
-    "FOREIGN KEY (organization_id, customer_id) REFERENCES customers (organization_id, id) "
-    "DEFERRABLE INITIALLY DEFERRED",
+    *(f"ALTER TABLE {table} ALTER COLUMN organization_id SET NOT NULL" for table in NEW_TABLES),
+    *(f"ALTER TABLE {table} ADD CONSTRAINT {table}_org_id_uniq UNIQUE (organization_id, id)"
+      for table in PARENTS),
+    *(f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_same_org_fk FOREIGN KEY "
+      f"(organization_id, {column}) REFERENCES {parent} (organization_id, id) "
+      "DEFERRABLE INITIALLY DEFERRED" for table, column, parent in KEYS),
 ]
 DROP_SAME_TENANT_KEYS = [
-    "ALTER TABLE automation_runs DROP CONSTRAINT automation_runs_customer_id_same_org_fk",
-    "ALTER TABLE automation_runs DROP CONSTRAINT automation_runs_rule_id_same_org_fk",
-    "ALTER TABLE automation_rules DROP CONSTRAINT automation_rules_org_id_uniq",
+    *(f"ALTER TABLE {table} DROP CONSTRAINT {table}_{column}_same_org_fk"
+      for table, column, _ in KEYS),
+    *(f"ALTER TABLE {table} DROP CONSTRAINT {table}_org_id_uniq" for table in PARENTS),
+    *(f"ALTER TABLE {table} ALTER COLUMN organization_id DROP NOT NULL" for table in NEW_TABLES),
 ]
 
 
