@@ -11,7 +11,8 @@ from tenancy.guards import is_tenant_model
 # AGENT works the conversations; every other tenant table is read-only to an agent.
 AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "quickreply"})
 # History written by the system only: nobody edits it by hand.
-LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog"})
+LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog",
+                        "automationrun"})
 # What agents do not see in the back office: system history and API credentials.
 AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken"}
 # Shared tables an organization's staff may read (the rest are platform-only).
@@ -56,7 +57,8 @@ def can_write(user: Any, model: type[models.Model]) -> bool:
 
 # What an ORG_ADMIN may change on its own organization: settings of how it works, never what
 # identifies it (code, slug: sign-in and URLs) nor whether it is active (platform decisions).
-ORG_ADMIN_ORGANIZATION_FIELDS = ("name", "description", "agents_see_all")
+ORG_ADMIN_ORGANIZATION_FIELDS = ("name", "description", "agents_see_all", "time_zone",
+                                 "business_hours", "agent_reply_grace_minutes")
 
 
 def may_edit_own_organization(user: Any) -> bool:

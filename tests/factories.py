@@ -19,6 +19,8 @@ from factory.django import DjangoModelFactory
 from crm.models import (
     ApiToken,
     AddressCollectionSession,
+    AutomationRule,
+    AutomationRun,
     Campaign,
     CampaignCustomer,
     CampaignLog,
@@ -327,6 +329,32 @@ class MessageFactory(DjangoModelFactory):
     body = factory.Faker("sentence")
     timestamp = _now
     sender_type = "customer"
+
+
+class AutomationRuleFactory(DjangoModelFactory):
+    """A welcome rule: a customer's first message gets a text reply."""
+
+    class Meta:
+        model = AutomationRule
+
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    priority = 10
+    trigger = factory.LazyFunction(lambda: {"type": "first_message"})
+    conditions = factory.LazyFunction(lambda: {"numbers": [], "hours": "any"})
+    actions = factory.LazyFunction(
+        lambda: [{"type": "send", "message": {"type": "text", "text": {"body": "Hi {{name}}"}}}])
+
+
+class AutomationRunFactory(DjangoModelFactory):
+    """A rule's firing for a customer's message; all three of the active organization."""
+
+    class Meta:
+        model = AutomationRun
+
+    rule = factory.SubFactory(AutomationRuleFactory)
+    message = factory.SubFactory(MessageFactory)
+    customer = factory.SelfAttribute("message.customer")
+    outcome = "done"
 
 
 class TemplateFactory(DjangoModelFactory):

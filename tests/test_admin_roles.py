@@ -160,11 +160,13 @@ def test_org_admin_sets_its_own_organizations_settings(org_a, org_b) -> None:
     assert "Org A" in listing.content.decode() and "Org B" not in listing.content.decode()
     page = client.get(admin_url(Organization, "change", org_a))
     assert page.status_code == 200
-    assert set(page.context["adminform"].form.fields) == {"name", "description",
-                                                          "agents_see_all"}
+    assert set(page.context["adminform"].form.fields) == {
+        "name", "description", "agents_see_all", "time_zone", "business_hours",
+        "agent_reply_grace_minutes"}
     answer = client.post(admin_url(Organization, "change", org_a), {
         "name": "Org A", "description": "", "code": "hijacked", "slug": "hijacked",
-        "is_active": ""})  # agents_see_all unticked
+        "is_active": "", "time_zone": "Asia/Kolkata", "business_hours": "{}",
+        "agent_reply_grace_minutes": "30"})  # agents_see_all unticked
     assert answer.status_code == 302
     with unscoped():
         org_a.refresh_from_db()
@@ -181,7 +183,9 @@ def test_org_admin_sets_its_own_organizations_settings(org_a, org_b) -> None:
 def test_platform_staff_edit_organizations_roles_and_the_catalog(org_a) -> None:
     client = signed_in(make_staff(None, Role.SUPER_ADMIN), org_a)
     answer = client.post(admin_url(Organization, "add"),
-                         {"name": "Org C", "code": "org-c", "slug": "org-c", "is_active": "on"})
+                         {"name": "Org C", "code": "org-c", "slug": "org-c", "is_active": "on",
+                          "time_zone": "Asia/Kolkata", "business_hours": "{}",
+                          "agent_reply_grace_minutes": "30"})
     assert answer.status_code == 302
     with unscoped():
         role = RoleFactory(name="AUDITOR")

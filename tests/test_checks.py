@@ -18,6 +18,7 @@ TENANT_TABLES = {
     "zoho_payload_logs", "number_flow_configs",
     "api_tokens",  # new in the port
     "campaign_customers",  # wb-crm's own, modelled with campaign sending (crm.0012)
+    "automation_rules", "automation_runs",  # automation (crm.0022)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

@@ -367,7 +367,8 @@ def _inbox_requests(base: str) -> Iterator[tuple[str, Callable[[Client], Any]]]:
                            ("reply/", {"template": value, "parameters": [value, value]}),
                            ("reply/", {"text": value, "file": SimpleUploadedFile(
                                "a.pdf", b"%PDF-1.4", "application/pdf")}),
-                           ("assign/", {"agent": value}), ("read/", {"x": value})):
+                           ("assign/", {"agent": value}), ("read/", {"x": value}),
+                           ("automation/", {"hours": value})):
             yield (f"POST {base}{path} {sorted(data)}={_short(value)}",
                    lambda c, path=path, data=data: c.post(f"{base}{path}", data))
     for value in QUERY_VALUES:

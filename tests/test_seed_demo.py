@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
 from crm.management.commands.seed_demo import DEMO_PASSWORD
-from crm.models import Customer, Message, Order, Organization, Template, User
+from crm.automation.rules import check_rule
+from crm.models import AutomationRule, Customer, Message, Order, Organization, Template, User
 from crm.whatsapp.send import send_message, window_closes_at
 from tenancy.context import tenant_context, unscoped
 
@@ -46,7 +47,7 @@ def test_second_run_creates_nothing(seeded: str) -> None:
     # Only models the demo deliberately leaves out may be empty.
     assert set(empty) <= {
         "crm.AddressCollectionSession", "crm.ReferrerTracking", "crm.ZohoMapping", "crm.FlowLog",
-        "crm.WhatsAppApiLog", "crm.ZohoPayloadLog", "crm.ApiToken",
+        "crm.WhatsAppApiLog", "crm.ZohoPayloadLog", "crm.ApiToken", "crm.AutomationRun",
     }
 
 
@@ -144,3 +145,19 @@ def test_the_demo_photo_is_served_without_meta(db: None, settings: Any, tmp_path
         assert answer.status_code == 200
         assert answer["Content-Type"] == "image/png"
         assert b"".join(answer.streaming_content).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_each_demo_organization_answers_by_its_rules(seeded: str) -> None:
+    """The demo organizations have business hours and valid rules: away, welcome, prices."""
+    with unscoped():  # look the demo organizations up by code
+        organizations = list(Organization.objects.filter(code__in=["oliva", "glow"]))
+    assert len(organizations) == 2
+    for org in organizations:
+        assert org.business_hours["sun"] == [] and org.business_hours["mon"] == [["10:00",
+                                                                                  "20:00"]]
+        with tenant_context(org):
+            rules = list(AutomationRule.objects.order_by("priority"))
+            assert [rule.name for rule in rules] == ["Away message", "Welcome", "Prices"]
+            for rule in rules:
+                assert check_rule(rule.trigger, rule.conditions, rule.actions)[0] == rule.trigger
+            assert org.name in rules[1].actions[0]["message"]["text"]["body"]

@@ -84,7 +84,8 @@ def test_migrate_stops_without_the_extensions_and_says_how_to_fix_it(
         extensions = query(db, "SELECT extname FROM pg_extension WHERE extname = ANY(%s)",
                            [list(roles.EXTENSIONS)])
         assert sorted(extensions) == [("btree_gin",), ("pg_trgm",)]
-        migrated = _manage(db, owner, "migrate", "--no-input")
+        # Up to crm.0021: the history rewritten below is that of a database of its time.
+        migrated = _manage(db, owner, "migrate", "crm", LATEST, "--no-input")
         assert migrated.returncode == 0, output(migrated)
         assert _search_indexes(db) == SEARCH_INDEXES
 

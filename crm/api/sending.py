@@ -4,7 +4,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from datetime import timedelta
+
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from pydantic import Field, ValidationError
 from rest_framework import exceptions, serializers, status
@@ -15,6 +18,7 @@ from rest_framework.response import Response
 from crm.api.parsers import JSONParser
 from crm.api.serializers import serializer_for
 from crm.api.views import TenantViewSet
+from crm.automation import services as automation
 from crm.inbox import services
 from crm.models import Customer, Message, User
 from crm.whatsapp.reading import mark_read
@@ -61,6 +65,20 @@ def _refused(refusal: Refused) -> Response:
     if wait is not None and math.isfinite(wait) and wait > 0:  # Meta's header, any float
         headers["Retry-After"] = str(math.ceil(wait))
     return Response(body, status=refusal.status, headers=headers)
+
+
+class PauseRequest(serializers.Serializer):
+    """Pause automation for a human: for some minutes, until a time, or resume (both null)."""
+
+    minutes = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                       max_value=365 * 24 * 60)
+    paused_until = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("minutes") is not None and attrs.get("paused_until") is not None:
+            raise serializers.ValidationError({"minutes": ["Give minutes or paused_until, not "
+                                                           "both."]})
+        return attrs
 
 
 class CustomerViewSet(TenantViewSet):
@@ -120,6 +138,24 @@ class CustomerViewSet(TenantViewSet):
         except Refused as refusal:
             return _refused(refusal)
         return Response(serializer_for(Message)(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=PauseRequest,
+        responses={200: inline_serializer("AutomationPause", {
+            "automation_paused_until": serializers.DateTimeField(allow_null=True)})},
+        summary="Pause automation in this conversation (talk to a human), or resume it",
+    )
+    @action(detail=True, methods=["post"], url_path="pause-automation")
+    def pause_automation(self, request: Request, **kwargs: Any) -> Response:
+        """{"minutes": 60} or {"paused_until": "..."} pauses; {} or nulls resume."""
+        customer: Customer = self.get_object()
+        wanted = PauseRequest(data=request.data)
+        wanted.is_valid(raise_exception=True)
+        minutes = wanted.validated_data.get("minutes")
+        until = (timezone.now() + timedelta(minutes=minutes) if minutes
+                 else wanted.validated_data.get("paused_until"))
+        automation.pause(customer, until)
+        return Response({"automation_paused_until": until})
 
     @extend_schema(
         request=None,

@@ -10,9 +10,12 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from crm.auth import reserved_username
+from crm.automation.errors import InvalidRule
+from crm.automation.rules import check_rule
 from crm.campaigns.content import check_settings
 from crm.campaigns.errors import InvalidContent
 from crm.models import (
+    AutomationRule,
     Campaign,
     JobStatus,
     Message,
@@ -194,8 +197,30 @@ class CampaignSerializer(ModelSerializer):
         return content
 
 
+class AutomationRuleSerializer(ModelSerializer):
+    """An automation rule; its trigger, conditions and actions checked (400 names the path,
+    such as `trigger.match`)."""
+
+    class Meta:
+        model = AutomationRule
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "updated_at", "round_robin_after")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        current = self.instance
+        parts = {name: attrs[name] if name in attrs else getattr(current, name, None)
+                 for name in ("trigger", "conditions", "actions")}
+        try:
+            trigger, conditions, actions = check_rule(
+                parts["trigger"], parts["conditions"], parts["actions"])
+        except InvalidRule as error:
+            raise serializers.ValidationError({error.path: [error.problem]}) from None
+        return {**attrs, "trigger": trigger, "conditions": conditions, "actions": actions}
+
+
 SPECIAL = {User: UserSerializer, Campaign: CampaignSerializer, Template: TemplateSerializer,
-           JobStatus: JobStatusSerializer, WhatsAppApiLog: WhatsAppApiLogSerializer,
+           AutomationRule: AutomationRuleSerializer, JobStatus: JobStatusSerializer,
+           WhatsAppApiLog: WhatsAppApiLogSerializer,
            Message: MessageSerializer}
 
 

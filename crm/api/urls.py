@@ -10,6 +10,7 @@ from crm.api.conversations import (
     ConversationReadView,
 )
 from crm.api.media import MediaUploadView
+from crm.api.organization import OrganizationView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
 from crm.campaigns.views import urls as campaign_action_urls
@@ -22,6 +23,7 @@ urlpatterns = [
     # With or without the trailing slash every other endpoint has (older clients omit it).
     re_path(r"^auth/token/?$", ObtainTokenView.as_view(), name="api-token"),
     path("media/", MediaUploadView.as_view(), name="api-media"),
+    path("organization/", OrganizationView.as_view(), name="api-organization"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

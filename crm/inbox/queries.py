@@ -226,7 +226,8 @@ def thread(customer: Customer, limit: int = 100) -> list[ThreadItem]:
     message they answer: both found by wamid in one more query.
     """
     latest = list(
-        Message.objects.filter(customer=customer).order_by("-timestamp", "-id")[:limit]
+        Message.objects.filter(customer=customer).select_related("automation_rule")
+        .order_by("-timestamp", "-id")[:limit]
     )
     latest.reverse()
     by_wamid = {m.message_id: m for m in latest if m.message_id}

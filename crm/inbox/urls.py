@@ -13,6 +13,7 @@ urlpatterns = [
     path("<uuid:customer_id>/thread/", views.thread, name="thread"),
     path("<uuid:customer_id>/read/", views.mark_read, name="read"),
     path("<uuid:customer_id>/assign/", views.assign, name="assign"),
+    path("<uuid:customer_id>/automation/", views.pause_automation, name="pause-automation"),
     path("<uuid:customer_id>/reply/", views.reply, name="reply"),
     path("<uuid:customer_id>/composer/", views.composer, name="composer"),
     path("<uuid:customer_id>/template-fields/", views.template_fields, name="template-fields"),

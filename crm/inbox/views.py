@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -11,8 +12,10 @@ from django.db import connections
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from crm.automation import services as automation
 from crm.inbox import events, queries, replies, services
 from crm.inbox.access import inbox_view
 from crm.visibility import agents_limited, visible_event
@@ -20,6 +23,8 @@ from crm.models import Customer, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
 from crm.whatsapp.refusals import Refused
 from tenancy.context import tenant_context
+
+PAUSE_HOURS_MAX = 24 * 365  # "talk to a human" for at most a year
 
 
 def bad_request_as_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -67,6 +72,10 @@ def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
         "items": queries.thread(customer),
         "waiting": queries.is_waiting(customer),
         "agents": services.agents(),
+        "automation_paused_until": (
+            customer.automation_paused_until
+            if customer.automation_paused_until and customer.automation_paused_until
+            > timezone.now() else None),
     }
 
 
@@ -137,6 +146,20 @@ def assign(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
         services.assign(customer, agent, by=request.user)
     except services.NotAllowed as error:
         return HttpResponse(str(error), status=403)
+    return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_POST
+@inbox_view
+def pause_automation(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """Talk to a human: pause the bot here for `hours` (form field, default 24); 0 resumes it."""
+    customer = _customer(request, customer_id)
+    value = request.POST.get("hours", "24")
+    hours = int(value) if value.isascii() and value.isdigit() and len(value) <= 4 else -1
+    if not 0 <= hours <= PAUSE_HOURS_MAX:
+        return HttpResponse(f"hours: give a whole number from 0 (resume) to {PAUSE_HOURS_MAX}.",
+                            status=400)
+    automation.pause(customer, timezone.now() + timedelta(hours=hours) if hours else None)
     return render(request, "inbox/_thread.html", _thread_context(request, customer))
 
 

@@ -1,4 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
+from crm.models.automation import AutomationRule, AutomationRun
 from crm.models.campaigns import (
     Campaign,
     CampaignCustomer,
@@ -35,6 +36,8 @@ from crm.models.organizations import ApiToken, Organization, Role, User
 __all__ = [
     "ApiToken",
     "AddressCollectionSession",
+    "AutomationRule",
+    "AutomationRun",
     "Campaign",
     "CampaignCustomer",
     "CampaignLog",

@@ -50,6 +50,9 @@ class Customer(TenantModel):
     last_inbound_at = UTCDateTimeField(null=True, blank=True)
     business_number = VarCharField(null=True, blank=True)
     last_read_at = UTCDateTimeField(null=True, blank=True)
+    # New in the port (crm.0022): "talk to a human": automation leaves the conversation alone
+    # until then (NULL: not paused).
+    automation_paused_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "customers"

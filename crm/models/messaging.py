@@ -179,6 +179,12 @@ class Message(TenantModel):
     delivery_status_at = models.DateTimeField(null=True, blank=True)
     error_code = models.IntegerField(null=True, blank=True)
     error_title = VarCharField(null=True, blank=True)
+    # New in the port (crm.0022): the automation rule that sent this message (the inbox shows it
+    # as the bot's). No database key: the id stays as history when the rule is deleted.
+    automation_rule = models.ForeignKey(
+        "AutomationRule", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+        db_constraint=False, db_index=False,
+    )
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 

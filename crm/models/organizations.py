@@ -31,6 +31,20 @@ class Organization(models.Model):
     agents_see_all = models.BooleanField(
         default=True, help_text="Agents see every conversation; off: only those assigned to them."
     )
+    # New in the port (crm.0022), read by automation (crm.automation): "hours" and "days" are the
+    # organization's own, in its time zone.
+    time_zone = models.CharField(
+        max_length=64, default="Asia/Kolkata", help_text="IANA name, such as Asia/Kolkata."
+    )
+    business_hours = models.JSONField(
+        default=dict, blank=True,
+        help_text='Per weekday "mon".."sun" a list of ["HH:MM", "HH:MM"] intervals, [] when '
+        "closed; {} (not set): always open.",
+    )
+    agent_reply_grace_minutes = models.PositiveIntegerField(
+        default=30, help_text="A conversation an agent answered within these minutes is left to "
+        "the agent: automation does not answer it.",
+    )
 
     class Meta:
         db_table = "organizations"
@@ -38,6 +52,24 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Refuse an unknown time zone or malformed business hours (the admin's form)."""
+        from django.core.exceptions import ValidationError
+
+        from crm.automation.hours import InvalidHours, check_business_hours, check_time_zone
+
+        errors = {}
+        try:
+            self.time_zone = check_time_zone(self.time_zone)
+        except InvalidHours as error:
+            errors["time_zone"] = str(error)
+        try:
+            self.business_hours = check_business_hours(self.business_hours)
+        except InvalidHours as error:
+            errors["business_hours"] = str(error)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Role(models.Model):

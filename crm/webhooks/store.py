@@ -12,6 +12,7 @@ from django.db import connections, router
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
+from crm.automation.tasks import queue_after_commit
 from crm.inbox import events
 from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
 from crm.webhooks.payload import InboundMessage
@@ -252,11 +253,13 @@ def store_messages(
     if not new:
         return 0, len(messages)
     customers = customers_for(new, names, to_wa_id)
-    Message.objects.bulk_create(
+    rows = Message.objects.bulk_create(
         [_message_row(m, customers[m.from_wa_id], to_wa_id) for m in new]
     )
     events.publish(events.MESSAGE, customers=sorted({str(c.pk) for c in customers.values()}))
     _orders(new, customers)
     _referrals(new, customers)
     apply_keywords(new, customers)
+    # Automation answers after this commits, in a task: the webhook only stores.
+    queue_after_commit(row.pk for row in rows if row.pk is not None)
     return len(new), len(messages) - len(new)

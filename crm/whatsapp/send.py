@@ -8,7 +8,7 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.models import Customer, Message, User, WhatsAppNumber
+from crm.models import AutomationRule, Customer, Message, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
 from crm.webhooks.statuses import replay
 from crm.whatsapp.client import GraphClient, Sent
@@ -90,6 +90,7 @@ def message_columns(content: MessageContent) -> dict[str, Any]:
 def _store(
     customer: Customer, number: WhatsAppNumber, content: MessageContent, body: OutboundMessage,
     user: User | None, now: datetime, sent: Sent | None, error: GraphError | None,
+    automation_rule: AutomationRule | None = None,
 ) -> Message:
     """The outbound message row, and the customer's last-message fields (never moved back)."""
     with transaction.atomic(using=router.db_for_write(Message)):
@@ -102,6 +103,7 @@ def _store(
             timestamp=now,
             sender_type=AGENT,
             agent_id=str(user.pk) if user is not None else None,
+            automation_rule=automation_rule,
             raw_message=body.as_json(),
             delivery_status="sent" if sent else "failed",
             delivery_status_at=now,
@@ -123,6 +125,7 @@ def send_message(
     customer: Customer, payload: MessageContent | dict[str, Any], *,
     from_number: WhatsAppNumber | str | None = None, reply_to: str | None = None,
     user: User | None = None, category: str | None = None,
+    automation_rule: AutomationRule | None = None,
 ) -> Message:
     """Send `payload` to `customer` and return the stored outbound message.
 
@@ -130,6 +133,7 @@ def send_message(
     raises pydantic's ValidationError). `from_number`: a number (or its id or phone_number_id)
     of the active organization; default: the conversation's own (numbers.sending_number).
     `category`: the template's category when the caller knows it (else looked up).
+    `automation_rule`: the rule sending it (the message is the bot's, not an agent's).
     Raises Refused before calling Meta (window, opt-out, number, reply_to), and MetaRefused when
     Meta refuses; that failed message is stored (delivery_status "failed", Meta's code) first.
     """
@@ -156,8 +160,9 @@ def send_message(
     try:
         sent = client.send(body)
     except GraphError as error:
-        message = _store(customer, number, content, body, user, now, None, error)
+        message = _store(customer, number, content, body, user, now, None, error,
+                         automation_rule)
         if error.action is Action.OPTED_OUT:
             opt_out([customer.pk], now)
         raise MetaRefused(error, message) from None
-    return _store(customer, number, content, body, user, now, sent, None)
+    return _store(customer, number, content, body, user, now, sent, None, automation_rule)

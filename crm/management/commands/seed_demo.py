@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from crm.models import (
+    AutomationRule,
     Campaign,
     CampaignLog,
     CampaignCustomer,
@@ -94,6 +95,22 @@ CONVERSATION: tuple[tuple[str, str, dict[str, Any]], ...] = (
 # Hours since each demo customer's conversation: the newest inside the 24-hour window (agents
 # reply with free text), the others outside it (the composer offers templates).
 CONVERSATION_AGES = (72, 48, 2)
+# Every demo organization's hours (Mon-Sat, as its "Clinic hours" quick reply says) and rules:
+# the away message first (it stops the others), then a welcome and a price reply.
+BUSINESS_HOURS = {day: [["10:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")
+                  } | {"sun": []}
+DEMO_RULES = (
+    ("Away message", 5, True, {"type": "outside_hours", "every_hours": 12},
+     "Hi {{name}}, thanks for writing to {org}! We are closed now (Monday to Saturday, 10am to "
+     "8pm) and will answer first thing when we open."),
+    ("Welcome", 10, False, {"type": "first_message", "after_days": 30},
+     "Hi {{name}}, welcome to {org}! Tell us which treatment you are interested in, and an "
+     "expert will reply shortly."),
+    ("Prices", 20, False, {"type": "keyword", "keywords": ["price", "cost", "fees", "offer"],
+                           "match": "contains"},
+     "Our prices depend on the treatment and the number of sessions: share the treatment and "
+     "your city, and we will send you today's offers."),
+)
 QUICK_REPLIES = (
     ("Greeting", "greetings", "Hello! Thanks for reaching out. How can we help you today?"),
     ("Clinic hours", "info", "We are open Monday to Saturday, 10am to 8pm."),
@@ -121,7 +138,8 @@ class Command(BaseCommand):
                 self._user("superadmin", roles[Role.SUPER_ADMIN], "SUPER_ADMIN", organization=None)
                 logins.append(("superadmin", "platform (no organization)", Role.SUPER_ADMIN))
                 orgs = [(self._get(Organization, code=spec["code"], defaults={
-                    "name": spec["name"], "slug": spec["code"], "created_at": self.now}), spec)
+                    "name": spec["name"], "slug": spec["code"], "created_at": self.now,
+                    "business_hours": BUSINESS_HOURS}), spec)
                     for spec in ORGANIZATIONS]
             for org, spec in orgs:
                 with tenant_context(org):
@@ -219,6 +237,12 @@ class Command(BaseCommand):
             self._get(QuickReply, title=title, defaults={
                 "content": content, "category": category, "created_by": admin,
                 "created_at": self.now})
+        for name, priority, stop, trigger, body in DEMO_RULES:
+            self._get(AutomationRule, name=name, defaults={
+                "priority": priority, "stop_processing": stop, "trigger": trigger,
+                "conditions": {"numbers": [], "hours": "any"},
+                "actions": [{"type": "send", "message": {
+                    "type": "text", "text": {"body": body.replace("{org}", org.name)}}}]})
         customers = [self._customer(org, spec, i, name, wa_id, agent)
                      for i, (name, wa_id) in enumerate(spec["customers"])]
         self._conversations(spec, customers, number, agent)

@@ -1,0 +1,1 @@
+"""Automation: each organization's rules answering customers' messages (see README, Automation)."""

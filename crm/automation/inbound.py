@@ -1,0 +1,69 @@
+"""What the rules look at: one inbound message with its customer, organization and number."""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from crm.automation.hours import is_open
+from crm.models import Customer, Message, Organization, ReferrerTracking, WhatsAppNumber
+from crm.webhooks.numbers import digits
+
+
+def normalise(text: str) -> str:
+    """Text compared without case, accents or repeated spaces ("Précio " ~ "precio")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+@dataclass
+class Inbound:
+    """A customer's message as the triggers and conditions see it."""
+
+    message: Message
+    customer: Customer
+    organization: Organization
+    now: datetime
+
+    @cached_property
+    def text(self) -> str:
+        """The message's text (a button's title too), normalised."""
+        return normalise(self.message.body or "")
+
+    @cached_property
+    def reply_id(self) -> str | None:
+        """The id of the button or list row the customer chose (a template button's payload)."""
+        raw: Any = self.message.raw_message or {}
+        interactive = raw.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        if reply.get("id"):
+            return str(reply["id"])
+        button = raw.get("button") or {}
+        return str(button["payload"]) if button.get("payload") else None
+
+    @cached_property
+    def referral_source_id(self) -> str | None:
+        """The ad's source_id ("" when Meta gave none) if the message came from a
+        click-to-WhatsApp ad (the webhook stored its referral), else None."""
+        if not self.message.message_id:
+            return None
+        row = (ReferrerTracking.objects.filter(message_id=self.message.message_id)
+               .values_list("source_id", flat=True))
+        return next((source_id or "" for source_id in row[:1]), None)
+
+    @cached_property
+    def number_id(self) -> str | None:
+        """The id of the organization's number the customer wrote to."""
+        written_to = digits(self.message.to_wa_id)
+        for number in WhatsAppNumber.objects.only("id", "display_number"):
+            if written_to and digits(number.display_number) == written_to:
+                return str(number.pk)
+        return None
+
+    @cached_property
+    def open_now(self) -> bool:
+        """Whether the organization is within its business hours when the message came."""
+        return is_open(self.organization, self.message.timestamp or self.now)

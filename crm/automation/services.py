@@ -1,0 +1,106 @@
+"""Automation's writes: answer one inbound message by the organization's rules; pause a
+conversation for a human.
+
+`run_for_message` decides under the customer's row lock which rules fire and records each firing
+(automation_runs, unique per rule and message) before acting, so a redelivered webhook or a
+retried task never answers twice; the actions (sending) run after that commits, outside the lock.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pydantic import ValidationError
+
+from crm.automation import actions, conditions, triggers
+from crm.automation.inbound import Inbound
+from crm.inbox import events, services
+from crm.models import AutomationRule, AutomationRun, Customer, Message, Organization
+from crm.whatsapp.refusals import Refused
+from crm.whatsapp.send import AGENT
+
+INBOUND = "customer"  # messages.sender_type of what customers write
+logger = logging.getLogger("crm.automation")
+
+
+def left_to_people(customer: Customer, organization: Organization, now: datetime) -> bool:
+    """Whether automation stays out of this conversation: paused, or an agent answered within
+    the organization's grace period."""
+    if customer.automation_paused_until is not None and customer.automation_paused_until > now:
+        return True
+    grace = timedelta(minutes=organization.agent_reply_grace_minutes)
+    return grace > timedelta(0) and Message.objects.filter(
+        customer=customer, sender_type=AGENT, automation_rule__isnull=True,
+        timestamp__gt=now - grace,
+    ).exists()
+
+
+def _record(rule: AutomationRule, inbound: Inbound) -> bool:
+    """Insert the rule's run for this message; False if it already fired for it."""
+    try:
+        with transaction.atomic():
+            _, created = AutomationRun.objects.get_or_create(
+                rule=rule, message=inbound.message, defaults={"customer": inbound.customer})
+    except IntegrityError:  # a concurrent run inserted it between the lookup and the insert
+        return False
+    return created
+
+
+def _decide(inbound: Inbound) -> list[AutomationRule]:
+    """The rules that fire for this message now, recorded; in priority order."""
+    fired = []
+    for rule in AutomationRule.objects.filter(is_active=True).order_by(
+            "priority", "created_at", "id"):
+        if not (conditions.hold(rule.conditions, inbound) and triggers.fires(rule, inbound)):
+            continue
+        if _record(rule, inbound):
+            fired.append(rule)
+        if rule.stop_processing:
+            break
+    return fired
+
+
+def _act(rule: AutomationRule, inbound: Inbound) -> None:
+    """Perform the rule's actions in order; the first refusal ends them, noted on the run."""
+    outcome, error = AutomationRun.Outcome.DONE, None
+    for action in rule.actions:
+        try:
+            actions.perform(rule, action, inbound)
+        except Refused as refusal:
+            outcome, error = AutomationRun.Outcome.REFUSED, f"{refusal.code}: {refusal}"
+        except (ValidationError, services.NotAllowed) as problem:
+            outcome, error = AutomationRun.Outcome.FAILED, str(problem)[:2000]
+        if error is not None:
+            logger.info("Automation rule %s stopped on message %s: %s", rule.pk,
+                        inbound.message.pk, error)
+            break
+    AutomationRun.objects.filter(rule=rule, message=inbound.message).update(
+        outcome=outcome, error=error)
+
+
+def run_for_message(message_id: int) -> list[AutomationRule]:
+    """Run the active organization's rules for one inbound message; return those that fired."""
+    message = Message.objects.filter(pk=message_id, sender_type=INBOUND).first()
+    if message is None or message.customer_id is None:
+        return []  # gone, or one of ours: automation never answers our own messages
+    organization = Organization.objects.get(pk=message.organization_id)
+    now = timezone.now()
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=message.customer_id)
+        if left_to_people(customer, organization, now):
+            return []
+        inbound = Inbound(message, customer, organization, now)
+        fired = _decide(inbound)
+    for rule in fired:
+        _act(rule, inbound)
+    return fired
+
+
+def pause(customer: Customer, until: datetime | None) -> None:
+    """Pause automation in this conversation until `until` (None: resume it now)."""
+    with transaction.atomic():
+        Customer.objects.filter(pk=customer.pk).update(automation_paused_until=until)
+        customer.automation_paused_until = until
+        events.publish(events.CONVERSATION, customer=customer.pk)

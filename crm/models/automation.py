@@ -1,0 +1,96 @@
+"""Automation: each organization's rules (trigger, conditions, actions) and their firings.
+
+A rule's JSON is checked by crm.automation (the API and the admin refuse a malformed one), so the
+engine reads only shapes it knows. `automation_runs` holds one row per (rule, inbound message):
+inserted before the rule acts, it is what makes a rule fire at most once per message.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+
+from tenancy.derivations import Derivation, FromParent
+from tenancy.models import TenantModel
+
+
+class AutomationRule(TenantModel):
+    """One automatic reaction to customers' messages, run in `priority` order (lower first)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    priority = models.IntegerField(default=100, help_text="Lower runs first.")
+    stop_processing = models.BooleanField(
+        default=False, help_text="When this rule fires, the rules after it do not run.")
+    trigger = models.JSONField(help_text='For example {"type": "first_message"}.')
+    conditions = models.JSONField(
+        default=dict, blank=True, help_text='For example {"numbers": [], "hours": "any"}.')
+    actions = models.JSONField(
+        help_text='For example [{"type": "send", "message": {"type": "text", '
+                  '"text": {"body": "Hi {{name}}"}}}].')
+    # Where round-robin assignment continues: the id of the agent this rule assigned last (a
+    # plain id, not a key: a deleted agent is simply passed over).
+    round_robin_after = models.UUIDField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "automation_rules"
+        ordering = ["priority", "created_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "priority", "created_at"],
+                         name="automation_rules_org_prio_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """The admin's form: the same checks as the API (crm.automation.rules)."""
+        from crm.automation.rules import check_rule_or_raise
+
+        self.trigger, self.conditions, self.actions = check_rule_or_raise(
+            self.trigger, self.conditions, self.actions)
+
+
+class AutomationRun(TenantModel):
+    """A rule fired for an inbound message: recorded before acting, its outcome after."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending"
+        DONE = "done"
+        REFUSED = "refused"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="runs",
+                             db_index=False)
+    message = models.ForeignKey("Message", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    customer = models.ForeignKey("Customer", on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    error = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("rule"),)
+
+    class Meta:
+        db_table = "automation_runs"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "rule", "message"],
+                                    name="automation_runs_once_per_message"),
+        ]
+        indexes = [
+            # The away message's throttle: this rule's latest run for this customer.
+            models.Index(fields=["organization", "rule", "customer", "-created_at"],
+                         name="automation_runs_throttle_idx"),
+            models.Index(fields=["organization", "message"], name="automation_runs_message_idx"),
+            models.Index(fields=["organization", "customer"], name="automation_runs_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} on message {self.message_id}: {self.outcome}"
