@@ -108,11 +108,11 @@ class AutomationSchedule(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="schedules",
                              db_index=False)
-    customer = models.ForeignKey("Customer", on_delete=models.CASCADE, related_name="+",
-                                 db_index=False)
     # The message that armed it: the customer's (no_agent_reply) or ours (no_customer_reply).
     message = models.ForeignKey("Message", on_delete=models.CASCADE, related_name="+",
                                 db_index=False)
+    customer = models.ForeignKey("Customer", on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
     due_at = models.DateTimeField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
