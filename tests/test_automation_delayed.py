@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from io import StringIO
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -252,3 +254,13 @@ def test_the_api_shows_only_the_organizations_own_schedules(org_a, org_b) -> Non
     assert admin_a.delete(f"/api/v1/automation-schedules/{mine.pk}/").status_code == 403
     with tenant_context(org_a):
         assert AutomationSchedule.objects.filter(pk=mine.pk).exists()  # read-only history
+
+
+def test_the_command_fires_what_is_due_like_beat(asha, fake_graph) -> None:
+    rule(WAIT, "from the command")
+    message = customer_writes(asha)
+    AutomationSchedule.objects.update(due_at=message.timestamp)  # due now
+    out = StringIO()
+    call_command("fire_due_automation", stdout=out)
+    assert "1 delayed automation rule(s) fired." in out.getvalue()
+    assert replies(fake_graph) == ["from the command"]
