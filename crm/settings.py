@@ -232,6 +232,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.campaigns.tasks.sweep_stalled_jobs",
         "schedule": env.float("CAMPAIGN_SWEEP_SECONDS", default=60.0),
     },
+    "fire-due-automation": {
+        "task": "crm.automation.tasks.fire_due_schedules",
+        "schedule": env.float("AUTOMATION_SCHEDULE_SECONDS", default=5.0),
+    },
 }
 # Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

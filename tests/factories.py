@@ -21,6 +21,7 @@ from crm.models import (
     AddressCollectionSession,
     AutomationRule,
     AutomationRun,
+    AutomationSchedule,
     Campaign,
     CampaignCustomer,
     CampaignLog,
@@ -355,6 +356,20 @@ class AutomationRunFactory(DjangoModelFactory):
     message = factory.SubFactory(MessageFactory)
     customer = factory.SelfAttribute("message.customer")
     outcome = "done"
+
+
+class AutomationScheduleFactory(DjangoModelFactory):
+    """A pending follow-up armed by a customer's message, due a minute after it."""
+
+    class Meta:
+        model = AutomationSchedule
+
+    rule = factory.SubFactory(
+        AutomationRuleFactory,
+        trigger=factory.LazyFunction(lambda: {"type": "no_agent_reply", "minutes": 1}))
+    message = factory.SubFactory(MessageFactory)
+    customer = factory.SelfAttribute("message.customer")
+    due_at = factory.LazyAttribute(lambda o: o.message.timestamp + timedelta(minutes=1))
 
 
 class TemplateFactory(DjangoModelFactory):

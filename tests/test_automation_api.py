@@ -67,8 +67,12 @@ def _with(path: str, value: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("path", "value", "field", "says"), [
     ("trigger.match", "fuzzy", "trigger.match", "exact, contains, starts_with"),
-    ("trigger.type", "no_agent_reply", "trigger.type", "not available yet"),
-    ("trigger.type", "no_customer_reply", "trigger.type", "not available yet"),
+    ("trigger", {"type": "no_agent_reply"}, "trigger.minutes", "required"),
+    ("trigger", {"type": "no_customer_reply", "minutes": 0}, "trigger.minutes", "1 to 43200"),
+    ("trigger", {"type": "no_agent_reply", "minutes": 43201}, "trigger.minutes", "1 to 43200"),
+    ("trigger", {"type": "no_agent_reply", "minutes": "5"}, "trigger.minutes", "whole number"),
+    ("trigger", {"type": "no_customer_reply", "minutes": True}, "trigger.minutes",
+     "whole number"),
     ("trigger.type", "sometimes", "trigger.type", "give one of"),
     ("trigger.keywords", [], "trigger.keywords", "list of 1 to"),
     ("trigger.colour", "red", "trigger.colour", "unknown field"),

@@ -31,7 +31,9 @@ pytestmark = pytest.mark.legacy
 keys_migration = importlib.import_module("crm.migrations.0011_same_tenant_keys")
 # Tables added later get their keys as they are created, validated at once (empty).
 later_keys = importlib.import_module("crm.migrations.0022_automation")
-LATER_KEYS = {f"{table}_{column}_same_org_fk": True for table, column, _ in later_keys.KEYS}
+schedule_keys = importlib.import_module("crm.migrations.0023_automation_schedules")
+LATER_KEYS = {f"{table}_{column}_same_org_fk": True
+              for table, column, _ in [*later_keys.KEYS, *schedule_keys.KEYS]}
 # The derivation relation each composite key follows, by tenancy_audit's label.
 RELATION = {(table, column.removesuffix("_id")): keys_migration.key_name(table, column)
             for table, column, _, _ in keys_migration.KEYS}

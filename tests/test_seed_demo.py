@@ -48,6 +48,7 @@ def test_second_run_creates_nothing(seeded: str) -> None:
     assert set(empty) <= {
         "crm.AddressCollectionSession", "crm.ReferrerTracking", "crm.ZohoMapping", "crm.FlowLog",
         "crm.WhatsAppApiLog", "crm.ZohoPayloadLog", "crm.ApiToken", "crm.AutomationRun",
+        "crm.AutomationSchedule",
     }
 
 

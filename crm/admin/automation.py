@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from crm.admin.base import LogAdmin, TenantModelAdmin
 from crm.admin.sites import site
-from crm.models import AutomationRule, AutomationRun
+from crm.models import AutomationRule, AutomationRun, AutomationSchedule
 
 
 @admin.register(AutomationRule, site=site)
@@ -32,3 +32,12 @@ class AutomationRunAdmin(LogAdmin):
     list_select_related = ("rule", "customer", "message")
     search_fields = ("customer__wa_id", "error")
     date_hierarchy = "created_at"
+
+
+@admin.register(AutomationSchedule, site=site)
+class AutomationScheduleAdmin(LogAdmin):
+    list_display = ("due_at", "rule", "customer", "message", "state")
+    list_filter = ("state", "due_at")
+    list_select_related = ("rule", "customer", "message")
+    search_fields = ("customer__wa_id",)
+    date_hierarchy = "due_at"

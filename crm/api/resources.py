@@ -102,6 +102,8 @@ RESOURCES = [
              ("priority", "created_at", "name")),
     Resource(crm.AutomationRun, {**_exact("rule", "message", "customer", "outcome"),
                                  "created_at": RANGE}, base=ReadOnlyTenantViewSet),
+    Resource(crm.AutomationSchedule, {**_exact("rule", "message", "customer", "state"),
+                                      "due_at": RANGE}, ("due_at",), base=ReadOnlyTenantViewSet),
     Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),

@@ -56,8 +56,10 @@ class Inbound:
 
     @cached_property
     def number_id(self) -> str | None:
-        """The id of the organization's number the customer wrote to."""
-        written_to = digits(self.message.to_wa_id)
+        """The id of the organization's number the customer wrote to (or ours came from)."""
+        ours = (self.message.to_wa_id if self.message.sender_type == "customer"
+                else self.message.from_wa_id)
+        written_to = digits(ours)
         for number in WhatsAppNumber.objects.only("id", "display_number"):
             if written_to and digits(number.display_number) == written_to:
                 return str(number.pk)

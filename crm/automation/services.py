@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
-from crm.automation import actions, conditions, triggers
+from crm.automation import actions, arming, conditions, triggers
 from crm.automation.inbound import Inbound
 from crm.inbox import events, services
 from crm.models import AutomationRule, AutomationRun, Customer, Message, Organization
@@ -89,9 +89,10 @@ def run_for_message(message_id: int) -> list[AutomationRule]:
     now = timezone.now()
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=message.customer_id)
+        inbound = Inbound(message, customer, organization, now)
+        arming.after_inbound(inbound)
         if left_to_people(customer, organization, now):
             return []
-        inbound = Inbound(message, customer, organization, now)
         fired = _decide(inbound)
     for rule in fired:
         _act(rule, inbound)

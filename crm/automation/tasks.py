@@ -5,8 +5,9 @@ from collections.abc import Iterable
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
-from crm.automation import services
+from crm.automation import delayed, services
 from tenancy.context import get_current_organization_id, tenant_context
 
 
@@ -14,6 +15,13 @@ from tenancy.context import get_current_organization_id, tenant_context
 def run_automation(message_id: int) -> int:
     """Answer one inbound message by the organization's rules; return how many fired."""
     return len(services.run_for_message(message_id))
+
+
+@shared_task(name="crm.automation.tasks.fire_due_schedules")
+def fire_due_schedules() -> int:
+    """Beat: fire (or cancel, re-checked) the delayed triggers that are due; return how many
+    fired."""
+    return delayed.fire_due(timezone.now())
 
 
 def queue_after_commit(message_ids: Iterable[int]) -> None:

@@ -18,11 +18,12 @@ FIELDS: dict[str, set[str]] = {
     "referral": {"source_id"},
     "button": {"ids"},
     "outside_hours": {"every_hours"},
+    "no_agent_reply": {"minutes"},
+    "no_customer_reply": {"minutes"},
 }
-NOT_YET = {
-    "no_agent_reply": "waits for the team's reply",
-    "no_customer_reply": "follows up when the customer does not answer",
-}
+# Delayed triggers: armed by a message, fired by beat when due (crm.automation.delayed).
+DELAYED = ("no_agent_reply", "no_customer_reply")
+MOST_MINUTES = 30 * 24 * 60  # a follow-up a month later is the longest that makes sense
 
 
 def check(trigger: Any) -> dict[str, Any]:
@@ -30,12 +31,10 @@ def check(trigger: Any) -> dict[str, Any]:
     if not isinstance(trigger, dict):
         raise InvalidRule("trigger", 'give a JSON object, such as {"type": "first_message"}.')
     kind = trigger.get("type")
-    if kind in NOT_YET:
-        raise InvalidRule("trigger.type", f"{kind} ({NOT_YET[kind]}) is not available yet; "
-                          f"use one of {', '.join(FIELDS)}.")
     if kind not in FIELDS:
         raise InvalidRule("trigger.type", f"give one of {', '.join(FIELDS)}.")
-    check_keys(trigger, "trigger", FIELDS[kind] | {"type"})
+    check_keys(trigger, "trigger", FIELDS[kind] | {"type"},
+               {"minutes"} if kind in DELAYED else set())
     checked = dict(trigger)
     if kind == "first_message" and trigger.get("after_days") is not None:
         check_int(trigger["after_days"], "trigger.after_days", 1, 3650)
@@ -57,6 +56,8 @@ def check(trigger: Any) -> dict[str, Any]:
     elif kind == "outside_hours":
         checked["every_hours"] = check_int(trigger.get("every_hours", EVERY_HOURS),
                                            "trigger.every_hours", 1, 24 * 365)
+    elif kind in DELAYED:
+        check_int(trigger["minutes"], "trigger.minutes", 1, MOST_MINUTES)
     return checked
 
 
@@ -106,9 +107,12 @@ def _outside_hours(rule: AutomationRule, trigger: dict[str, Any], inbound: Inbou
 
 
 def fires(rule: AutomationRule, inbound: Inbound) -> bool:
-    """Whether `rule`'s trigger matches this inbound message."""
+    """Whether `rule`'s trigger matches this inbound message (a delayed one never: it is armed,
+    and fired by beat when due)."""
     trigger = rule.trigger
     kind = trigger["type"]
+    if kind in DELAYED:
+        return False
     if kind == "outside_hours":
         return _outside_hours(rule, trigger, inbound)
     return {"first_message": _first_message, "keyword": _keyword, "referral": _referral,

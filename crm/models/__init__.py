@@ -1,5 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
-from crm.models.automation import AutomationRule, AutomationRun
+from crm.models.automation import AutomationRule, AutomationRun, AutomationSchedule
 from crm.models.campaigns import (
     Campaign,
     CampaignCustomer,
@@ -38,6 +38,7 @@ __all__ = [
     "AddressCollectionSession",
     "AutomationRule",
     "AutomationRun",
+    "AutomationSchedule",
     "Campaign",
     "CampaignCustomer",
     "CampaignLog",

@@ -94,3 +94,49 @@ class AutomationRun(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.rule_id} on message {self.message_id}: {self.outcome}"
+
+
+class AutomationSchedule(TenantModel):
+    """A delayed trigger armed by a message: due at `due_at`, then fired or cancelled by beat
+    (crm.automation.delayed) after re-checking who wrote since; never held in worker memory."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        FIRED = "fired"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="schedules",
+                             db_index=False)
+    # The message that armed it: the customer's (no_agent_reply) or ours (no_customer_reply).
+    message = models.ForeignKey("Message", on_delete=models.CASCADE, related_name="+",
+                                db_index=False)
+    customer = models.ForeignKey("Customer", on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    due_at = models.DateTimeField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("rule"),)
+
+    class Meta:
+        db_table = "automation_schedules"
+        ordering = ["due_at", "id"]
+        constraints = [
+            # A re-delivered webhook or a retried task arms a rule once per message.
+            models.UniqueConstraint(fields=["organization", "rule", "message"],
+                                    name="automation_schedules_once_per_message"),
+        ]
+        indexes = [
+            # Cancelling a customer's pending items when the other side writes.
+            models.Index(fields=["organization", "customer", "state"],
+                         name="automation_sched_customer_idx"),
+            models.Index(fields=["organization", "message"], name="automation_sched_message_idx"),
+            # Beat's claim across organizations: only pending rows, so fired ones cost nothing.
+            models.Index(fields=["due_at"], name="automation_sched_due_idx",
+                         condition=models.Q(state="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} for {self.customer_id} at {self.due_at}: {self.state}"

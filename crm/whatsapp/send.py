@@ -8,6 +8,7 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.automation import arming
 from crm.models import AutomationRule, Customer, Message, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
 from crm.webhooks.statuses import replay
@@ -116,6 +117,7 @@ def _store(
                 Q(last_message_at=None) | Q(last_message_at__lte=now)
             ).update(last_message_at=now, last_interaction_time=now,
                      last_message_type=content.type)
+            arming.after_outbound(message, customer)  # follow-ups wait for the answer
             # Meta's first status may have come before this row existed.
             transaction.on_commit(lambda: replay([sent.wamid]))
     return message

@@ -1,0 +1,60 @@
+"""Arming the delayed triggers: a message arms the rules waiting for the other side's answer and
+cancels those the message itself answers. Due items are rows (automation_schedules), fired by
+beat (crm.automation.delayed), never tasks held in a worker's memory.
+
+- The customer writes: `no_agent_reply` rules are armed (their conditions checked against the
+  message), the customer's pending `no_customer_reply` items are cancelled.
+- We write (an agent, or a rule other than a follow-up): `no_customer_reply` rules are armed; an
+  agent's message cancels the customer's pending `no_agent_reply` items (the bot's answer does
+  not: the customer still waits for the team).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from crm.automation import conditions
+from crm.automation.inbound import Inbound
+from crm.models import AutomationRule, AutomationSchedule, Customer, Message, Organization
+
+NO_AGENT_REPLY = "no_agent_reply"
+NO_CUSTOMER_REPLY = "no_customer_reply"
+PENDING = AutomationSchedule.State.PENDING
+
+
+def _cancel(customer: Customer, kind: str) -> None:
+    AutomationSchedule.objects.filter(
+        customer=customer, state=PENDING, rule__trigger__type=kind,
+    ).update(state=AutomationSchedule.State.CANCELLED, updated_at=timezone.now())
+
+
+def _arm(kind: str, message: Message, customer: Customer, organization: Organization,
+         now: datetime) -> None:
+    """One pending item per active `kind` rule whose conditions hold; a second arming by the
+    same message (a redelivery, a retried task) is ignored by the unique key."""
+    seen = Inbound(message, customer, organization, now)
+    since = message.timestamp or now
+    due = [AutomationSchedule(rule=rule, customer=customer, message=message,
+                              due_at=since + timedelta(minutes=rule.trigger["minutes"]))
+           for rule in AutomationRule.objects.filter(is_active=True, trigger__type=kind)
+           if conditions.hold(rule.conditions, seen)]
+    if due:
+        AutomationSchedule.objects.bulk_create(due, ignore_conflicts=True)
+
+
+def after_inbound(inbound: Inbound) -> None:
+    """The customer wrote: the follow-ups are answered, the team's reply is awaited."""
+    _cancel(inbound.customer, NO_CUSTOMER_REPLY)
+    _arm(NO_AGENT_REPLY, inbound.message, inbound.customer, inbound.organization, inbound.now)
+
+
+def after_outbound(message: Message, customer: Customer) -> None:
+    """We wrote (sent, not failed): the customer's answer is awaited."""
+    rule = message.automation_rule
+    if rule is None:
+        _cancel(customer, NO_AGENT_REPLY)
+    elif rule.trigger.get("type") == NO_CUSTOMER_REPLY:
+        return  # a follow-up never arms follow-ups: two of them would answer each other forever
+    organization = Organization.objects.get(pk=customer.organization_id)
+    _arm(NO_CUSTOMER_REPLY, message, customer, organization, timezone.now())
