@@ -19,6 +19,7 @@ TENANT_TABLES = {
     "api_tokens",  # new in the port
     "campaign_customers",  # wb-crm's own, modelled with campaign sending (crm.0012)
     "automation_rules", "automation_runs",  # automation (crm.0022)
+    "flows", "flow_sessions",  # guided flows (crm.0024)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

@@ -435,10 +435,10 @@ def test_backwards_removes_only_ours_then_forwards_again(
         forward = migrate(db)
         assert forward.returncode == 0, output(forward)
         assert query(db, "SELECT count(*) FROM pg_class WHERE relrowsecurity "
-                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 4,)]
-        # + api_tokens, campaign_customers, automation_rules and automation_runs; + 2 shared-read
-        # policies
-        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 4 + 2,)]
+                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 6,)]
+        # + api_tokens, campaign_customers, automation_rules, automation_runs, flows and
+        # flow_sessions; + 2 shared-read policies
+        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 6 + 2,)]
         again = Snapshot.take(db)
     problems = diff(run.after.schema, again.schema, "schema")
     problems += diff(run.after.rows, again.rows, "rows")

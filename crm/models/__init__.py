@@ -1,5 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
-from crm.models.automation import AutomationRule, AutomationRun
+from crm.models.automation import AutomationRule, AutomationRun, Flow, FlowSession
 from crm.models.campaigns import (
     Campaign,
     CampaignCustomer,
@@ -47,7 +47,9 @@ __all__ = [
     "Customer",
     "CustomerAddress",
     "File",
+    "Flow",
     "FlowLog",
+    "FlowSession",
     "Job",
     "JobStatus",
     "Lead",
