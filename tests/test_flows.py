@@ -332,6 +332,21 @@ def test_a_reply_outside_the_window_ends_the_session_with_the_reason(asha, fake_
     assert fake_graph.sent() == []
 
 
+def test_a_session_whose_step_was_edited_away_ends_and_the_rules_answer(asha, fake_graph
+                                                                        ) -> None:
+    flow, _ = start(appointment())
+    run_for_message(write(asha).pk)
+    run_for_message(tap(asha, "hair", "Hair").pk)
+    flow.steps = [step for step in appointment() if step["id"] not in ("city", "people")]
+    flow.steps[0]["next"] = {"hair": "day", "skin": "day", "other": "callback"}
+    Flow.objects.filter(pk=flow.pk).update(steps=flow.steps)
+    prices = AutomationRuleFactory(trigger={"type": "keyword", "keywords": ["price"]},
+                                   actions=[{"type": "send", "message": text("Prices: ...")}])
+    assert run_for_message(write(asha, "price in Mumbai?").pk) == [prices]
+    session = session_of(asha)
+    assert (session.state, session.error) == ("stopped", "the step left the flow")
+
+
 def test_a_new_flow_replaces_an_active_session(asha, fake_graph) -> None:
     first, _ = start(appointment())
     run_for_message(write(asha).pk)

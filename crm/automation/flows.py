@@ -279,11 +279,16 @@ def answer(inbound: Inbound) -> Plan | None:
     if session is None:
         return None
     if session.expires_at <= inbound.now or not session.flow.is_active:
-        session.state, session.error = FlowSession.State.EXPIRED, None
+        session.state = FlowSession.State.EXPIRED
         session.save(update_fields=["state", "updated_at"])
         log(session, session.step, "expired")
         return None
-    step = _step(session.flow, session.step)
+    step = next((step for step in session.flow.steps if step["id"] == session.step), None)
+    if step is None:  # the flow was edited and its step removed: the rules take over
+        session.state, session.error = FlowSession.State.STOPPED, "the step left the flow"
+        session.save(update_fields=["state", "error", "updated_at"])
+        log(session, session.step, "stopped: the step left the flow")
+        return None
     choice, value = read(step, inbound)
     session.handled_message_id = message.pk
     session.expires_at = inbound.now + timedelta(minutes=session.flow.expire_minutes)
