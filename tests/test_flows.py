@@ -4,6 +4,7 @@ advance per inbound message, the 24-hour window, and isolation between organizat
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ from tests.factories import (
     UserFactory,
     WhatsAppNumberFactory,
 )
+from tests.test_admin_support import admin_url, make_staff, signed_in
 from tests.test_api import client_for, staff
 
 URL = "/api/v1/flows/"
@@ -207,6 +209,18 @@ def test_another_organizations_flow_is_404(admin_a, org_a, org_b) -> None:
     assert "no flow of your organization" in " ".join(response.json()["actions[0].flow"])
     with tenant_context(org_b):
         assert Flow.objects.get(pk=theirs.pk).name == theirs.name
+
+
+def test_the_admin_checks_a_flows_steps(org_a) -> None:
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    form = {"name": "Appointments", "is_active": "on", "expire_minutes": "30"}
+    bad = client.post(admin_url(Flow, "add"), {**form, "steps": json.dumps(_broken("dangling"))})
+    assert bad.status_code == 200
+    assert "steps[0].next.hair" in bad.context["adminform"].form.errors["steps"][0]
+    good = client.post(admin_url(Flow, "add"), {**form, "steps": json.dumps(appointment())})
+    assert good.status_code == 302
+    with tenant_context(org_a):
+        assert Flow.objects.get().steps == appointment()
 
 
 # -- running a flow ---------------------------------------------------------------------------
