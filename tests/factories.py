@@ -17,8 +17,8 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from crm.models import (
-    ApiToken,
     AddressCollectionSession,
+    ApiToken,
     AutomationRule,
     AutomationRun,
     AutomationSchedule,
@@ -31,7 +31,9 @@ from crm.models import (
     Customer,
     CustomerAddress,
     File,
+    Flow,
     FlowLog,
+    FlowSession,
     Job,
     JobStatus,
     Lead,
@@ -370,6 +372,33 @@ class AutomationScheduleFactory(DjangoModelFactory):
     message = factory.SubFactory(MessageFactory)
     customer = factory.SelfAttribute("message.customer")
     due_at = factory.LazyAttribute(lambda o: o.message.timestamp + timedelta(minutes=1))
+
+
+class FlowFactory(DjangoModelFactory):
+    """A one-question flow: the city as text, then a closing message."""
+
+    class Meta:
+        model = Flow
+
+    name = factory.Sequence(lambda n: f"Flow {n}")
+    steps = factory.LazyFunction(lambda: [
+        {"id": "city", "message": {"type": "text", "text": {"body": "Your city?"}},
+         "expect": "text", "answer": "city", "next": "done"},
+        {"id": "done", "message": {"type": "text", "text": {"body": "Thanks from {{city}}"}}},
+    ])
+
+
+class FlowSessionFactory(DjangoModelFactory):
+    """An active session of a customer of the active organization at the flow's first step."""
+
+    class Meta:
+        model = FlowSession
+
+    flow = factory.SubFactory(FlowFactory)
+    customer = factory.SubFactory(CustomerFactory)
+    rule = factory.SubFactory(AutomationRuleFactory)
+    step = "city"
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))
 
 
 class TemplateFactory(DjangoModelFactory):

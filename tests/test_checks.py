@@ -20,6 +20,7 @@ TENANT_TABLES = {
     "campaign_customers",  # wb-crm's own, modelled with campaign sending (crm.0012)
     "automation_rules", "automation_runs",  # automation (crm.0022)
     "automation_schedules",  # delayed triggers (crm.0023)
+    "flows", "flow_sessions",  # guided flows (crm.0024)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

@@ -13,8 +13,18 @@ from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
 from crm.management.commands.seed_demo import DEMO_PASSWORD
+from crm.automation.flows import check_steps
 from crm.automation.rules import check_rule
-from crm.models import AutomationRule, Customer, Message, Order, Organization, Template, User
+from crm.models import (
+    AutomationRule,
+    Customer,
+    Flow,
+    Message,
+    Order,
+    Organization,
+    Template,
+    User,
+)
 from crm.whatsapp.send import send_message, window_closes_at
 from tenancy.context import tenant_context, unscoped
 
@@ -49,6 +59,7 @@ def test_second_run_creates_nothing(seeded: str) -> None:
         "crm.AddressCollectionSession", "crm.ReferrerTracking", "crm.ZohoMapping", "crm.FlowLog",
         "crm.WhatsAppApiLog", "crm.ZohoPayloadLog", "crm.ApiToken", "crm.AutomationRun",
         "crm.AutomationSchedule",
+        "crm.FlowSession",
     }
 
 
@@ -161,4 +172,14 @@ def test_each_demo_organization_answers_by_its_rules(seeded: str) -> None:
             assert [rule.name for rule in rules] == ["Away message", "Welcome", "Prices"]
             for rule in rules:
                 assert check_rule(rule.trigger, rule.conditions, rule.actions)[0] == rule.trigger
-            assert org.name in rules[1].actions[0]["message"]["text"]["body"]
+            assert org.name in rules[0].actions[0]["message"]["text"]["body"]
+            flows = list(Flow.objects.all())
+            if org.code == "oliva":  # wb-crm's appointment flow, started by the welcome
+                assert [flow.name for flow in flows] == ["Appointment booking"]
+                assert check_steps(flows[0].steps) == flows[0].steps
+                assert [step["id"] for step in flows[0].steps][:6] == [
+                    "treatment", "city", "clinic_hyd", "clinic_blr", "slot", "callback"]
+                assert rules[1].actions == [{"type": "start_flow", "flow": str(flows[0].pk)}]
+            else:
+                assert flows == []
+                assert org.name in rules[1].actions[0]["message"]["text"]["body"]

@@ -1,11 +1,12 @@
-"""Automation rules (ORG_ADMIN writes, agents read) and their runs (read-only history)."""
+"""Automation rules and flows (ORG_ADMIN writes, agents read); their runs and sessions
+(read-only history)."""
 from __future__ import annotations
 
 from django.contrib import admin
 
 from crm.admin.base import LogAdmin, TenantModelAdmin
 from crm.admin.sites import site
-from crm.models import AutomationRule, AutomationRun, AutomationSchedule
+from crm.models import AutomationRule, AutomationRun, AutomationSchedule, Flow, FlowSession
 
 
 @admin.register(AutomationRule, site=site)
@@ -41,3 +42,22 @@ class AutomationScheduleAdmin(LogAdmin):
     list_select_related = ("rule", "customer", "message")
     search_fields = ("customer__wa_id",)
     date_hierarchy = "due_at"
+
+
+@admin.register(Flow, site=site)
+class FlowAdmin(TenantModelAdmin):
+    """A flow's steps are JSON, checked on save like the API's (see README, Automation)."""
+
+    list_display = ("name", "is_active", "expire_minutes", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+    fields = ("name", "is_active", "expire_minutes", "steps")
+
+
+@admin.register(FlowSession, site=site)
+class FlowSessionAdmin(LogAdmin):
+    list_display = ("created_at", "flow", "customer", "step", "state", "expires_at", "error")
+    list_filter = ("state", "created_at")
+    list_select_related = ("flow", "customer")
+    search_fields = ("customer__wa_id", "error")
+    date_hierarchy = "created_at"

@@ -104,6 +104,11 @@ RESOURCES = [
                                  "created_at": RANGE}, base=ReadOnlyTenantViewSet),
     Resource(crm.AutomationSchedule, {**_exact("rule", "message", "customer", "state"),
                                       "due_at": RANGE}, ("due_at",), base=ReadOnlyTenantViewSet),
+
+
+    Resource(crm.Flow, _exact("is_active"), ("name", "created_at")),
+    Resource(crm.FlowSession, {**_exact("flow", "customer", "rule", "state"),
+                               "created_at": RANGE}, base=ReadOnlyTenantViewSet),
     Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),

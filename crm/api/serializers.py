@@ -11,12 +11,14 @@ from rest_framework import serializers
 
 from crm.auth import reserved_username
 from crm.automation.errors import InvalidRule
+from crm.automation.flows import check_steps
 from crm.automation.rules import check_rule
 from crm.campaigns.content import check_settings
 from crm.campaigns.errors import InvalidContent
 from crm.models import (
     AutomationRule,
     Campaign,
+    Flow,
     JobStatus,
     Message,
     Role,
@@ -218,7 +220,24 @@ class AutomationRuleSerializer(ModelSerializer):
         return {**attrs, "trigger": trigger, "conditions": conditions, "actions": actions}
 
 
-SPECIAL = {User: UserSerializer, Campaign: CampaignSerializer, Template: TemplateSerializer,
+class FlowSerializer(ModelSerializer):
+    """A guided flow; its steps checked (400 names the path, such as `steps[2].next.blue`)."""
+
+    class Meta:
+        model = Flow
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "updated_at")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        steps = attrs["steps"] if "steps" in attrs else getattr(self.instance, "steps", None)
+        try:
+            return {**attrs, "steps": check_steps(steps)}
+        except InvalidRule as error:
+            raise serializers.ValidationError({error.path: [error.problem]}) from None
+
+
+SPECIAL = {User: UserSerializer, Flow: FlowSerializer,
+           Campaign: CampaignSerializer, Template: TemplateSerializer,
            AutomationRule: AutomationRuleSerializer, JobStatus: JobStatusSerializer,
            WhatsAppApiLog: WhatsAppApiLogSerializer,
            Message: MessageSerializer}

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from crm.automation.errors import InvalidRule, check_keys
 from crm.automation.inbound import Inbound
 from crm.inbox import events, services
-from crm.models import AutomationRule, Customer, Role, User
+from crm.models import AutomationRule, Customer, Flow, Role, User
 from crm.whatsapp.schemas import MessageContent
 from crm.whatsapp.send import send_message
 
@@ -23,8 +23,9 @@ PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 PLACEHOLDERS = ("name", "phone")
 ROUND_ROBIN = "round_robin"
 MOST_ACTIONS = 10
-FIELDS: dict[str, set[str]] = {"send": {"message"}, "assign": {"to"}, "set_status": {"status"}}
-NOT_YET = ("start_flow", "create_lead", "push_lead")
+FIELDS: dict[str, set[str]] = {"send": {"message"}, "assign": {"to"}, "set_status": {"status"},
+                               "start_flow": {"flow"}, "create_lead": set()}
+NOT_YET = ("push_lead",)
 
 
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:
@@ -39,22 +40,26 @@ def _strings(value: Any, path: str) -> list[tuple[str, str]]:
     return []
 
 
-def _check_send(action: dict[str, Any], path: str) -> None:
-    message = action["message"]
+def check_message(message: Any, path: str, names: tuple[str, ...] = PLACEHOLDERS) -> None:
+    """A message the send API takes, with only `names` as placeholders; else InvalidRule."""
     try:
         MessageContent.model_validate(message)
     except ValidationError as error:
         first = error.errors(include_url=False, include_input=False, include_context=False)[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise InvalidRule(f"{path}.message{'.' + where if where else ''}", first["msg"]) from None
-    for where, text in _strings(message, f"{path}.message"):
+        raise InvalidRule(f"{path}{'.' + where if where else ''}", first["msg"]) from None
+    for where, text in _strings(message, path):
         for name in PLACEHOLDER.findall(text):
-            if name not in PLACEHOLDERS:
+            if name not in names:
                 raise InvalidRule(where, f"unknown placeholder {{{{{name}}}}}; use "
-                                  + " or ".join(f"{{{{{p}}}}}" for p in PLACEHOLDERS) + ".")
+                                  + " or ".join(f"{{{{{p}}}}}" for p in names) + ".")
 
 
-def _check_assign(action: dict[str, Any], path: str) -> None:
+def _check_send(action: dict[str, Any], path: str) -> None:
+    check_message(action["message"], f"{path}.message")
+
+
+def check_assign(action: dict[str, Any], path: str) -> None:
     to = action["to"]
     if to == ROUND_ROBIN:
         return
@@ -73,6 +78,15 @@ def _check_status(action: dict[str, Any], path: str) -> None:
         raise InvalidRule(f"{path}.status", f"give one of {', '.join(Customer.Status.values)}.")
 
 
+def _check_flow(action: dict[str, Any], path: str) -> None:
+    try:
+        flow_id = uuid.UUID(str(action["flow"]))
+    except ValueError:
+        raise InvalidRule(f"{path}.flow", "give the id of a flow.") from None
+    if not Flow.objects.filter(pk=flow_id).exists():
+        raise InvalidRule(f"{path}.flow", "no flow of your organization has this id.")
+
+
 def check(actions: Any) -> list[dict[str, Any]]:
     """The actions if well formed, else InvalidRule naming the field (actions[0].message...)."""
     if not isinstance(actions, list) or not 1 <= len(actions) <= MOST_ACTIONS:
@@ -86,20 +100,23 @@ def check(actions: Any) -> list[dict[str, Any]]:
         if kind not in FIELDS:
             raise InvalidRule(f"{path}.type", f"give one of {', '.join(FIELDS)}.")
         check_keys(action, path, FIELDS[kind] | {"type"}, FIELDS[kind])
-        {"send": _check_send, "assign": _check_assign, "set_status": _check_status}[kind](
-            action, path)
+        {"send": _check_send, "assign": check_assign, "set_status": _check_status,
+         "start_flow": _check_flow, "create_lead": lambda *_: None}[kind](action, path)
     return actions
 
 
-def personalise(message: Any, customer: Customer) -> Any:
-    """`message` with {{name}} and {{phone}} replaced by the customer's."""
-    values = {"name": customer.name or "", "phone": customer.wa_id}
+def personalise(message: Any, customer: Customer, answers: dict[str, Any] | None = None
+                ) -> Any:
+    """`message` with {{name}} and {{phone}} replaced by the customer's (and a flow's answers by
+    their values)."""
+    values = {**{key: str(value) for key, value in (answers or {}).items()},
+              "name": customer.name or "", "phone": customer.wa_id}
     if isinstance(message, str):
         return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), message)
     if isinstance(message, dict):
-        return {key: personalise(item, customer) for key, item in message.items()}
+        return {key: personalise(item, customer, answers) for key, item in message.items()}
     if isinstance(message, list):
-        return [personalise(item, customer) for item in message]
+        return [personalise(item, customer, answers) for item in message]
     return message
 
 
@@ -141,7 +158,28 @@ def _set_status(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) 
     events.publish(events.CONVERSATION, customer=customer.pk)
 
 
+def _start_flow(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> None:
+    """Start the flow under the customer's row lock (one active session), then send its first
+    step."""
+    from crm.automation import flows  # here: flows imports this module
+
+    with transaction.atomic():
+        Customer.objects.select_for_update().filter(pk=inbound.customer.pk).first()
+        flow = flows.flow_of(action)
+        if flow is None:
+            raise services.NotAllowed("The flow is gone or inactive: activate it, or change the "
+                                      "rule's start_flow action.")
+        plan = flows.start(flow, rule, inbound)
+    flows.carry_out(plan)
+
+
+def _create_lead(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> None:
+    from crm.automation import flows  # here: flows imports this module
+
+    flows.create_lead(inbound.customer, {}, f"rule-{rule.pk}-{inbound.message.pk}")
+
+
 def perform(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> None:
     """Do one action of `rule` for this message."""
-    {"send": _send, "assign": _assign, "set_status": _set_status}[action["type"]](
-        rule, action, inbound)
+    {"send": _send, "assign": _assign, "set_status": _set_status, "start_flow": _start_flow,
+     "create_lead": _create_lead}[action["type"]](rule, action, inbound)

@@ -1,9 +1,11 @@
 """Automation's writes: answer one inbound message by the organization's rules; pause a
 conversation for a human.
 
-`run_for_message` decides under the customer's row lock which rules fire and records each firing
-(automation_runs, unique per rule and message) before acting, so a redelivered webhook or a
-retried task never answers twice; the actions (sending) run after that commits, outside the lock.
+`run_for_message` first hands the message to the customer's active flow session, if any
+(crm.automation.flows); otherwise it decides under the customer's row lock which rules fire and
+records each firing (automation_runs, unique per rule and message) before acting, so a
+redelivered webhook or a retried task never answers twice; the actions (sending) run after that
+commits, outside the lock.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
-from crm.automation import actions, arming, conditions, triggers
+from crm.automation import actions, arming, conditions, flows, triggers
 from crm.automation.inbound import Inbound
 from crm.inbox import events, services
 from crm.models import AutomationRule, AutomationRun, Customer, Message, Organization
@@ -93,7 +95,11 @@ def run_for_message(message_id: int) -> list[AutomationRule]:
         arming.after_inbound(inbound)
         if left_to_people(customer, organization, now):
             return []
-        fired = _decide(inbound)
+        # An active flow session takes the customer's reply before any rule sees it.
+        plan = flows.answer(inbound)
+        fired = _decide(inbound) if plan is None else []
+    if plan is not None:
+        flows.carry_out(plan)
     for rule in fired:
         _act(rule, inbound)
     return fired

@@ -1,5 +1,11 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
-from crm.models.automation import AutomationRule, AutomationRun, AutomationSchedule
+from crm.models.automation import (
+    AutomationRule,
+    AutomationRun,
+    AutomationSchedule,
+    Flow,
+    FlowSession,
+)
 from crm.models.campaigns import (
     Campaign,
     CampaignCustomer,
@@ -48,7 +54,9 @@ __all__ = [
     "Customer",
     "CustomerAddress",
     "File",
+    "Flow",
     "FlowLog",
+    "FlowSession",
     "Job",
     "JobStatus",
     "Lead",

@@ -140,3 +140,91 @@ class AutomationSchedule(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.rule_id} for {self.customer_id} at {self.due_at}: {self.state}"
+
+
+class Flow(TenantModel):
+    """A guided dialogue: steps each send a message and wait for a reply that picks the next.
+
+    `steps` is checked by crm.automation.flows (the API and the admin refuse a malformed one:
+    an unreachable step, a choice leading nowhere); the first step is where a session starts.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    steps = models.JSONField(
+        help_text='A list of steps, such as [{"id": "city", "message": {...}, "expect": "text", '
+                  '"answer": "city", "next": "done"}, {"id": "done", "message": {...}, '
+                  '"actions": [{"type": "create_lead"}]}].')
+    expire_minutes = models.PositiveIntegerField(
+        default=30, help_text="A session the customer leaves idle this long ends.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "flows"
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["organization", "name"], name="flows_org_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        """The admin's form: the same checks as the API (crm.automation.flows)."""
+        from crm.automation.flows import check_steps_or_raise
+
+        self.steps = check_steps_or_raise(self.steps)
+
+
+class FlowSession(TenantModel):
+    """A customer's way through a flow: the step waiting for a reply and the answers so far.
+
+    At most one active session per customer (a partial unique index): while it is active, the
+    customer's replies go to it before the rules.
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active"
+        COMPLETED = "completed"
+        EXPIRED = "expired"
+        STOPPED = "stopped"  # a send was refused or failed: `error` says why
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="sessions",
+                             db_index=False)
+    customer = models.ForeignKey("Customer", on_delete=models.CASCADE, related_name="+",
+                                 db_index=False)
+    # The rule that started it: the flow's messages are sent as that rule's (the bot's, never
+    # mistaken for an agent's reply); deleting the rule ends its sessions.
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="+",
+                             db_index=False)
+    step = models.CharField(max_length=100)
+    answers = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.ACTIVE)
+    expires_at = models.DateTimeField()
+    # The latest inbound message the session handled (a plain id: messages' ids only grow), so
+    # a redelivered webhook or a retried task advances the flow once.
+    handled_message_id = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("flow"),)
+
+    class Meta:
+        db_table = "flow_sessions"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "customer"],
+                                    condition=models.Q(state="active"),
+                                    name="flow_sessions_one_active"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "flow"], name="flow_sessions_flow_idx"),
+            models.Index(fields=["organization", "customer", "-created_at"],
+                         name="flow_sessions_customer_idx"),
+            models.Index(fields=["organization", "rule"], name="flow_sessions_rule_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow_id} for {self.customer_id}: {self.step} ({self.state})"

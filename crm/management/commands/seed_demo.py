@@ -5,6 +5,7 @@ before it is created, so a second run creates nothing and only resets demo passw
 """
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from crm.models import (
     Customer,
     CustomerAddress,
     File,
+    Flow,
     Job,
     JobStatus,
     Lead,
@@ -111,6 +113,54 @@ DEMO_RULES = (
      "Our prices depend on the treatment and the number of sessions: share the treatment and "
      "your city, and we will send you today's offers."),
 )
+
+
+def _buttons(body: str, *choices: tuple[str, str]) -> dict[str, Any]:
+    return {"type": "interactive", "interactive": {
+        "type": "button", "body": {"text": body},
+        "action": {"buttons": [{"type": "reply", "reply": {"id": choice, "title": title}}
+                               for choice, title in choices]}}}
+
+
+def _list(body: str, *choices: tuple[str, str]) -> dict[str, Any]:
+    return {"type": "interactive", "interactive": {
+        "type": "list", "body": {"text": body}, "action": {"button": "Choose", "sections": [
+            {"rows": [{"id": choice, "title": title} for choice, title in choices]}]}}}
+
+
+# wb-crm's appointment flow (treatment, city, clinic, slot, callback), as configuration; the first
+# demo organization's welcome rule starts it.
+APPOINTMENT_FLOW = [
+    {"id": "treatment", "expect": "choice", "answer": "treatment", "next": "city",
+     "retry": "Please choose a treatment from the list.",
+     "message": _list("Hi {{name}}, welcome to {org}! Which treatment are you interested in?",
+                      ("laser", "Laser hair removal"), ("skin", "Skin treatments"),
+                      ("hair", "Hair treatments"), ("other", "Something else"))},
+    {"id": "city", "expect": "choice", "answer": "city",
+     "next": {"hyderabad": "clinic_hyd", "bengaluru": "clinic_blr", "other": "callback"},
+     "retry": "Please tap your city, or Other.",
+     "message": _buttons("Which city are you in?", ("hyderabad", "Hyderabad"),
+                         ("bengaluru", "Bengaluru"), ("other", "Other"))},
+    {"id": "clinic_hyd", "expect": "choice", "answer": "clinic", "next": "slot",
+     "message": _list("Which clinic suits you?", ("banjara", "Banjara Hills"),
+                      ("jubilee", "Jubilee Hills"))},
+    {"id": "clinic_blr", "expect": "choice", "answer": "clinic", "next": "slot",
+     "message": _list("Which clinic suits you?", ("indiranagar", "Indiranagar"),
+                      ("koramangala", "Koramangala"))},
+    {"id": "slot", "expect": "choice", "answer": "slot", "next": "callback",
+     "message": _buttons("When would you like to visit?", ("morning", "Morning"),
+                         ("afternoon", "Afternoon"), ("evening", "Evening"))},
+    {"id": "callback", "expect": "choice", "answer": "callback",
+     "next": {"yes": "booked", "no": "thanks"},
+     "message": _buttons("Shall an expert call you to confirm?", ("yes", "Yes, call me"),
+                         ("no", "No, thanks"))},
+    {"id": "booked", "actions": [{"type": "create_lead"}, {"type": "assign", "to": "round_robin"}],
+     "message": {"type": "text", "text": {
+         "body": "Thanks {{name}}! An expert will call you shortly to confirm your visit."}}},
+    {"id": "thanks", "actions": [{"type": "create_lead"}],
+     "message": {"type": "text", "text": {
+         "body": "No problem, {{name}}. Write to us anytime to book your visit."}}},
+]
 QUICK_REPLIES = (
     ("Greeting", "greetings", "Hello! Thanks for reaching out. How can we help you today?"),
     ("Clinic hours", "info", "We are open Monday to Saturday, 10am to 8pm."),
@@ -237,12 +287,20 @@ class Command(BaseCommand):
             self._get(QuickReply, title=title, defaults={
                 "content": content, "category": category, "created_by": admin,
                 "created_at": self.now})
+        flow = None
+        if spec is ORGANIZATIONS[0]:
+            # The name JSON-escaped, so any name keeps the steps valid JSON.
+            steps = json.loads(json.dumps(APPOINTMENT_FLOW).replace(
+                "{org}", json.dumps(org.name)[1:-1]))
+            flow = self._get(Flow, name="Appointment booking", defaults={"steps": steps})
         for name, priority, stop, trigger, body in DEMO_RULES:
+            actions = [{"type": "send", "message": {
+                "type": "text", "text": {"body": body.replace("{org}", org.name)}}}]
+            if flow is not None and name == "Welcome":
+                actions = [{"type": "start_flow", "flow": str(flow.pk)}]
             self._get(AutomationRule, name=name, defaults={
                 "priority": priority, "stop_processing": stop, "trigger": trigger,
-                "conditions": {"numbers": [], "hours": "any"},
-                "actions": [{"type": "send", "message": {
-                    "type": "text", "text": {"body": body.replace("{org}", org.name)}}}]})
+                "conditions": {"numbers": [], "hours": "any"}, "actions": actions})
         customers = [self._customer(org, spec, i, name, wa_id, agent)
                      for i, (name, wa_id) in enumerate(spec["customers"])]
         self._conversations(spec, customers, number, agent)
