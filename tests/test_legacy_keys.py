@@ -78,7 +78,8 @@ def test_keys_validated_where_clean_and_the_report_names_the_blocking_rows(
     parents = query(run.name, "SELECT conname, convalidated FROM pg_constraint "
                               "WHERE contype = 'u' AND conname LIKE '%%_org_id_uniq'")
     parent_tables = sorted(["campaigns", "customers", "orders",
-                            *(table for later in later_migrations for table in later.PARENTS)])
+                            *(table for later in later_migrations
+                              for table in getattr(later, "PARENTS", ()))])
     assert sorted(parents) == [(f"{t}_org_id_uniq", True) for t in parent_tables]
 
 
