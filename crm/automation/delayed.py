@@ -48,7 +48,7 @@ def _settle(schedule_id: str, now: datetime) -> tuple[AutomationRule, Inbound] |
         return None
     organization = Organization.objects.get(pk=schedule.organization_id)
     inbound = Inbound(schedule.message, customer, organization, now)
-    return (rule, inbound) if services._record(rule, inbound) else None
+    return (rule, inbound) if services.record_firing(rule, inbound) else None
 
 
 def _claim(now: datetime, batch: int) -> tuple[int, list[tuple[str, AutomationRule, Inbound]]]:
@@ -76,7 +76,7 @@ def fire_due(now: datetime, batch: int = BATCH) -> int:
         claimed, to_act = _claim(now, batch)
         for organization_id, rule, inbound in to_act:
             with tenant_context(organization_id):
-                services._act(rule, inbound)
+                services.perform_actions(rule, inbound)
         fired += len(to_act)
         if claimed < batch:
             return fired

@@ -39,7 +39,7 @@ def left_to_people(customer: Customer, organization: Organization, now: datetime
     ).exists()
 
 
-def _record(rule: AutomationRule, inbound: Inbound) -> bool:
+def record_firing(rule: AutomationRule, inbound: Inbound) -> bool:
     """Insert the rule's run for this message; False if it already fired for it."""
     try:
         with transaction.atomic():
@@ -57,14 +57,14 @@ def _decide(inbound: Inbound) -> list[AutomationRule]:
             "priority", "created_at", "id"):
         if not (conditions.hold(rule.conditions, inbound) and triggers.fires(rule, inbound)):
             continue
-        if _record(rule, inbound):
+        if record_firing(rule, inbound):
             fired.append(rule)
         if rule.stop_processing:
             break
     return fired
 
 
-def _act(rule: AutomationRule, inbound: Inbound) -> None:
+def perform_actions(rule: AutomationRule, inbound: Inbound) -> None:
     """Perform the rule's actions in order; the first refusal ends them, noted on the run."""
     outcome, error = AutomationRun.Outcome.DONE, None
     for action in rule.actions:
@@ -101,7 +101,7 @@ def run_for_message(message_id: int) -> list[AutomationRule]:
     if plan is not None:
         flows.carry_out(plan)
     for rule in fired:
-        _act(rule, inbound)
+        perform_actions(rule, inbound)
     return fired
 
 
