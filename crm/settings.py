@@ -234,7 +234,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "fire-due-automation": {
         "task": "crm.automation.tasks.fire_due_schedules",
-        "schedule": env.float("AUTOMATION_SCHEDULE_SECONDS", default=5.0),
+        "schedule": env.float("AUTOMATION_SCHEDULE_SECONDS", default=1.0),
     },
 }
 # Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
