@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from crm.auth import reserved_username
 from crm.automation.errors import InvalidRule
-from crm.automation.flows import check_steps
+from crm.automation.flows import check_flow_key, check_steps
 from crm.automation.rules import check_rule
 from crm.campaigns.content import check_settings
 from crm.campaigns.errors import InvalidContent
@@ -21,6 +21,7 @@ from crm.models import (
     Flow,
     JobStatus,
     Message,
+    NumberFlowConfig,
     Role,
     Template,
     User,
@@ -236,8 +237,24 @@ class FlowSerializer(ModelSerializer):
             raise serializers.ValidationError({error.path: [error.problem]}) from None
 
 
+class NumberFlowConfigSerializer(ModelSerializer):
+    """Which flow a number starts (`start_flow` with `"flow": "number"`): a flow's id."""
+
+    class Meta:
+        model = NumberFlowConfig
+        fields = "__all__"
+        read_only_fields = ("organization",)
+
+    def validate_flow_key(self, key: str) -> str:
+        try:
+            return check_flow_key(key)
+        except InvalidRule as error:
+            raise serializers.ValidationError(error.problem) from None
+
+
 SPECIAL = {User: UserSerializer, Flow: FlowSerializer,
-           Campaign: CampaignSerializer, Template: TemplateSerializer,
+           NumberFlowConfig: NumberFlowConfigSerializer, Campaign: CampaignSerializer,
+           Template: TemplateSerializer,
            AutomationRule: AutomationRuleSerializer, JobStatus: JobStatusSerializer,
            WhatsAppApiLog: WhatsAppApiLogSerializer,
            Message: MessageSerializer}

@@ -22,6 +22,8 @@ from crm.whatsapp.send import send_message
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 PLACEHOLDERS = ("name", "phone")
 ROUND_ROBIN = "round_robin"
+# start_flow {"flow": "number"}: the flow the receiving number's number_flow_configs row names.
+NUMBERS_FLOW = "number"
 MOST_ACTIONS = 10
 FIELDS: dict[str, set[str]] = {"send": {"message"}, "assign": {"to"}, "set_status": {"status"},
                                "start_flow": {"flow"}, "create_lead": set()}
@@ -79,10 +81,13 @@ def _check_status(action: dict[str, Any], path: str) -> None:
 
 
 def _check_flow(action: dict[str, Any], path: str) -> None:
+    if action["flow"] == NUMBERS_FLOW:
+        return
     try:
         flow_id = uuid.UUID(str(action["flow"]))
     except ValueError:
-        raise InvalidRule(f"{path}.flow", "give the id of a flow.") from None
+        raise InvalidRule(f"{path}.flow", 'give the id of a flow, or "number" for the flow the '
+                          "receiving number's flow config names.") from None
     if not Flow.objects.filter(pk=flow_id).exists():
         raise InvalidRule(f"{path}.flow", "no flow of your organization has this id.")
 
@@ -165,10 +170,12 @@ def _start_flow(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) 
 
     with transaction.atomic():
         Customer.objects.select_for_update().filter(pk=inbound.customer.pk).first()
-        flow = flows.flow_of(action)
+        flow = flows.flow_of(action, inbound)
         if flow is None:
-            raise services.NotAllowed("The flow is gone or inactive: activate it, or change the "
-                                      "rule's start_flow action.")
+            raise services.NotAllowed(
+                "The flow is gone or inactive: activate it, or change the rule's start_flow "
+                "action." if action["flow"] != NUMBERS_FLOW else "The receiving number has no "
+                "enabled flow config naming an active flow: set one in number flow configs.")
         plan = flows.start(flow, rule, inbound)
     flows.carry_out(plan)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,15 @@ from pydantic import ValidationError
 from crm.automation import actions
 from crm.automation.errors import InvalidRule, check_keys
 from crm.automation.inbound import Inbound, normalise
-from crm.models import AutomationRule, Customer, Flow, FlowLog, FlowSession, Lead
+from crm.models import (
+    AutomationRule,
+    Customer,
+    Flow,
+    FlowLog,
+    FlowSession,
+    Lead,
+    NumberFlowConfig,
+)
 from crm.whatsapp.refusals import Refused
 from crm.whatsapp.send import send_message
 
@@ -342,6 +351,33 @@ def _stop(session: FlowSession, step_id: str, error: str, status_code: int | Non
     log(session, step_id, error, status_code)
 
 
-def flow_of(action: dict[str, Any]) -> Flow | None:
-    """The active flow a start_flow action names (of the active organization)."""
-    return Flow.objects.filter(pk=action["flow"], is_active=True).first()
+def check_flow_key(key: str) -> str:
+    """A number flow config's flow_key: a flow of the organization by id, else InvalidRule (a
+    legacy wb-crm key, not an id, is kept: it starts nothing here)."""
+    try:
+        flow_id = uuid.UUID(key)
+    except ValueError:
+        return key
+    if not Flow.objects.filter(pk=flow_id).exists():
+        raise InvalidRule("flow_key", "no flow of your organization has this id: give the id of "
+                          "one of your flows (see /api/v1/flows/).")
+    return key
+
+
+def flow_of(action: dict[str, Any], inbound: Inbound) -> Flow | None:
+    """The active flow a start_flow action names (of the active organization): by its id, or
+    ("number") the one the receiving number's enabled flow config names in its flow_key."""
+    if action["flow"] != actions.NUMBERS_FLOW:
+        return Flow.objects.filter(pk=action["flow"], is_active=True).first()
+    number = inbound.number
+    if number is None:
+        return None
+    now = inbound.now
+    config = (NumberFlowConfig.objects.filter(phone_number=number.phone_number_id)
+              .exclude(is_enabled=False)
+              .exclude(auto_enable_from__gt=now).exclude(auto_enable_to__lte=now).first())
+    try:
+        flow_id = uuid.UUID(config.flow_key) if config is not None else None
+    except ValueError:  # a legacy wb-crm key: its flow was code, not a row of flows
+        return None
+    return Flow.objects.filter(pk=flow_id, is_active=True).first() if flow_id else None

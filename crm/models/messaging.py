@@ -5,6 +5,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -147,6 +148,16 @@ class NumberFlowConfig(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.flow_name} on {self.display_number}"
+
+    def clean(self) -> None:
+        """The admin's form: flow_key names one of the organization's flows (as the API)."""
+        from crm.automation.errors import InvalidRule
+        from crm.automation.flows import check_flow_key
+
+        try:
+            check_flow_key(self.flow_key)
+        except InvalidRule as error:
+            raise ValidationError({"flow_key": error.problem}) from None
 
 
 class Message(TenantModel):

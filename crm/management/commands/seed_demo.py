@@ -279,10 +279,6 @@ class Command(BaseCommand):
             number.save(update_fields=["access_token", "whatsapp_business_account_id"])
         if not number.is_verified:  # demo tokens mean nothing to Meta: vouched for by hand
             mark_verified_by_hand(number, "seed_demo")
-        self._get(NumberFlowConfig, phone_number=number.phone_number_id, defaults={
-            "display_number": number.display_number, "flow_key": f"{org.code}_default",
-            "flow_name": f"{org.name} welcome flow", "created_at": self.now,
-            "display_digits": "".join(c for c in number.display_number if c.isdigit())})
         for title, category, content in QUICK_REPLIES:
             self._get(QuickReply, title=title, defaults={
                 "content": content, "category": category, "created_by": admin,
@@ -293,11 +289,18 @@ class Command(BaseCommand):
             steps = json.loads(json.dumps(APPOINTMENT_FLOW).replace(
                 "{org}", json.dumps(org.name)[1:-1]))
             flow = self._get(Flow, name="Appointment booking", defaults={"steps": steps})
+        # The number's flow config names the flow its new customers get (the welcome rule starts
+        # "the number's flow"); the other organizations' numbers name none.
+        self._get(NumberFlowConfig, phone_number=number.phone_number_id, defaults={
+            "display_number": number.display_number,
+            "flow_key": str(flow.pk) if flow is not None else f"{org.code}_default",
+            "flow_name": f"{org.name} welcome flow", "created_at": self.now,
+            "display_digits": "".join(c for c in number.display_number if c.isdigit())})
         for name, priority, stop, trigger, body in DEMO_RULES:
             actions = [{"type": "send", "message": {
                 "type": "text", "text": {"body": body.replace("{org}", org.name)}}}]
             if flow is not None and name == "Welcome":
-                actions = [{"type": "start_flow", "flow": str(flow.pk)}]
+                actions = [{"type": "start_flow", "flow": "number"}]
             self._get(AutomationRule, name=name, defaults={
                 "priority": priority, "stop_processing": stop, "trigger": trigger,
                 "conditions": {"numbers": [], "hours": "any"}, "actions": actions})
