@@ -13,6 +13,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from crm.automation.tasks import queue_after_commit
+from crm.contacts.services import reopen
 from crm.inbox import events
 from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
 from crm.webhooks.payload import InboundMessage
@@ -253,6 +254,7 @@ def store_messages(
     if not new:
         return 0, len(messages)
     customers = customers_for(new, names, to_wa_id)
+    reopen(customer.pk for customer in customers.values())  # they wrote: the team looks again
     rows = Message.objects.bulk_create(
         [_message_row(m, customers[m.from_wa_id], to_wa_id) for m in new]
     )
