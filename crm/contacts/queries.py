@@ -2,7 +2,6 @@
 conversation, and the label / status / mention filters of the conversation and customer lists."""
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from crm.contacts.errors import ContactsError
+from crm.storable import unstorable
 from crm.models import (
     AttributeDefinition,
     ConversationNote,
@@ -95,6 +95,19 @@ def panel(customer: Customer) -> Panel:
     )
 
 
+def label_filter(params: Any) -> tuple[tuple[str, ...], str]:
+    """(names, match) of ?label=<name>&label=...&match=any|all; else ContactsError."""
+    names = tuple(name.strip() for name in params.getlist("label") if name.strip())
+    if len(names) > MOST_FILTER_LABELS or any(
+            len(name) > 50 or unstorable(name) for name in names):
+        raise ContactsError("label", f"give at most {MOST_FILTER_LABELS} label names of at "
+                            "most 50 characters.")
+    match = params.get("match", "any") or "any"
+    if match not in MATCHES:
+        raise ContactsError("match", "give any or all.")
+    return names, match
+
+
 @dataclass(frozen=True)
 class ContactFilters:
     """The lists' contact filters: labels (any or all of them), status, notes mentioning me."""
@@ -107,14 +120,7 @@ class ContactFilters:
     @classmethod
     def from_params(cls, params: Any) -> ContactFilters:
         """Read ?label=<name>&label=...&match=any|all&status=<status>&mentions=1."""
-        names = tuple(name.strip() for name in params.getlist("label") if name.strip())
-        if len(names) > MOST_FILTER_LABELS or any(
-                len(name) > 50 or "\x00" in name for name in names):
-            raise ContactsError("label", f"give at most {MOST_FILTER_LABELS} label names of at "
-                                "most 50 characters.")
-        match = params.get("match", "any") or "any"
-        if match not in MATCHES:
-            raise ContactsError("match", "give any or all.")
+        names, match = label_filter(params)
         status = params.get("status", "")
         if status and status not in Status.values:
             raise ContactsError("status", f"give one of {', '.join(Status.values)}.")
@@ -157,8 +163,10 @@ def has_labels(customers: QuerySet[Customer], names: tuple[str, ...] | list[str]
         customer=OuterRef("pk"), label_id__in=ids)))
 
 
-def customer_has_labels(customer_id: uuid.UUID, label_ids: list[str], match: str) -> bool:
-    """Whether the customer has any (or all) of these labels (by id): automation's condition."""
-    found = set(CustomerLabel.objects.filter(customer_id=customer_id, label_id__in=label_ids)
-                .values_list("label_id", flat=True))
-    return len(found) == len(set(label_ids)) if match == "all" else bool(found)
+def customer_has_labels(customer_id: Any, names: list[str], match: str) -> bool:
+    """Whether the customer has any (or all) of the labels `names` (any case): automation's
+    `labels` condition."""
+    wanted = {name.lower() for name in names}
+    found = set(CustomerLabel.objects.filter(customer_id=customer_id).annotate(
+        lower=Lower("label__name")).filter(lower__in=wanted).values_list("lower", flat=True))
+    return found == wanted if match == "all" else bool(found)

@@ -129,12 +129,18 @@ def remove_labels(customer: Customer, names: Any, *, by: Any = None) -> int:
     return removed
 
 
+def check_attributes(values: Any) -> dict[str, Any]:
+    """{key: stored value, or None to remove} of `values`, checked by the organization's
+    definitions; else InvalidAttribute naming the key."""
+    keys = [key for key in values if isinstance(key, str)] if isinstance(values, dict) else []
+    definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=keys)}
+    return clean_values(values, definitions)
+
+
 def set_attributes(customer: Customer, values: Any, *, by: Any = None) -> dict[str, Any]:
     """Set the customer's attributes `values` ({key: value}; null removes one), checked by the
     organization's definitions (InvalidAttribute names the key); returns all of them."""
-    keys = [key for key in values if isinstance(key, str)] if isinstance(values, dict) else []
-    definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=keys)}
-    cleaned = clean_values(values, definitions)
+    cleaned = check_attributes(values)
     with transaction.atomic():
         locked = Customer.objects.select_for_update().only("id", "attributes").get(pk=customer.pk)
         merged = {**(locked.attributes or {}), **cleaned}
