@@ -15,6 +15,12 @@ from crm.models.campaigns import (
     JobStatus,
 )
 from crm.models.catalog import Category, Cost, File, Product, SubCategory
+from crm.models.contacts import (
+    AttributeDefinition,
+    ConversationNote,
+    CustomerLabel,
+    Label,
+)
 from crm.models.customers import (
     AddressCollectionSession,
     Customer,
@@ -42,6 +48,7 @@ from crm.models.organizations import ApiToken, Organization, Role, User
 __all__ = [
     "ApiToken",
     "AddressCollectionSession",
+    "AttributeDefinition",
     "AutomationRule",
     "AutomationRun",
     "AutomationSchedule",
@@ -50,14 +57,17 @@ __all__ = [
     "CampaignLog",
     "CampaignRecipient",
     "Category",
+    "ConversationNote",
     "Cost",
     "Customer",
     "CustomerAddress",
+    "CustomerLabel",
     "File",
     "Flow",
     "FlowLog",
     "FlowSession",
     "Job",
+    "Label",
     "JobStatus",
     "Lead",
     "Message",
