@@ -1,4 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
+from crm.models.audiences import ContactImport, Segment
 from crm.models.automation import (
     AutomationRule,
     AutomationRun,
@@ -50,6 +51,7 @@ __all__ = [
     "CampaignLog",
     "CampaignRecipient",
     "Category",
+    "ContactImport",
     "Cost",
     "Customer",
     "CustomerAddress",
@@ -71,6 +73,7 @@ __all__ = [
     "QuickReply",
     "ReferrerTracking",
     "Role",
+    "Segment",
     "SubCategory",
     "Template",
     "User",
