@@ -58,7 +58,7 @@ class Organization(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """Refuse an unknown time zone or country, or malformed business hours (the admin's form)."""
+        """Refuse an unknown time zone or country, or malformed business hours (admin form)."""
         from django.core.exceptions import ValidationError
 
         from crm.automation.hours import InvalidHours, check_business_hours, check_time_zone
