@@ -1,14 +1,16 @@
-"""`/api/v1/contacts/import/`, `/contacts/imports/<id>/` and the exports: thin, services write."""
+"""`/api/v1/contacts/import/`, `/contacts/imports/<id>/` and `/exports/...`: thin views."""
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.db import models, transaction
+from django.http import StreamingHttpResponse
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -16,9 +18,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.views import OrganizationScopedMixin
-from crm.imports import reading, services
+from crm.imports import exports, reading, services
 from crm.imports.errors import ImportRefused
-from crm.models import ContactImport
+from crm.models import ContactImport, Customer, Lead, Message, Order
+from crm.roles import can_read
+from crm.visibility import visible_rows
 
 PROGRESS_FIELDS = ("id", "file_name", "file_format", "status", "total_rows", "processed_rows",
                    "created_count", "updated_count", "unchanged_count", "rejected_count",
@@ -91,6 +95,60 @@ class ImportProgressView(OrganizationScopedMixin, APIView):
         return Response(describe(find_import(pk)))
 
 
+EXPORTS: dict[str, tuple[type[models.Model], Callable[[Any], exports.Table]]] = {
+    "customers": (Customer, exports.customers),
+    "leads": (Lead, exports.leads),
+    "orders": (Order, exports.orders),
+}
+
+
+class ExportMixin(OrganizationScopedMixin):
+    """A streamed file; `?format=csv|xlsx` picks the file, not DRF's renderer."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)  # type: ignore[misc]
+
+    def export(self, request: Request, table: exports.Table) -> StreamingHttpResponse:
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in exports.FORMATS:
+            raise exceptions.ValidationError({"format": ["Choose csv or xlsx."]})
+        answer = StreamingHttpResponse(exports.stream(table, fmt),
+                                       content_type=exports.FORMATS[fmt])
+        answer["Content-Disposition"] = f'attachment; filename="{table.name}.{fmt}"'
+        return answer
+
+
+class ExportView(ExportMixin, APIView):
+    """GET customers, leads or orders as CSV or XLSX (the rows the caller sees)."""
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY},
+                   parameters=[OpenApiParameter("format", enum=list(exports.FORMATS))],
+                   summary="Export customers, leads or orders")
+    def get(self, request: Request, kind: str) -> StreamingHttpResponse:
+        if kind not in EXPORTS:
+            raise exceptions.NotFound(f"Nothing to export as {kind[:40]!r}: choose "
+                                      f"{', '.join(EXPORTS)}.")
+        model, table = EXPORTS[kind]
+        if not can_read(request.user, model):
+            raise exceptions.PermissionDenied("Your role may not do this.")
+        return self.export(request, table(request.user))
+
+
+class ConversationExportView(ExportMixin, APIView):
+    """GET one conversation's messages as CSV or XLSX."""
+
+    model: ClassVar[type[models.Model]] = Message
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY},
+                   parameters=[OpenApiParameter("format", enum=list(exports.FORMATS))],
+                   summary="Export a conversation")
+    def get(self, request: Request, customer_id: uuid.UUID) -> StreamingHttpResponse:
+        customer = visible_rows(request.user, Customer.objects.filter(pk=customer_id)).first()
+        if customer is None:
+            raise exceptions.NotFound("No conversation with this customer id.")
+        return self.export(request, exports.conversation(request.user, customer))
+
+
 def find_import(pk: Any) -> ContactImport:
     """The organization's import, or 404 (another organization's id included)."""
     try:
@@ -109,4 +167,7 @@ def urls() -> list[Any]:
         path("contacts/import/", ImportView.as_view(), name="contacts-import"),
         path("contacts/imports/<str:pk>/", ImportProgressView.as_view(),
              name="contacts-import-progress"),
+        path("exports/conversations/<uuid:customer_id>/", ConversationExportView.as_view(),
+             name="export-conversation"),
+        path("exports/<str:kind>/", ExportView.as_view(), name="export"),
     ]
