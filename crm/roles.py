@@ -9,7 +9,8 @@ from crm.models import Role
 from tenancy.guards import is_tenant_model
 
 # AGENT works the conversations; every other tenant table is read-only to an agent.
-AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "quickreply"})
+AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "quickreply",
+                          "customerlabel", "conversationnote"})
 # History written by the system only: nobody edits it by hand.
 LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog",
                         "automationrun", "automationschedule"})

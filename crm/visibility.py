@@ -31,6 +31,8 @@ CUSTOMER_PATHS: dict[type[models.Model], str] = {
     crm.OrderItem: "order__customer__",
     crm.Payment: "order__customer__",
     crm.PaymentTransaction: "order__customer__",
+    crm.CustomerLabel: "customer__",
+    crm.ConversationNote: "customer__",
 }
 # Rows that name customers (a phone number, a wa_id, a request payload) with no key to one.
 UNLINKED = frozenset({"campaignrecipient"}) | LOG_MODELS

@@ -17,6 +17,10 @@ from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from crm.models import (
+    AttributeDefinition,
+    ConversationNote,
+    CustomerLabel,
+    Label,
     AddressCollectionSession,
     ApiToken,
     AutomationRule,
@@ -425,6 +429,45 @@ class FlowSessionFactory(DjangoModelFactory):
     rule = factory.SubFactory(AutomationRuleFactory)
     step = "city"
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))
+
+
+class LabelFactory(DjangoModelFactory):
+    """A label of the active organization."""
+
+    class Meta:
+        model = Label
+
+    name = factory.Sequence(lambda n: f"Label {n}")
+
+
+class CustomerLabelFactory(DjangoModelFactory):
+    """A label put on a customer."""
+
+    class Meta:
+        model = CustomerLabel
+
+    customer = factory.SubFactory(CustomerFactory)
+    label = factory.SubFactory(LabelFactory)
+
+
+class AttributeDefinitionFactory(DjangoModelFactory):
+    """A text attribute of the active organization."""
+
+    class Meta:
+        model = AttributeDefinition
+
+    key = factory.Sequence(lambda n: f"field_{n}")
+    label = factory.Sequence(lambda n: f"Field {n}")
+
+
+class ConversationNoteFactory(DjangoModelFactory):
+    """A private note on a conversation."""
+
+    class Meta:
+        model = ConversationNote
+
+    customer = factory.SubFactory(CustomerFactory)
+    body = "Called back, wants a quote"
 
 
 class TemplateFactory(DjangoModelFactory):

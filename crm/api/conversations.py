@@ -13,7 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm.api.contacts import LABEL_PARAMETERS
 from crm.api.views import OrganizationScopedMixin
+from crm.contacts.services import wake_snoozed
 from crm.inbox import events, queries, services
 from crm.inbox.views import event_stream
 from crm.models import Customer, Message
@@ -52,6 +54,14 @@ class ConversationSerializer(serializers.Serializer):
     waiting = serializers.BooleanField(help_text="the customer wrote last")
     assigned_to = _Person(source="customer.user", allow_null=True)
     last_message = _LastMessage(allow_null=True)
+    status = serializers.CharField(source="customer.conversation_status",
+                                   help_text="open, pending, resolved or snoozed")
+    snoozed_until = serializers.DateTimeField(source="customer.snoozed_until", allow_null=True)
+    labels = serializers.SerializerMethodField()
+
+    def get_labels(self, row: queries.Conversation) -> list[str]:
+        """The customer's labels' names."""
+        return [label.name for label in row.labels]
 
     def get_window_open_until(self, row: queries.Conversation) -> Any:
         """When free-form replies stop being allowed (null: the customer never wrote)."""
@@ -81,6 +91,11 @@ class ConversationListView(OrganizationScopedMixin, APIView):
             *FLAGS,
             OpenApiParameter("number", str, description="digits of a business number"),
             OpenApiParameter("q", str, description="search name, phone or WhatsApp id"),
+            *LABEL_PARAMETERS,
+            OpenApiParameter("status", str, enum=Customer.ConversationStatus.values,
+                             description="the conversation's status"),
+            OpenApiParameter("mentions", OpenApiTypes.BOOL,
+                             description="a note of the team mentions me"),
             OpenApiParameter("cursor", str, description="the `next` page's cursor"),
             OpenApiParameter("page_size", int, description=f"1 to {queries.MAX_PAGE_SIZE}"),
         ],
@@ -96,6 +111,7 @@ class ConversationListView(OrganizationScopedMixin, APIView):
                 f"page_size: a whole number from 1 to {queries.MAX_PAGE_SIZE}") from None
         try:
             filters = queries.Filters.from_params(request.query_params)
+            wake_snoozed()  # snoozes that ended open again before the list is read
             page = queries.conversations(request.user, filters,
                                          request.query_params.get("cursor") or None, size)
         except queries.BadRequest as error:  # names the parameter and how to fix it

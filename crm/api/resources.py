@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 
 from crm import models as crm
+from crm.api.contacts import LabelViewSet
 from crm.api.media import MessageViewSet
 from crm.api.numbers import WhatsAppNumberViewSet
 from crm.api.sending import CustomerViewSet
@@ -55,7 +56,8 @@ def _exact(*names: str) -> dict[str, list[str]]:
 
 
 RESOURCES = [
-    Resource(crm.Customer, {**_exact("wa_id", "customer_status", "user", "email"),
+    Resource(crm.Customer, {**_exact("wa_id", "customer_status", "conversation_status", "user",
+                                     "email"),
                             "created_at": RANGE, "last_message_at": RANGE},
              ("created_at", "last_message_at", "name"), base=CustomerViewSet),
     Resource(crm.Message, {**_exact("customer", "type", "sender_type", "from_wa_id", "message_id"),
@@ -109,6 +111,12 @@ RESOURCES = [
     Resource(crm.Flow, _exact("is_active"), ("name", "created_at")),
     Resource(crm.FlowSession, {**_exact("flow", "customer", "rule", "state"),
                                "created_at": RANGE}, base=ReadOnlyTenantViewSet),
+    Resource(crm.Label, _exact("name"), ("name", "created_at"), base=LabelViewSet),
+    Resource(crm.CustomerLabel, {**_exact("customer", "label"), "created_at": RANGE},
+             base=ReadOnlyTenantViewSet),
+    Resource(crm.AttributeDefinition, _exact("key", "type"), ("key", "created_at")),
+    Resource(crm.ConversationNote, {**_exact("customer", "author"), "created_at": RANGE},
+             base=ReadOnlyTenantViewSet),
     Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),

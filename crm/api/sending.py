@@ -14,7 +14,9 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
+from crm.api.contacts import LabelFilter
 from crm.api.parsers import JSONParser
 from crm.api.serializers import serializer_for
 from crm.api.views import TenantViewSet
@@ -85,7 +87,10 @@ class CustomerViewSet(TenantViewSet):
     """Customers, plus `send/` and `read/` on one customer's conversation.
 
     `user` (the assignee) changes only through the inbox's assignment service, by its rules.
+    The list also filters by label (?label=<name>&match=any|all).
     """
+
+    filter_backends = [*api_settings.DEFAULT_FILTER_BACKENDS, LabelFilter]
 
     def perform_create(self, serializer: serializers.Serializer) -> None:
         assignee = serializer.validated_data.pop("user", None)

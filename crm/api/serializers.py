@@ -15,11 +15,17 @@ from crm.automation.flows import check_steps
 from crm.automation.rules import check_rule
 from crm.campaigns.content import check_settings
 from crm.campaigns.errors import InvalidContent
+from crm.contacts.attributes import check_definition
+from crm.contacts.errors import ContactsError
+from crm.contacts.services import check_attributes, check_label, check_unique_label
 from crm.models import (
+    AttributeDefinition,
     AutomationRule,
     Campaign,
+    Customer,
     Flow,
     JobStatus,
+    Label,
     Message,
     Role,
     Template,
@@ -236,7 +242,63 @@ class FlowSerializer(ModelSerializer):
             raise serializers.ValidationError({error.path: [error.problem]}) from None
 
 
-SPECIAL = {User: UserSerializer, Flow: FlowSerializer,
+class CustomerSerializer(ModelSerializer):
+    """A customer; `attributes` checked by the organization's definitions (400 names the key);
+    the conversation status changes through /api/v1/conversations/<id>/status/."""
+
+    class Meta:
+        model = Customer
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "conversation_status", "snoozed_until")
+
+    def validate_attributes(self, values: Any) -> dict[str, Any]:
+        try:
+            cleaned = check_attributes(values)
+        except ContactsError as error:
+            raise serializers.ValidationError({error.field: [error.problem]}) from None
+        return {key: value for key, value in cleaned.items() if value is not None}
+
+
+class LabelSerializer(ModelSerializer):
+    """A label; its name unique in the organization ignoring case (409 when taken)."""
+
+    class Meta:
+        model = Label
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        name = attrs.get("name", getattr(self.instance, "name", None))
+        color = attrs.get("color", getattr(self.instance, "color", None))
+        try:
+            name, color = check_label(name, color)
+        except ContactsError as error:
+            raise serializers.ValidationError({error.field: [error.problem]}) from None
+        check_unique_label(name, exclude=getattr(self.instance, "pk", None))  # DuplicateLabel
+        return {**attrs, "name": name, "color": color}
+
+
+class AttributeDefinitionSerializer(ModelSerializer):
+    """A custom attribute's definition: key, label, type and (for choice) its choices."""
+
+    class Meta:
+        model = AttributeDefinition
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        parts = {name: attrs[name] if name in attrs else getattr(self.instance, name, None)
+                 for name in ("key", "type", "choices")}
+        try:
+            key, choices = check_definition(parts["key"], parts["type"] or "text",
+                                            parts["choices"])
+        except ContactsError as error:
+            raise serializers.ValidationError({error.field: [error.problem]}) from None
+        return {**attrs, "key": key, "choices": choices}
+
+
+SPECIAL = {User: UserSerializer, Flow: FlowSerializer, Customer: CustomerSerializer,
+           Label: LabelSerializer, AttributeDefinition: AttributeDefinitionSerializer,
            Campaign: CampaignSerializer, Template: TemplateSerializer,
            AutomationRule: AutomationRuleSerializer, JobStatus: JobStatusSerializer,
            WhatsAppApiLog: WhatsAppApiLogSerializer,

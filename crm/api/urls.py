@@ -4,6 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from crm.api import schema  # noqa: F401  (registers the token scheme)
+from crm.api.contacts import (
+    ConversationNotesView,
+    ConversationStatusView,
+    CustomerAttributesView,
+    CustomerLabelsView,
+)
 from crm.api.conversations import (
     ConversationEventsView,
     ConversationListView,
@@ -32,6 +38,14 @@ urlpatterns = [
     path("conversations/events/", ConversationEventsView.as_view(), name="api-conversation-events"),
     path("conversations/<uuid:customer_id>/read/", ConversationReadView.as_view(),
          name="api-conversation-read"),
+    path("conversations/<uuid:customer_id>/notes/", ConversationNotesView.as_view(),
+         name="api-conversation-notes"),
+    path("conversations/<uuid:customer_id>/status/", ConversationStatusView.as_view(),
+         name="api-conversation-status"),
+    path("customers/<uuid:customer_id>/labels/", CustomerLabelsView.as_view(),
+         name="api-customer-labels"),
+    path("customers/<uuid:customer_id>/attributes/", CustomerAttributesView.as_view(),
+         name="api-customer-attributes"),
     *campaign_action_urls(),
     *contact_import_urls(),
     path("", include(router.urls)),

@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 
+from crm.contacts import queries as contacts
+from crm.contacts.errors import ContactsError
 from crm.inbox import search
 from crm.models import Customer, Message, QuickReply
 from crm.visibility import visible_customers
@@ -45,10 +47,12 @@ class Filters:
     waiting: bool = False
     number: str = ""  # digits of a business number
     search: str = ""
+    contact: contacts.ContactFilters = contacts.ContactFilters()  # labels, status, mentions
 
     @classmethod
     def from_params(cls, params: Any) -> Filters:
-        """Read ?mine=1&unassigned=1&waiting=1&number=<digits>&q=<text> (from a QueryDict)."""
+        """Read ?mine=1&unassigned=1&waiting=1&number=<digits>&q=<text>, and the contact
+        filters ?label=<name>&match=any|all&status=<status>&mentions=1 (from a QueryDict)."""
         number = params.get("number", "").strip()
         digits = "".join(ch for ch in number if ch.isdigit())
         if number and not digits:
@@ -56,9 +60,13 @@ class Filters:
         search = params.get("q", "").strip()
         if "\x00" in search:  # PostgreSQL refuses NUL in a text parameter
             raise BadRequest("q: remove the NUL character (%00) from the search")
+        try:
+            contact = contacts.ContactFilters.from_params(params)
+        except ContactsError as error:
+            raise BadRequest(str(error)) from None
         return cls(
             mine=_flag(params, "mine"), unassigned=_flag(params, "unassigned"),
-            waiting=_flag(params, "waiting"), number=digits, search=search,
+            waiting=_flag(params, "waiting"), number=digits, search=search, contact=contact,
         )
 
 
@@ -76,6 +84,7 @@ class Conversation:
     customer: Customer
     unread: int
     last_message: Message | None
+    labels: list[Any] = field(default_factory=list)
 
     @property
     def waiting(self) -> bool:
@@ -162,6 +171,7 @@ def page_queryset(
         customers = customers.filter(business_number=filters.number)
     if filters.search:
         customers = customers.filter(search.matching(filters.search))
+    customers = contacts.filtered(customers, filters.contact, user)
     if cursor:
         at, pk = decode_cursor(cursor)
         customers = customers.filter(last_message_at__lte=at).exclude(
@@ -189,9 +199,11 @@ def conversations(
     more = len(rows) > page_size
     rows = rows[:page_size]
     last = Message.objects.in_bulk([row.last_id for row in rows if row.last_id])
+    labels = contacts.labels_by_customer([row.pk for row in rows]) if rows else {}
     return Page(
         conversations=[
-            Conversation(customer=row, unread=row.unread or 0, last_message=last.get(row.last_id))
+            Conversation(customer=row, unread=row.unread or 0, last_message=last.get(row.last_id),
+                         labels=labels.get(row.pk, []))
             for row in rows
         ],
         next_cursor=encode_cursor(rows[-1]) if more else None,

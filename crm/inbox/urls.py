@@ -15,6 +15,10 @@ urlpatterns = [
     path("<uuid:customer_id>/assign/", views.assign, name="assign"),
     path("<uuid:customer_id>/automation/", views.pause_automation, name="pause-automation"),
     path("<uuid:customer_id>/reply/", views.reply, name="reply"),
+    path("<uuid:customer_id>/labels/", views.labels, name="labels"),
+    path("<uuid:customer_id>/attributes/", views.attributes, name="attributes"),
+    path("<uuid:customer_id>/notes/", views.note, name="notes"),
+    path("<uuid:customer_id>/status/", views.status, name="status"),
     path("<uuid:customer_id>/composer/", views.composer, name="composer"),
     path("<uuid:customer_id>/template-fields/", views.template_fields, name="template-fields"),
 ]

@@ -16,6 +16,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.automation import services as automation
+from crm.contacts import queries as contact_queries
+from crm.contacts import services as contacts
+from crm.contacts.errors import ContactsError
 from crm.inbox import events, queries, replies, services
 from crm.inbox.access import inbox_view
 from crm.visibility import agents_limited, visible_event
@@ -25,6 +28,7 @@ from crm.whatsapp.refusals import Refused
 from tenancy.context import tenant_context
 
 PAUSE_HOURS_MAX = 24 * 365  # "talk to a human" for at most a year
+SNOOZE_CHOICES = ((1, "1 hour"), (4, "4 hours"), (24, "1 day"), (72, "3 days"), (168, "1 week"))
 
 
 def bad_request_as_400(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -50,6 +54,7 @@ def _customer(request: HttpRequest, customer_id: uuid.UUID) -> Customer:
 def _list_context(request: HttpRequest) -> dict[str, Any]:
     """The list's page; raises queries.BadRequest on malformed filters (answered 400)."""
     filters = queries.Filters.from_params(request.GET)
+    contacts.wake_snoozed()  # snoozes that ended open again before the list is read
     page = queries.conversations(request.user, filters, request.GET.get("cursor") or None)
     query = request.GET.copy()
     query.pop("cursor", None)
@@ -72,6 +77,9 @@ def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
         "items": queries.thread(customer),
         "waiting": queries.is_waiting(customer),
         "agents": services.agents(),
+        "panel": contact_queries.panel(customer),
+        "statuses": Customer.ConversationStatus.choices,
+        "snooze_choices": SNOOZE_CHOICES,
         "automation_paused_until": (
             customer.automation_paused_until
             if customer.automation_paused_until and customer.automation_paused_until
@@ -92,6 +100,8 @@ def index(request: HttpRequest, customer_id: uuid.UUID | None = None) -> HttpRes
         ],
         "organization": request.inbox_organization,
         "quick_replies": queries.quick_replies(),
+        "labels": contact_queries.all_labels(),
+        "statuses": Customer.ConversationStatus.choices,
     }
     if customer_id is not None:
         context.update(_thread_context(request, _customer(request, customer_id)))
@@ -161,6 +171,61 @@ def pause_automation(request: HttpRequest, customer_id: uuid.UUID) -> HttpRespon
                             status=400)
     automation.pause(customer, timezone.now() + timedelta(hours=hours) if hours else None)
     return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+def contact_change(view: Callable[..., None]) -> Callable[..., HttpResponse]:
+    """A change from the contact panel: the conversation `user` may see, the change made by
+    `view(request, customer)`, then the thread again; a refused change answers 400 saying why."""
+
+    @require_POST
+    @inbox_view
+    @wraps(view)
+    def wrapped(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+        customer = _customer(request, customer_id)
+        try:
+            view(request, customer)
+        except ContactsError as error:
+            return HttpResponse(str(error), status=400, content_type="text/plain")
+        customer.refresh_from_db()
+        return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+    return wrapped
+
+
+@contact_change
+def labels(request: HttpRequest, customer: Customer) -> None:
+    """Put the label `add` on the customer, or take `remove` off."""
+    if name := request.POST.get("add", "").strip():
+        contacts.add_labels(customer, [name], by=request.user)
+    if name := request.POST.get("remove", "").strip():
+        contacts.remove_labels(customer, [name], by=request.user)
+
+
+@contact_change
+def attributes(request: HttpRequest, customer: Customer) -> None:
+    """Set the attributes posted as `attr.<key>` (empty: remove)."""
+    contacts.set_attributes(customer, {
+        name.removeprefix("attr."): value for name, value in request.POST.items()
+        if name.startswith("attr.")}, by=request.user)
+
+
+@contact_change
+def note(request: HttpRequest, customer: Customer) -> None:
+    """Add a private note (`body`; @username mentions an agent)."""
+    contacts.add_note(customer, request.POST.get("body", ""), by=request.user)
+
+
+@contact_change
+def status(request: HttpRequest, customer: Customer) -> None:
+    """Set the conversation's `status`; snoozed for `snooze_hours` (default 24)."""
+    value = request.POST.get("status", "")
+    until = None
+    if value == Customer.ConversationStatus.SNOOZED:
+        hours = request.POST.get("snooze_hours", "24")
+        if hours not in {str(choice) for choice, _ in SNOOZE_CHOICES}:
+            raise ContactsError("snooze_hours", "choose one of the offered durations.")
+        until = timezone.now() + timedelta(hours=int(hours))
+    contacts.set_status(customer, value, until=until, by=request.user)
 
 
 @require_POST

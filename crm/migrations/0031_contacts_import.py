@@ -29,7 +29,7 @@ def _run_on_postgresql(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0024_flows'),
+        ('crm', '0030_contacts_indexes'),
     ]
 
     operations = [

@@ -16,6 +16,12 @@ from crm.models.campaigns import (
     JobStatus,
 )
 from crm.models.catalog import Category, Cost, File, Product, SubCategory
+from crm.models.contacts import (
+    AttributeDefinition,
+    ConversationNote,
+    CustomerLabel,
+    Label,
+)
 from crm.models.customers import (
     AddressCollectionSession,
     Customer,
@@ -43,6 +49,7 @@ from crm.models.organizations import ApiToken, Organization, Role, User
 __all__ = [
     "ApiToken",
     "AddressCollectionSession",
+    "AttributeDefinition",
     "AutomationRule",
     "AutomationRun",
     "AutomationSchedule",
@@ -52,14 +59,17 @@ __all__ = [
     "CampaignRecipient",
     "Category",
     "ContactImport",
+    "ConversationNote",
     "Cost",
     "Customer",
     "CustomerAddress",
+    "CustomerLabel",
     "File",
     "Flow",
     "FlowLog",
     "FlowSession",
     "Job",
+    "Label",
     "JobStatus",
     "Lead",
     "Message",

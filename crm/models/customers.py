@@ -19,6 +19,12 @@ class Customer(TenantModel):
         OPEN = "open"
         RESOLVED = "resolved"
 
+    class ConversationStatus(models.TextChoices):
+        OPEN = "open"
+        PENDING = "pending"
+        RESOLVED = "resolved"
+        SNOOZED = "snoozed"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     wa_id = VarCharField(db_index=True)
     name = VarCharField(null=True, blank=True)
@@ -53,6 +59,16 @@ class Customer(TenantModel):
     # New in the port (crm.0022): "talk to a human": automation leaves the conversation alone
     # until then (NULL: not paused).
     automation_paused_until = models.DateTimeField(null=True, blank=True)
+    # New in the port (crm.0029): custom attributes (keys of the organization's
+    # attribute_definitions, checked by crm.contacts.services) and the team's conversation
+    # status; a snoozed conversation opens again at snoozed_until, any one when the customer
+    # writes. Database defaults: set-based inserts (campaign recipients) fill them too.
+    attributes = models.JSONField(default=dict, blank=True, db_default=models.Value(
+        {}, output_field=models.JSONField()))
+    conversation_status = models.CharField(
+        max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.OPEN,
+        db_default=ConversationStatus.OPEN)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "customers"
@@ -69,6 +85,11 @@ class Customer(TenantModel):
                          name="customers_org_activity_idx"),
             models.Index(fields=["organization", "user", "-last_message_at", "-id"],
                          name="customers_org_user_act_idx"),
+            # The inbox's status filter (crm.0030), and snoozed ones waking up when due.
+            models.Index(fields=["organization", "conversation_status", "-last_message_at", "-id"],
+                         name="customers_org_status_act_idx"),
+            models.Index(fields=["organization", "snoozed_until"], name="customers_snoozed_idx",
+                         condition=models.Q(conversation_status="snoozed")),
         ]
 
     def __str__(self) -> str:

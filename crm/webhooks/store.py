@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from django.db import connections, router
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
 from crm.automation.tasks import queue_after_commit
@@ -20,6 +20,7 @@ from crm.whatsapp.optout import apply_keywords
 from tenancy.context import get_current_organization_id
 
 CUSTOMER_COLUMNS = ("id", "organization_id", "wa_id", "name")
+REOPENED = (Customer.ConversationStatus.RESOLVED, Customer.ConversationStatus.SNOOZED)
 
 
 def lock_key(organization_id: uuid.UUID, wamid: str) -> int:
@@ -77,6 +78,18 @@ def _inbound(message: InboundMessage, to_wa_id: str | None) -> dict[str, object]
     return {"last_inbound_at": message.timestamp, "business_number": to_wa_id}
 
 
+def _reopen() -> dict[str, object]:
+    """The customer wrote: a resolved or snoozed conversation opens again, for the team to look
+    at anew (crm.contacts); decided on the row the UPDATE changes."""
+    again = Q(conversation_status__in=REOPENED)
+    return {
+        "conversation_status": Case(When(again, then=Value(Customer.ConversationStatus.OPEN)),
+                                    default=F("conversation_status")),
+        "snoozed_until": Case(When(again, then=Value(None, output_field=DateTimeField())),
+                              default=F("snoozed_until")),
+    }
+
+
 def _touch(
     seen: Sequence[tuple[Customer, InboundMessage, str | None]], to_wa_id: str | None
 ) -> None:
@@ -96,12 +109,13 @@ def _touch(
             last_interaction_time=message.timestamp,
             last_message_type=message.type[:50],
             **_inbound(message, to_wa_id),
+            **_reopen(),
         )
         if not Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(**changes):
             # Our reply is newer than this (late) message: it still opens the 24-hour window.
             Customer.objects.filter(pk=customer.pk).filter(
                 Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.timestamp)
-            ).update(**_inbound(message, to_wa_id))
+            ).update(**_inbound(message, to_wa_id), **_reopen())
         return
     newer = [(Q(pk=customer.pk) & _newer(message), message) for customer, message, _ in seen]
 
@@ -131,6 +145,7 @@ def _touch(
             *(When(q, then=Value(to_wa_id, output_field=number)) for q, _ in inbound),
             default=F("business_number"),
         ),
+        **_reopen(),
     )
     Customer.objects.filter(pk__in=[customer.pk for customer, _, _ in seen]).update(**changes)
 

@@ -19,19 +19,23 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from crm.models import (
+    AttributeDefinition,
     AutomationRule,
     Campaign,
     CampaignLog,
     CampaignCustomer,
     CampaignRecipient,
     Category,
+    ConversationNote,
     Cost,
     Customer,
     CustomerAddress,
+    CustomerLabel,
     File,
     Flow,
     Job,
     JobStatus,
+    Label,
     Lead,
     Message,
     NumberFlowConfig,
@@ -166,6 +170,8 @@ QUICK_REPLIES = (
     ("Clinic hours", "info", "We are open Monday to Saturday, 10am to 8pm."),
     ("Payment link", "orders", "Here is your secure payment link. It is valid for 24 hours."),
 )
+
+DEMO_LABELS = (("VIP", "#b45309"), ("New lead", "#2563eb"), ("Follow up", "#16a34a"))
 
 
 class Command(BaseCommand):
@@ -308,6 +314,7 @@ class Command(BaseCommand):
             default_storage.save(storage_name(DEMO_PHOTO_ID), ContentFile(demo_photo()))
         self._campaign(org, admin, customers)
         self._orders(org, customers[:2], products)
+        self._contacts(customers, agent)
         for i, customer in enumerate(customers):
             first, _, last = customer.name.partition(" ")
             self._get(Lead, zoho_lead_id=f"demo-{org.code}-{i + 1}", defaults={
@@ -315,6 +322,22 @@ class Command(BaseCommand):
                 "first_name": first, "last_name": last, "city": spec["city"],
                 "lead_source": "WhatsApp", "treatment_name": spec["treatment"].title(),
                 "created_at": self.now})
+
+    def _contacts(self, customers: list[Customer], agent: User) -> None:
+        """Labels, a city attribute and a team note, so the inbox's contact panel shows them."""
+        labels = [self._get(Label, name=name, defaults={"color": color})
+                  for name, color in DEMO_LABELS]
+        self._get(AttributeDefinition, key="preferred_time", defaults={
+            "label": "Preferred time", "type": AttributeDefinition.Type.CHOICE,
+            "choices": ["Morning", "Evening"]})
+        for i, customer in enumerate(customers):
+            self._get(CustomerLabel, customer=customer, label=labels[i % len(labels)])
+            if not customer.attributes:
+                Customer.objects.filter(pk=customer.pk).update(
+                    attributes={"preferred_time": ("Morning", "Evening")[i % 2]})
+        self._get(ConversationNote, customer=customers[0], defaults={
+            "author": agent, "body": f"Prefers a call after six. @{agent.username} follows up.",
+            "mentions": [str(agent.pk)]})
 
     def _customer(
         self, org: Organization, spec: dict[str, Any], i: int, name: str, wa_id: str, agent: User
