@@ -10,10 +10,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
-from crm.models import ContactImport, Customer, Organization, Role
+from crm.contacts.services import add_labels
+from crm.models import ContactImport, Customer, CustomerLabel, Label, Organization, Role
 from tenancy.context import tenant_context, unscoped
 from tests.celery_support import eager  # noqa: F401  (fixture)
-from tests.factories import ContactImportFactory, CustomerFactory
+from tests.factories import AttributeDefinitionFactory, ContactImportFactory, CustomerFactory
 from tests.test_api import client_for, staff
 
 CSV = ("Name,Mobile,City\n"
@@ -159,3 +160,38 @@ def test_the_default_country_is_patched_by_the_org_admin(org_a) -> None:
     assert answer.status_code == 200 and answer.json()["default_country"] == "AE"
     answer = client.patch("/api/v1/organization/", {"default_country": "XX"}, format="json")
     assert answer.status_code == 400 and "default_country" in answer.json()
+
+
+def test_labels_and_attributes_are_imported_checked_and_merged(org_a) -> None:
+    with tenant_context(org_a):
+        AttributeDefinitionFactory(key="city", type="text")
+        AttributeDefinitionFactory(key="visits", type="number")
+        known = CustomerFactory(wa_id="919123456789", attributes={"city": "Delhi", "tier": "x"})
+        add_labels(known, ["Old"])
+    content = ("Phone,Tags,City,Visits\n"
+               "9876543210,\"VIP, new;vip\",Pune,3\n"
+               "9123456789,new,Delhi,\n"
+               "9988776655,,Agra,many\n").encode()
+    mapping = json.dumps({"labels": "Tags", "attributes": {"city": "City", "visits": "Visits"}})
+    client = client_for(staff(org_a))
+    first = _upload(client, content, mapping=mapping).json()
+    assert first["rejected"] == [{"row": 4, "reason": "visits: give a number, such as 42 or 3.5."}]
+    assert (first["created_count"], first["updated_count"], first["unchanged_count"]) == (1, 0, 1)
+    with tenant_context(org_a):
+        rows = {c.wa_id: c for c in Customer.objects.all()}
+        labels = {wa: sorted(CustomerLabel.objects.filter(customer__wa_id=wa)
+                             .values_list("label__name", flat=True)) for wa in rows}
+        assert sorted(Label.objects.values_list("name", flat=True)) == ["Old", "VIP", "new"]
+    assert rows["919876543210"].attributes == {"city": "Pune", "visits": 3}
+    assert rows["919123456789"].attributes == {"city": "Delhi", "tier": "x"}
+    assert labels == {"919876543210": ["VIP", "new"], "919123456789": ["Old", "new"]}
+    again = _upload(client, content, mapping=mapping).json()
+    assert (again["created_count"], again["updated_count"], again["unchanged_count"]) == (0, 0, 2)
+    with tenant_context(org_a):
+        assert CustomerLabel.objects.count() == 4
+
+
+def test_an_undefined_attribute_in_the_mapping_is_a_400(org_a) -> None:
+    mapping = json.dumps({"attributes": {"city": "City"}})
+    answer = _upload(client_for(staff(org_a)), CSV.encode(), mapping=mapping)
+    assert answer.status_code == 400 and "define it first" in answer.json()["mapping"][0]

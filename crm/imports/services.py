@@ -5,10 +5,13 @@ normalised by `phonenumbers` in the organization's default country) and written 
 multi-row INSERT ... ON CONFLICT per batch of settings.CONTACT_IMPORT_BATCH rows, each batch its
 own transaction that also advances the progress. Existing customers (same wa_id) are updated,
 never duplicated, and only where a value differs: a file imported twice changes nothing the
-second time. Small files run in the request; larger ones in a Celery job (crm.imports.tasks).
+second time. Labels are created where missing and added (never removed); attributes are
+checked by the organization's definitions (crm.contacts) and merged into the customer's. Small
+files run in the request; larger ones in a Celery job (crm.imports.tasks).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +20,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.contacts.attributes import clean_value
+from crm.contacts.errors import ContactsError
+from crm.contacts.services import check_label, labels_named
 from crm.imports import reading
 from crm.imports.errors import ImportRefused
 from crm.imports.phones import wa_id
-from crm.models import ContactImport, Organization
+from crm.models import AttributeDefinition, ContactImport, Organization
 from tenancy.context import get_current_organization_id
 
 REJECTED_KEPT = 1000  # rejected rows listed on the import (all are counted)
@@ -33,7 +39,18 @@ class Contact:
     wa_id: str
     name: str | None
     labels: list[str] = field(default_factory=list)
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def _definitions(columns: reading.Mapping) -> dict[str, AttributeDefinition]:
+    """The definitions of the mapped attributes; ImportRefused naming an undefined one."""
+    found = {d.key: d for d in AttributeDefinition.objects.filter(key__in=list(columns.attributes))}
+    for key in columns.attributes:
+        if key not in found:
+            raise ImportRefused("mapping", f"attribute {key[:60]!r}: your organization has no "
+                                "attribute with this key: define it first "
+                                "(/api/v1/attribute-definitions/), or leave it out.")
+    return found
 
 
 def start_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -> ContactImport:
@@ -44,7 +61,7 @@ def start_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -
     header = next(reading.rows(data, fmt), None)
     if not header:
         raise ImportRefused("file", "The file is empty: its first row names the columns.")
-    reading.resolve(header, mapping)
+    _definitions(reading.resolve(header, mapping))
     contact_import = ContactImport.objects.create(
         file_name=name[:255], file_format=fmt, data=data, mapping=mapping)
     if len(data) <= settings.CONTACT_IMPORT_INLINE_BYTES:
@@ -63,6 +80,7 @@ def _read(contact_import: ContactImport, country: str) -> tuple[list[Contact], l
     lines = reading.rows(bytes(contact_import.data or b""), contact_import.file_format)
     header = next(lines, [])
     columns = reading.resolve(header, contact_import.mapping)
+    definitions = _definitions(columns)
     accepted: dict[str, Contact] = {}
     rejected: list[dict] = []
     for number, row in enumerate(lines, start=2):
@@ -73,20 +91,31 @@ def _read(contact_import: ContactImport, country: str) -> tuple[list[Contact], l
         if digits is None:
             rejected.append({"row": number, "reason": reason})
             continue
+        try:
+            labels = _labels(cells[columns.labels]) if columns.labels is not None else []
+            attributes = {key: clean_value(definitions[key], cells[position])
+                          for key, position in columns.attributes.items() if cells[position]}
+        except ContactsError as error:
+            rejected.append({"row": number, "reason": str(error)})
+            continue
         accepted.pop(digits, None)  # keep file order of the row that wins
         accepted[digits] = Contact(
             wa_id=digits,
             name=(cells[columns.name] or None) if columns.name is not None else None,
-            labels=_labels(cells[columns.labels]) if columns.labels is not None else [],
-            attributes={key: cells[position] for key, position in columns.attributes.items()
-                        if cells[position]},
+            labels=labels, attributes=attributes,
         )
     return list(accepted.values()), rejected
 
 
 def _labels(cell: str) -> list[str]:
-    """Labels written in one cell, separated by commas or semicolons."""
-    return [name.strip()[:100] for name in cell.replace(";", ",").split(",") if name.strip()]
+    """Labels written in one cell, separated by commas or semicolons (ContactsError if one is
+    malformed)."""
+    seen: dict[str, str] = {}
+    for name in cell.replace(";", ",").split(","):
+        if name.strip():
+            checked, _ = check_label(name)
+            seen.setdefault(checked.lower(), checked)
+    return list(seen.values())
 
 
 def run_import(contact_import: ContactImport) -> ContactImport:
@@ -108,6 +137,7 @@ def run_import(contact_import: ContactImport) -> ContactImport:
         batch = contacts[start:start + size]
         with transaction.atomic():
             created, updated = write_batch(batch)
+            label_batch(batch)
             _advance(contact_import, len(batch), created, updated)
     ContactImport.objects.filter(pk=contact_import.pk).update(
         status=ContactImport.Status.DONE, data=None, finished_at=timezone.now())
@@ -131,24 +161,53 @@ def write_batch(contacts: Iterable[Contact]) -> tuple[int, int]:
     """Insert new customers and update changed ones, set-based; returns (created, updated)."""
     params: list[Any] = [get_current_organization_id()]
     for contact in contacts:
-        params += [contact.wa_id, contact.name]
-    rows = (len(params) - 1) // 2
+        params += [contact.wa_id, contact.name, json.dumps(contact.attributes)]
+    rows = (len(params) - 1) // 3
     if not rows:
         return 0, 0
     with connection.cursor() as cursor:
-        # One statement per batch; only a differing name counts as (and is) an update, so a
-        # second run of the same file writes nothing.
+        # One statement per batch; only a differing name or attribute counts as (and is) an
+        # update, so a second run of the same file writes nothing.
         cursor.execute(
-            "INSERT INTO customers (id, organization_id, wa_id, name, created_at, "
+            "INSERT INTO customers (id, organization_id, wa_id, name, attributes, created_at, "
             "customer_status) "
-            "SELECT gen_random_uuid(), %s, v.wa_id, v.name, "
+            "SELECT gen_random_uuid(), %s, v.wa_id, v.name, v.attributes, "
             "clock_timestamp() AT TIME ZONE 'utc', 'pending' FROM (VALUES "
-            + ", ".join(["(%s::varchar, %s::varchar)"] * rows) + ") v (wa_id, name) "
-            "ON CONFLICT (organization_id, wa_id) DO UPDATE SET name = EXCLUDED.name "
-            "WHERE EXCLUDED.name IS NOT NULL AND customers.name IS DISTINCT FROM EXCLUDED.name "
+            + ", ".join(["(%s::varchar, %s::varchar, %s::jsonb)"] * rows)
+            + ") v (wa_id, name, attributes) "
+            "ON CONFLICT (organization_id, wa_id) DO UPDATE SET "
+            "name = coalesce(EXCLUDED.name, customers.name), "
+            "attributes = customers.attributes || EXCLUDED.attributes "
+            "WHERE (EXCLUDED.name IS NOT NULL AND customers.name IS DISTINCT FROM EXCLUDED.name) "
+            "OR NOT customers.attributes @> EXCLUDED.attributes "
             "RETURNING (xmax = 0)",
             params,
         )
         results = cursor.fetchall()
     created = sum(1 for (is_new,) in results if is_new)
     return created, len(results) - created
+
+
+def label_batch(contacts: list[Contact]) -> int:
+    """Add the contacts' labels (created where missing), set-based; returns how many were new."""
+    names = list({name.lower(): name for c in contacts for name in c.labels}.values())
+    if not names:
+        return 0
+    ids = {label.name.lower(): label.pk for label in labels_named(names, create=True)}
+    organization_id = get_current_organization_id()
+    params: list[Any] = [organization_id]
+    pairs = 0
+    for contact in contacts:
+        for name in contact.labels:
+            params += [contact.wa_id, ids[name.lower()]]
+            pairs += 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO customer_labels (id, organization_id, customer_id, label_id, created_at) "
+            "SELECT gen_random_uuid(), %s, c.id, v.label_id, clock_timestamp() FROM (VALUES "
+            + ", ".join(["(%s::varchar, %s::uuid)"] * pairs) + ") v (wa_id, label_id) "
+            "JOIN customers c ON c.organization_id = %s AND c.wa_id = v.wa_id "
+            "ON CONFLICT (organization_id, customer_id, label_id) DO NOTHING",
+            [*params, organization_id],
+        )
+        return cursor.rowcount
