@@ -10,9 +10,16 @@ import pytest
 from django.http import StreamingHttpResponse
 from openpyxl import load_workbook
 
+from crm.contacts.services import add_labels
 from crm.models import Organization, Role
 from tenancy.context import tenant_context
-from tests.factories import CustomerFactory, LeadFactory, MessageFactory, OrderItemFactory
+from tests.factories import (
+    AttributeDefinitionFactory,
+    CustomerFactory,
+    LeadFactory,
+    MessageFactory,
+    OrderItemFactory,
+)
 from tests.test_api import client_for, staff
 
 
@@ -76,3 +83,15 @@ def test_an_agent_limited_to_own_chats_exports_only_those(org_a) -> None:
         CustomerFactory()
     rows = _csv(client_for(agent).get("/api/v1/exports/customers/"))
     assert [row[0] for row in rows[1:]] == [str(own.pk)]
+
+
+def test_customers_come_with_labels_and_a_column_per_attribute(org_a) -> None:
+    with tenant_context(org_a):
+        AttributeDefinitionFactory(key="city")
+        AttributeDefinitionFactory(key="visits", type="number")
+        customer = CustomerFactory(attributes={"city": "Pune", "visits": 3})
+        add_labels(customer, ["vip", "new"])
+        CustomerFactory(attributes={})
+    rows = _csv(client_for(staff(org_a)).get("/api/v1/exports/customers/"))
+    assert rows[0][-3:] == ["labels", "city", "visits"]
+    assert sorted(row[-3:] for row in rows[1:]) == [["", "", ""], ["new, vip", "Pune", "3"]]

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.contrib.postgres.aggregates import StringAgg
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 
-from crm.models import Customer, Lead, Message, Order
+from crm.models import AttributeDefinition, Customer, CustomerLabel, Lead, Message, Order
 from crm.visibility import visible_rows
 from tenancy.context import get_current_organization_id, tenant_context
 
@@ -51,12 +52,23 @@ def _text(value: Any) -> Any:
 
 
 def customers(user: Any) -> Table:
-    """The customers the user sees, with their opt-out and activity."""
-    rows = visible_rows(user, Customer.objects.order_by("created_at", "id"))
-    columns = ("id", "wa_id", "name", "email", "customer_status", "created_at",
-               "last_message_at", "marketing_opt_out_at")
-    return Table("customers", columns,
-                 lambda: rows.values_list(*columns).iterator(chunk_size=CHUNK_ROWS))
+    """The customers the user sees, with their labels and one column per attribute."""
+    keys = list(AttributeDefinition.objects.order_by("key").values_list("key", flat=True))
+    labels = Subquery(CustomerLabel.objects.filter(customer=OuterRef("pk")).order_by()
+                      .values("customer").annotate(names=StringAgg(
+                          "label__name", ", ", order_by="label__name")).values("names"))
+    rows = visible_rows(user, Customer.objects.order_by("created_at", "id")).annotate(
+        label_names=labels)
+    columns = ("id", "wa_id", "name", "email", "customer_status", "conversation_status",
+               "created_at", "last_message_at", "marketing_opt_out_at")
+
+    def lines() -> Iterator[tuple[Any, ...]]:
+        for *values, names, attributes in rows.values_list(
+                *columns, "label_names", "attributes").iterator(chunk_size=CHUNK_ROWS):
+            attributes = attributes or {}
+            yield (*values, names or "", *(attributes.get(key) for key in keys))
+
+    return Table("customers", (*columns, "labels", *keys), lines)
 
 
 def conversation(user: Any, customer: Customer) -> Table:
