@@ -53,17 +53,22 @@ def _definitions(columns: reading.Mapping) -> dict[str, AttributeDefinition]:
     return found
 
 
-def start_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -> ContactImport:
-    """Check the file and the mapping (ImportRefused naming the field), store it, and run it:
-    now when small, else queued for a worker. Returns the import."""
+def store_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -> ContactImport:
+    """Check the file and the mapping (ImportRefused naming the field), and store the import."""
     reading.check_size(len(data))
     fmt = reading.file_format(name, fmt)
     header = next(reading.rows(data, fmt), None)
     if not header:
         raise ImportRefused("file", "The file is empty: its first row names the columns.")
     _definitions(reading.resolve(header, mapping))
-    contact_import = ContactImport.objects.create(
+    return ContactImport.objects.create(
         file_name=name[:255], file_format=fmt, data=data, mapping=mapping)
+
+
+def start_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -> ContactImport:
+    """Store the import (store_import) and run it: now when small, else queued for a worker.
+    Returns the import."""
+    contact_import = store_import(name, data, mapping, fmt)
     if len(data) <= settings.CONTACT_IMPORT_INLINE_BYTES:
         run_import(contact_import)
     else:
@@ -118,8 +123,9 @@ def _labels(cell: str) -> list[str]:
     return list(seen.values())
 
 
-def run_import(contact_import: ContactImport) -> ContactImport:
-    """Run a stored import to the end (the job's body); a refused file is marked failed."""
+def run_import(contact_import: ContactImport) -> list[str]:
+    """Run a stored import to the end (the job's body); a refused file is marked failed.
+    Returns the wa_ids of the accepted rows."""
     country = Organization.objects.get(pk=get_current_organization_id()).default_country
     ContactImport.objects.filter(pk=contact_import.pk).update(status=ContactImport.Status.RUNNING)
     try:
@@ -128,7 +134,7 @@ def run_import(contact_import: ContactImport) -> ContactImport:
         ContactImport.objects.filter(pk=contact_import.pk).update(
             status=ContactImport.Status.FAILED, error=str(error), data=None,
             finished_at=timezone.now())
-        return contact_import
+        return []
     ContactImport.objects.filter(pk=contact_import.pk).update(
         total_rows=len(contacts) + len(rejected), processed_rows=len(rejected),
         rejected_count=len(rejected), rejected=rejected[:REJECTED_KEPT])
@@ -141,7 +147,7 @@ def run_import(contact_import: ContactImport) -> ContactImport:
             _advance(contact_import, len(batch), created, updated)
     ContactImport.objects.filter(pk=contact_import.pk).update(
         status=ContactImport.Status.DONE, data=None, finished_at=timezone.now())
-    return contact_import
+    return [contact.wa_id for contact in contacts]
 
 
 def _advance(contact_import: ContactImport, rows: int, created: int, updated: int) -> None:

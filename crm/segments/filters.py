@@ -1,9 +1,10 @@
 """A segment's filters: checked once (check_filters), then applied to customers (apply).
 
-Filters (all optional, combined with AND): labels (the customer has any of them), attributes
-(each key equals the value), last_message_after / last_message_before (dates, the organization's
-customers' last message), source_ad (a click-to-WhatsApp ad id, or "any"), opted_out (true:
-only customers who stopped marketing; false: only those who did not), has_ordered.
+Filters (all optional, combined with AND): labels (the customer has any of them, names in any
+case), attributes (each key equals the value, checked by the organization's attribute
+definitions, so "3" finds the number 3), last_message_after / last_message_before (dates of
+the customer's last message, UTC), source_ad (a click-to-WhatsApp ad id, or "any"), opted_out
+(true: only customers who stopped marketing; false: only those who did not), has_ordered.
 """
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from datetime import date
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 
-from crm.models import Customer, Order, ReferrerTracking
+from crm.contacts.attributes import clean_value
+from crm.contacts.errors import ContactsError
+from crm.models import AttributeDefinition, Customer, CustomerLabel, Order, ReferrerTracking
 from crm.segments.errors import InvalidFilter
 
 KNOWN = ("labels", "attributes", "last_message_after", "last_message_before", "source_ad",
@@ -38,6 +42,22 @@ def _flag(name: str, value: Any) -> bool:
     return value
 
 
+def _attributes(values: dict[Any, Any]) -> dict[str, Any]:
+    """{key: value in its stored shape}; every key an attribute of the organization."""
+    definitions = {d.key: d for d in AttributeDefinition.objects.filter(
+        key__in=[key for key in values if isinstance(key, str)])}
+    checked = {}
+    for key, value in values.items():
+        if key not in definitions:
+            raise InvalidFilter(f"attributes: your organization has no attribute "
+                                f"{str(key)[:60]!r}: define it first, or leave it out.")
+        try:
+            checked[key] = clean_value(definitions[key], value)
+        except ContactsError as error:
+            raise InvalidFilter(f"attributes.{error}") from None
+    return checked
+
+
 def check_filters(filters: Any) -> dict[str, Any]:
     """The filters in their normal form, or InvalidFilter naming the one that is wrong."""
     if not isinstance(filters, dict):
@@ -57,8 +77,7 @@ def check_filters(filters: Any) -> dict[str, Any]:
         elif name == "attributes":
             if not isinstance(value, dict) or len(value) > 50:
                 raise InvalidFilter('attributes: give {"<key>": "<value>"}.')
-            checked[name] = {_text("attributes", key): _text(f"attributes.{key}", str(item))
-                             for key, item in value.items()}
+            checked[name] = _attributes(value)
         elif name in ("last_message_after", "last_message_before"):
             checked[name] = _date(name, value)
         elif name == "source_ad":
@@ -71,6 +90,11 @@ def check_filters(filters: Any) -> dict[str, Any]:
 def apply(customers: QuerySet[Customer], filters: dict[str, Any]) -> QuerySet[Customer]:
     """The customers matching checked filters."""
     condition = Q()
+    if filters.get("labels"):
+        condition &= Exists(CustomerLabel.objects.filter(customer=OuterRef("pk")).annotate(
+            lower=Lower("label__name")).filter(lower__in=[n.lower() for n in filters["labels"]]))
+    if filters.get("attributes"):
+        condition &= Q(attributes__contains=filters["attributes"])
     if "last_message_after" in filters:
         condition &= Q(last_message_at__date__gte=filters["last_message_after"])
     if "last_message_before" in filters:
