@@ -59,7 +59,7 @@ def can_write(user: Any, model: type[models.Model]) -> bool:
 # What an ORG_ADMIN may change on its own organization: settings of how it works, never what
 # identifies it (code, slug: sign-in and URLs) nor whether it is active (platform decisions).
 ORG_ADMIN_ORGANIZATION_FIELDS = ("name", "description", "agents_see_all", "time_zone",
-                                 "business_hours", "agent_reply_grace_minutes")
+                                 "business_hours", "agent_reply_grace_minutes", "default_country")
 
 
 def may_edit_own_organization(user: Any) -> bool:

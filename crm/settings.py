@@ -261,6 +261,13 @@ CAMPAIGN_RETRY_BASE_SECONDS = env.float("CAMPAIGN_RETRY_BASE_SECONDS", default=2
 # Meta's pair limit: about one message to the same customer from one number every 6 seconds.
 CAMPAIGN_PAIR_SECONDS = env.float("CAMPAIGN_PAIR_SECONDS", default=6.0)
 
+# Contact imports (crm.imports): the largest file and row count accepted, files up to this size
+# imported in the request (larger ones in a Celery job), and rows written per statement.
+CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+CONTACT_IMPORT_MAX_ROWS = env.int("CONTACT_IMPORT_MAX_ROWS", default=200_000)
+CONTACT_IMPORT_INLINE_BYTES = env.int("CONTACT_IMPORT_INLINE_BYTES", default=64 * 1024)
+CONTACT_IMPORT_BATCH = env.int("CONTACT_IMPORT_BATCH", default=5000)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

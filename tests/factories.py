@@ -31,6 +31,7 @@ from crm.models import (
     CampaignLog,
     CampaignRecipient,
     Category,
+    ContactImport,
     Cost,
     Customer,
     CustomerAddress,
@@ -52,6 +53,7 @@ from crm.models import (
     QuickReply,
     ReferrerTracking,
     Role,
+    Segment,
     SubCategory,
     Template,
     User,
@@ -376,6 +378,30 @@ class AutomationScheduleFactory(DjangoModelFactory):
     message = factory.SubFactory(MessageFactory)
     customer = factory.SelfAttribute("message.customer")
     due_at = factory.LazyAttribute(lambda o: o.message.timestamp + timedelta(minutes=1))
+
+
+class ContactImportFactory(DjangoModelFactory):
+    """A finished import of a two-row CSV file of the active organization."""
+
+    class Meta:
+        model = ContactImport
+
+    file_name = factory.Sequence(lambda n: f"contacts-{n}.csv")
+    file_format = "csv"
+    status = ContactImport.Status.DONE
+    total_rows = 2
+    processed_rows = 2
+    created_count = 2
+
+
+class SegmentFactory(DjangoModelFactory):
+    """A segment of the active organization's customers who did not opt out."""
+
+    class Meta:
+        model = Segment
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    filters = factory.LazyFunction(lambda: {"opted_out": False})
 
 
 class FlowFactory(DjangoModelFactory):

@@ -162,11 +162,11 @@ def test_org_admin_sets_its_own_organizations_settings(org_a, org_b) -> None:
     assert page.status_code == 200
     assert set(page.context["adminform"].form.fields) == {
         "name", "description", "agents_see_all", "time_zone", "business_hours",
-        "agent_reply_grace_minutes"}
+        "agent_reply_grace_minutes", "default_country"}
     answer = client.post(admin_url(Organization, "change", org_a), {
         "name": "Org A", "description": "", "code": "hijacked", "slug": "hijacked",
         "is_active": "", "time_zone": "Asia/Kolkata", "business_hours": "{}",
-        "agent_reply_grace_minutes": "30"})  # agents_see_all unticked
+        "agent_reply_grace_minutes": "30", "default_country": "IN"})  # agents_see_all unticked
     assert answer.status_code == 302
     with unscoped():
         org_a.refresh_from_db()
@@ -185,7 +185,7 @@ def test_platform_staff_edit_organizations_roles_and_the_catalog(org_a) -> None:
     answer = client.post(admin_url(Organization, "add"),
                          {"name": "Org C", "code": "org-c", "slug": "org-c", "is_active": "on",
                           "time_zone": "Asia/Kolkata", "business_hours": "{}",
-                          "agent_reply_grace_minutes": "30"})
+                          "agent_reply_grace_minutes": "30", "default_country": "IN"})
     assert answer.status_code == 302
     with unscoped():
         role = RoleFactory(name="AUDITOR")

@@ -22,6 +22,7 @@ TENANT_TABLES = {
     "automation_schedules",  # delayed triggers (crm.0023)
     "flows", "flow_sessions",  # guided flows (crm.0024)
     "labels", "customer_labels", "attribute_definitions", "conversation_notes",  # crm.0029
+    "contact_imports", "segments",  # contact imports and segments (crm.0031)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

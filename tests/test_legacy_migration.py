@@ -435,11 +435,12 @@ def test_backwards_removes_only_ours_then_forwards_again(
         forward = migrate(db)
         assert forward.returncode == 0, output(forward)
         assert query(db, "SELECT count(*) FROM pg_class WHERE relrowsecurity "
-                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 11,)]
+                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 13,)]
         # + api_tokens, campaign_customers, automation_rules, automation_runs,
         # automation_schedules, flows, flow_sessions, labels, customer_labels,
-        # attribute_definitions and conversation_notes; + 2 shared-read policies
-        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 11 + 2,)]
+        # attribute_definitions, conversation_notes, contact_imports and segments;
+        # + 2 shared-read policies
+        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 13 + 2,)]
         again = Snapshot.take(db)
     problems = diff(run.after.schema, again.schema, "schema")
     problems += diff(run.after.rows, again.rows, "rows")

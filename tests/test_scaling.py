@@ -37,6 +37,7 @@ PRIMARY_KEYS_CHANGE = {
     "automation_schedules_pkey", "flows_pkey", "flow_sessions_pkey",
     "labels_pkey", "customer_labels_pkey", "attribute_definitions_pkey",
     "conversation_notes_pkey",
+    "contact_imports_pkey", "segments_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

@@ -14,6 +14,8 @@ from rest_framework.views import APIView
 from crm.api.serializers import ModelSerializer
 from crm.api.views import OrganizationScopedMixin
 from crm.automation.hours import InvalidHours, check_business_hours, check_time_zone
+from crm.imports.errors import InvalidCountry
+from crm.imports.phones import check_country
 from crm.models import Organization
 from crm.roles import ORG_ADMIN_ORGANIZATION_FIELDS, is_platform_staff, may_edit_own_organization
 from tenancy.context import get_current_organization_id
@@ -33,6 +35,12 @@ class OrganizationSettingsSerializer(ModelSerializer):
         try:
             return check_time_zone(value)
         except InvalidHours as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def validate_default_country(self, value: Any) -> str:
+        try:
+            return check_country(value)
+        except InvalidCountry as error:
             raise serializers.ValidationError(str(error)) from None
 
     def validate_business_hours(self, value: Any) -> dict[str, Any]:
@@ -61,7 +69,7 @@ class OrganizationView(OrganizationScopedMixin, APIView):
                    summary="Change your organization's settings (ORG_ADMIN)")
     def patch(self, request: Request) -> Response:
         """Change name, description, agents_see_all, time_zone, business_hours or
-        agent_reply_grace_minutes."""
+        agent_reply_grace_minutes, default_country."""
         if not (may_edit_own_organization(request.user) or is_platform_staff(request.user)):
             raise exceptions.PermissionDenied("Only an ORG_ADMIN changes the organization's "
                                               "settings.")

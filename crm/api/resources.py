@@ -18,6 +18,7 @@ from crm.api.views import (
     SharedCatalogViewSet,
     TenantViewSet,
 )
+from crm.segments.views import SegmentViewSet
 
 RANGE = ["exact", "gte", "lte"]
 
@@ -109,6 +110,7 @@ RESOURCES = [
 
 
     Resource(crm.Flow, _exact("is_active"), ("name", "created_at")),
+    Resource(crm.Segment, {}, ("name", "created_at"), base=SegmentViewSet),
     Resource(crm.FlowSession, {**_exact("flow", "customer", "rule", "state"),
                                "created_at": RANGE}, base=ReadOnlyTenantViewSet),
     Resource(crm.Label, _exact("name"), ("name", "created_at"), base=LabelViewSet),

@@ -20,6 +20,7 @@ from crm.api.organization import OrganizationView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
 from crm.campaigns.views import urls as campaign_action_urls
+from crm.imports.views import urls as contact_import_urls
 
 router = DefaultRouter()
 for resource in RESOURCES:
@@ -46,5 +47,6 @@ urlpatterns = [
     path("customers/<uuid:customer_id>/attributes/", CustomerAttributesView.as_view(),
          name="api-customer-attributes"),
     *campaign_action_urls(),
+    *contact_import_urls(),
     path("", include(router.urls)),
 ]

@@ -16,3 +16,11 @@ class CampaignBusy(CampaignActionError):
 
 class InvalidContent(CampaignActionError):
     """The campaign's content is not a message WhatsApp accepts (HTTP 400)."""
+
+
+class AudienceRefused(CampaignActionError):
+    """Customers that cannot be added to the audience; `field` names what to fix (HTTP 400)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -1,6 +1,8 @@
-"""`/api/v1/campaigns/<id>/run/`, `/stop/`, `/resume/` and `/progress/`: thin, services write."""
+"""`/api/v1/campaigns/<id>/run/`, `/stop/`, `/resume/`, `/progress/` and `/audience/`: thin,
+services write."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -9,14 +11,19 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.api.views import OrganizationScopedMixin
-from crm.campaigns import services
-from crm.campaigns.errors import CampaignActionError
+from crm.api.parsers import JSONParser
+from crm.campaigns import audience, services
+from crm.campaigns.errors import AudienceRefused, CampaignActionError
 from crm.campaigns.progress import progress
+from crm.imports import reading
+from crm.imports.errors import ImportRefused
+from crm.imports.views import describe as describe_import
 from crm.models import Campaign, Job
 
 
@@ -78,6 +85,49 @@ class ProgressView(OrganizationScopedMixin, APIView):
         return Response(progress(job))
 
 
+class AudienceView(OrganizationScopedMixin, APIView):
+    """POST customers to add to the campaign's audience: JSON `customer_ids`, `segment` or
+    `label`, or a multipart `file` of contacts (with optional `mapping` JSON and `format`)."""
+
+    model = Campaign  # writing campaigns (ORG_ADMIN) may add to their audience
+    parser_classes = (JSONParser, MultiPartParser)
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
+                   summary="Add customers to the campaign's audience")
+    def post(self, request: Request, pk: str) -> Response:
+        campaign = _campaign(pk)
+        choice = _audience_choice(request)
+        try:
+            answer = audience.add_audience(campaign, choice)
+        except AudienceRefused as error:
+            return Response({error.field: [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        if "import" in answer:
+            answer["import"] = describe_import(answer["import"])
+        return Response(answer)
+
+
+def _audience_choice(request: Request) -> dict[str, Any]:
+    """What the request names, the file read with its name and mapping."""
+    data = request.data
+    if not isinstance(data, dict):
+        raise exceptions.ParseError("Send a JSON object or a multipart form.")
+    choice = {key: data.get(key) for key in ("customer_ids", "segment", "label")}
+    upload = request.FILES.get("file")
+    if upload is not None:
+        try:
+            reading.check_size(upload.size)
+        except ImportRefused as error:
+            raise exceptions.ValidationError({error.field: [str(error)]}) from None
+        try:
+            mapping = json.loads(data.get("mapping") or "{}")
+        except (TypeError, ValueError):
+            raise exceptions.ValidationError({"mapping": ['Give the mapping as JSON, such as '
+                                                          '{"phone": "Mobile"}.']}) from None
+        choice.update(file=upload.name or "audience", data=upload.read(), mapping=mapping,
+                      format=data.get("format"))
+    return choice
+
+
 def urls() -> list[Any]:
     """The routes, for crm/api/urls.py."""
     return [
@@ -85,4 +135,5 @@ def urls() -> list[Any]:
         path("campaigns/<str:pk>/stop/", StopView.as_view(), name="campaign-stop"),
         path("campaigns/<str:pk>/resume/", ResumeView.as_view(), name="campaign-resume"),
         path("campaigns/<str:pk>/progress/", ProgressView.as_view(), name="campaign-progress"),
+        path("campaigns/<str:pk>/audience/", AudienceView.as_view(), name="campaign-audience"),
     ]

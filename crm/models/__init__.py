@@ -1,4 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
+from crm.models.audiences import ContactImport, Segment
 from crm.models.automation import (
     AutomationRule,
     AutomationRun,
@@ -57,6 +58,7 @@ __all__ = [
     "CampaignLog",
     "CampaignRecipient",
     "Category",
+    "ContactImport",
     "ConversationNote",
     "Cost",
     "Customer",
@@ -81,6 +83,7 @@ __all__ = [
     "QuickReply",
     "ReferrerTracking",
     "Role",
+    "Segment",
     "SubCategory",
     "Template",
     "User",

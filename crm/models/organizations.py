@@ -41,6 +41,10 @@ class Organization(models.Model):
         help_text='Per weekday "mon".."sun" a list of ["HH:MM", "HH:MM"] intervals, [] when '
         "closed; {} (not set): always open.",
     )
+    # New in the port (crm.0031), read by contact imports: numbers written without a country
+    # code are of this country (ISO 3166 alpha-2).
+    default_country = models.CharField(
+        max_length=2, default="IN", help_text="ISO 3166 alpha-2 code, such as IN or AE.")
     agent_reply_grace_minutes = models.PositiveIntegerField(
         default=30, help_text="A conversation an agent answered within these minutes is left to "
         "the agent: automation does not answer it.",
@@ -54,10 +58,12 @@ class Organization(models.Model):
         return self.name
 
     def clean(self) -> None:
-        """Refuse an unknown time zone or malformed business hours (the admin's form)."""
+        """Refuse an unknown time zone or country, or malformed business hours (admin form)."""
         from django.core.exceptions import ValidationError
 
         from crm.automation.hours import InvalidHours, check_business_hours, check_time_zone
+        from crm.imports.errors import InvalidCountry
+        from crm.imports.phones import check_country
 
         errors = {}
         try:
@@ -68,6 +74,10 @@ class Organization(models.Model):
             self.business_hours = check_business_hours(self.business_hours)
         except InvalidHours as error:
             errors["business_hours"] = str(error)
+        try:
+            self.default_country = check_country(self.default_country)
+        except InvalidCountry as error:
+            errors["default_country"] = str(error)
         if errors:
             raise ValidationError(errors)
 

@@ -1,0 +1,1 @@
+"""Segments: saved filters over the organization's customers, counted live."""
