@@ -11,6 +11,7 @@ from crm.api.media import MessageViewSet
 from crm.api.numbers import WhatsAppNumberViewSet
 from crm.api.sending import CustomerViewSet
 from crm.api.templates import TemplateViewSet
+from crm.outgoing.views import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from crm.api.views import (
     JobStatusViewSet,
     ReadOnlyTenantViewSet,
@@ -109,6 +110,10 @@ RESOURCES = [
     Resource(crm.Flow, _exact("is_active"), ("name", "created_at")),
     Resource(crm.FlowSession, {**_exact("flow", "customer", "rule", "state"),
                                "created_at": RANGE}, base=ReadOnlyTenantViewSet),
+    Resource(crm.WebhookSubscription, _exact("is_active"), ("created_at", "url"),
+             base=WebhookSubscriptionViewSet),
+    Resource(crm.WebhookDelivery, {**_exact("subscription", "event", "event_id", "state"),
+                                   "created_at": RANGE}, base=WebhookDeliveryViewSet),
     Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),

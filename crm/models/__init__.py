@@ -38,6 +38,7 @@ from crm.models.messaging import (
 )
 from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
+from crm.models.outgoing import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken",
@@ -76,6 +77,8 @@ __all__ = [
     "User",
     "Verification",
     "WhatsAppApiLog",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WhatsAppNumber",
     "ZohoMapping",
     "ZohoPayloadLog",
