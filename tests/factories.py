@@ -51,11 +51,15 @@ from crm.models import (
     SubCategory,
     Template,
     User,
+    WebhookDelivery,
+    WebhookSubscription,
     WhatsAppApiLog,
     WhatsAppNumber,
     ZohoMapping,
     ZohoPayloadLog,
 )
+from crm.outgoing.services import EVENTS
+from crm.outgoing.signing import new_secret
 
 DEFAULT_PASSWORD = "password"
 
@@ -399,6 +403,30 @@ class FlowSessionFactory(DjangoModelFactory):
     rule = factory.SubFactory(AutomationRuleFactory)
     step = "city"
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))
+
+
+class WebhookSubscriptionFactory(DjangoModelFactory):
+    """A subscription of the active organization to every event."""
+
+    class Meta:
+        model = WebhookSubscription
+
+    url = factory.Sequence(lambda n: f"https://hooks.example.com/{n}")
+    events = factory.LazyFunction(lambda: list(EVENTS))
+    secret = factory.LazyFunction(new_secret)
+
+
+class WebhookDeliveryFactory(DjangoModelFactory):
+    """A pending first attempt of a lead.created event."""
+
+    class Meta:
+        model = WebhookDelivery
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event = "lead.created"
+    event_id = factory.LazyFunction(uuid.uuid4)
+    payload = factory.LazyAttribute(lambda o: {"id": str(o.event_id), "event": o.event,
+                                               "data": {"lead": {"first_name": "Asha"}}})
 
 
 class TemplateFactory(DjangoModelFactory):

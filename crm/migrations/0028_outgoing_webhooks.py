@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
             name='WebhookSubscription',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, primary_key=True, serialize=False)),
-                ('url', models.URLField(help_text='http(s) URL of a public address.', max_length=2000)),
+                ('url', models.CharField(help_text='http(s) URL of a public address.', max_length=2000)),
                 ('events', models.JSONField(help_text='For example ["message.received", "lead.created"].')),
                 ('description', models.CharField(blank=True, default='', max_length=200)),
                 ('secret', models.CharField(editable=False, max_length=100)),

@@ -19,7 +19,7 @@ class WebhookSubscription(TenantModel):
     """A URL of the organization's that receives the events it names, signed with `secret`."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
-    url = models.URLField(max_length=2000, help_text="http(s) URL of a public address.")
+    url = models.CharField(max_length=2000, help_text="http(s) URL of a public address.")
     events = models.JSONField(
         help_text='For example ["message.received", "lead.created"].')
     description = models.CharField(max_length=200, blank=True, default="")

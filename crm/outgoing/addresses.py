@@ -68,7 +68,8 @@ def check_url(url: str) -> Target:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UnsafeAddress("Give a valid http(s) URL, such as https://example.com/hooks.") from None
+        raise UnsafeAddress("Give a valid http(s) URL, such as "
+                            "https://example.com/hooks.") from None
     if parts.scheme not in SCHEMES or not parts.hostname:
         raise UnsafeAddress("Give an http or https URL with a host, such as "
                             "https://example.com/hooks.")

@@ -53,12 +53,15 @@ def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
             "POST", target.pinned_url, content=body, extensions=extensions,
             headers={**headers, "Host": target.host_header, "User-Agent": USER_AGENT,
                      "Content-Type": "application/json"})
-        with client.send(request, stream=True) as response:
+        response = client.send(request, stream=True)
+        try:
             received = b""
             for chunk in response.iter_bytes():
                 received += chunk
                 if len(received) >= ANSWER_BYTES:
                     break
+        finally:
+            response.close()
     # The host only: a path or query may carry the receiver's own token.
     logger.info("webhook to %s answered %s", target.host, response.status_code)
     return Answer(response.status_code, received[:ANSWER_BYTES].decode("utf-8", "replace"),
