@@ -8,6 +8,7 @@ import random
 import time
 import uuid
 from datetime import timedelta
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -75,19 +76,27 @@ def reactivated(subscription: WebhookSubscription, was_active: bool) -> None:
 def emit(event: str, data: dict[str, Any]) -> None:
     """Deliver `event` with `data` to every active subscription of the active organization that
     wants it: a delivery row each now, sent by Celery once the transaction commits."""
+    emit_each(event, [data])
+
+
+def emit_each(event: str, items: Sequence[dict[str, Any]]) -> None:
+    """`emit` once per item of `items` (a batch: the subscriptions are read once)."""
     if event not in EVENTS:
         raise ValueError(f"unknown outgoing event {event!r}")
     wanted = [s for s in WebhookSubscription.objects.filter(is_active=True).only("id", "events")
               if isinstance(s.events, list) and event in s.events]
-    if not wanted:
+    if not wanted or not items:
         return
-    event_id = uuid.uuid4()
-    payload = {"id": str(event_id), "event": event, "created_at": timezone.now().isoformat(),
-               "organization": str(get_current_organization_id()),
-               "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder))}
-    rows = WebhookDelivery.objects.bulk_create([
-        WebhookDelivery(subscription=s, event=event, event_id=event_id, payload=payload)
-        for s in wanted])
+    organization, now = str(get_current_organization_id()), timezone.now().isoformat()
+    rows = []
+    for data in items:
+        event_id = uuid.uuid4()
+        payload = {"id": str(event_id), "event": event, "created_at": now,
+                   "organization": organization,
+                   "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder))}
+        rows += [WebhookDelivery(subscription=s, event=event, event_id=event_id, payload=payload)
+                 for s in wanted]
+    rows = WebhookDelivery.objects.bulk_create(rows)
     from crm.outgoing.tasks import queue_after_commit  # tasks import services, not the reverse
 
     queue_after_commit([row.pk for row in rows])

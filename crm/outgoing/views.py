@@ -33,9 +33,9 @@ class WebhookSubscriptionSerializer(ModelSerializer):
     class Meta:
         model = WebhookSubscription
         fields = ("id", "url", "events", "description", "is_active", "consecutive_failures",
-                  "disabled_reason", "created_at", "updated_at")
+                  "disabled_reason", "created_at", "updated_at", "organization")
         read_only_fields = ("id", "consecutive_failures", "disabled_reason", "created_at",
-                            "updated_at")
+                            "updated_at", "organization")
 
     def validate_url(self, value: str) -> str:
         return self._checked(lambda: services.check_subscription_url(value))
@@ -83,7 +83,8 @@ class WebhookDeliverySerializer(ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = ("id", "subscription", "event", "event_id", "payload", "attempt", "state",
-                  "status_code", "answer", "error", "next_try_at", "created_at", "updated_at")
+                  "status_code", "answer", "error", "next_try_at", "created_at", "updated_at",
+                  "organization")
         read_only_fields = fields
 
 
