@@ -10,5 +10,6 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Connect the inbox's signal receivers (crm.inbox.signals)."""
+        """Connect the signal receivers of the inbox and of outgoing webhooks."""
         from crm.inbox import signals  # noqa: F401
+        from crm.outgoing import signals as outgoing_signals  # noqa: F401

@@ -267,6 +267,16 @@ CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=20 * 1024
 CONTACT_IMPORT_MAX_ROWS = env.int("CONTACT_IMPORT_MAX_ROWS", default=200_000)
 CONTACT_IMPORT_INLINE_BYTES = env.int("CONTACT_IMPORT_INLINE_BYTES", default=64 * 1024)
 CONTACT_IMPORT_BATCH = env.int("CONTACT_IMPORT_BATCH", default=5000)
+# Outgoing webhooks (crm.outgoing): per attempt a timeout (connect: at most 5 s); attempts per
+# event, the first wait before a retry (doubling, with jitter, at most OUTGOING_WEBHOOKS_MAX_WAIT),
+# and failed attempts in a row after which a subscription is turned off. Loopback addresses are
+# refused like private ones unless allowed (tests and the bin/run demo, whose receiver is local).
+OUTGOING_WEBHOOKS_TIMEOUT = env.float("OUTGOING_WEBHOOKS_TIMEOUT", default=10.0)
+OUTGOING_WEBHOOKS_MAX_ATTEMPTS = env.int("OUTGOING_WEBHOOKS_MAX_ATTEMPTS", default=6)
+OUTGOING_WEBHOOKS_BACKOFF = env.float("OUTGOING_WEBHOOKS_BACKOFF", default=30.0)
+OUTGOING_WEBHOOKS_MAX_WAIT = env.float("OUTGOING_WEBHOOKS_MAX_WAIT", default=3600.0)
+OUTGOING_WEBHOOKS_DISABLE_AFTER = env.int("OUTGOING_WEBHOOKS_DISABLE_AFTER", default=15)
+OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = env.bool("OUTGOING_WEBHOOKS_ALLOW_LOOPBACK", default=DEMO)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -57,11 +57,15 @@ from crm.models import (
     SubCategory,
     Template,
     User,
+    WebhookDelivery,
+    WebhookSubscription,
     WhatsAppApiLog,
     WhatsAppNumber,
     ZohoMapping,
     ZohoPayloadLog,
 )
+from crm.outgoing.services import EVENTS
+from crm.outgoing.signing import new_secret
 
 DEFAULT_PASSWORD = "password"
 
@@ -468,6 +472,31 @@ class ConversationNoteFactory(DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     body = "Called back, wants a quote"
+
+
+class WebhookSubscriptionFactory(DjangoModelFactory):
+    """A subscription of the active organization to every event."""
+
+    class Meta:
+        model = WebhookSubscription
+
+    # A public address as such: checking it needs no DNS.
+    url = factory.Sequence(lambda n: f"https://93.184.216.34/hooks/{n}")
+    events = factory.LazyFunction(lambda: list(EVENTS))
+    secret = factory.LazyFunction(new_secret)
+
+
+class WebhookDeliveryFactory(DjangoModelFactory):
+    """A pending first attempt of a lead.created event."""
+
+    class Meta:
+        model = WebhookDelivery
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event = "lead.created"
+    event_id = factory.LazyFunction(uuid.uuid4)
+    payload = factory.LazyAttribute(lambda o: {"id": str(o.event_id), "event": o.event,
+                                               "data": {"lead": {"first_name": "Asha"}}})
 
 
 class TemplateFactory(DjangoModelFactory):

@@ -30,7 +30,7 @@ from tests.factories import ALL_FACTORIES, UserFactory, model_of
 
 FACTORIES = {model_of(f): f for f in ALL_FACTORIES}
 TENANT = [r for r in RESOURCES if r.base is not SharedCatalogViewSet]
-WRITABLE = [r for r in TENANT if r.base is not ReadOnlyTenantViewSet]
+WRITABLE = [r for r in TENANT if not issubclass(r.base, ReadOnlyTenantViewSet)]
 # Templates are created on Meta first (tests/test_whatsapp_templates.py covers that).
 CREATABLE = [r for r in WRITABLE if r.model is not Template]
 REFERENCES = [(r, fk.name) for r in WRITABLE for fk in tenant_foreign_keys(r.model)
@@ -130,7 +130,7 @@ def test_list_is_paginated_and_holds_only_own_rows(resource, api_a, org_a, org_b
 def test_another_organizations_object_is_404(resource, api_a, org_b) -> None:
     theirs = make(resource.model, org_b)
     url = detail_url(resource, theirs)
-    methods = ("get",) if resource.base is ReadOnlyTenantViewSet else (
+    methods = ("get",) if issubclass(resource.base, ReadOnlyTenantViewSet) else (
         "get", "patch", "put", "delete")
     for method in methods:
         missing = getattr(api_a, method)(missing_url(resource), {}, format="json")

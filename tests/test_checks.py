@@ -23,6 +23,7 @@ TENANT_TABLES = {
     "flows", "flow_sessions",  # guided flows (crm.0024)
     "labels", "customer_labels", "attribute_definitions", "conversation_notes",  # crm.0029
     "contact_imports", "segments",  # contact imports and segments (crm.0031)
+    "webhook_subscriptions", "webhook_deliveries",  # outgoing webhooks (crm.0028)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

@@ -38,6 +38,7 @@ PRIMARY_KEYS_CHANGE = {
     "labels_pkey", "customer_labels_pkey", "attribute_definitions_pkey",
     "conversation_notes_pkey",
     "contact_imports_pkey", "segments_pkey",
+    "webhook_subscriptions_pkey", "webhook_deliveries_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

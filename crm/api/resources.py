@@ -12,6 +12,7 @@ from crm.api.media import MessageViewSet
 from crm.api.numbers import WhatsAppNumberViewSet
 from crm.api.sending import CustomerViewSet
 from crm.api.templates import TemplateViewSet
+from crm.outgoing.views import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from crm.api.views import (
     JobStatusViewSet,
     ReadOnlyTenantViewSet,
@@ -119,6 +120,10 @@ RESOURCES = [
     Resource(crm.AttributeDefinition, _exact("key", "type"), ("key", "created_at")),
     Resource(crm.ConversationNote, {**_exact("customer", "author"), "created_at": RANGE},
              base=ReadOnlyTenantViewSet),
+    Resource(crm.WebhookSubscription, _exact("is_active"), ("created_at", "url"),
+             base=WebhookSubscriptionViewSet),
+    Resource(crm.WebhookDelivery, {**_exact("subscription", "event", "event_id", "state"),
+                                   "created_at": RANGE}, base=WebhookDeliveryViewSet),
     Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),

@@ -45,6 +45,7 @@ from crm.models.messaging import (
 )
 from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
+from crm.models.outgoing import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken",
@@ -89,6 +90,8 @@ __all__ = [
     "User",
     "Verification",
     "WhatsAppApiLog",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WhatsAppNumber",
     "ZohoMapping",
     "ZohoPayloadLog",

@@ -19,6 +19,7 @@ from django.db.models import Q
 from crm.shared_state import connection, key
 from crm.inbox import events
 from crm.models import Message
+from crm.outgoing import emit, payloads
 from crm.webhooks.payload import StatusUpdate
 from crm.whatsapp.errors import OptedOutError
 from crm.whatsapp.optout import opt_out_recipient_of
@@ -57,6 +58,7 @@ def apply_status(update: StatusUpdate) -> Outcome:
         if failed and update.error_code in OptedOutError.codes:
             opt_out_recipient_of(update.wamid, update.timestamp)
         events.publish(events.STATUS, message_id=update.wamid, status=update.status)
+        emit("message.status", payloads.message_status(update))
         return Outcome.APPLIED
     # Only when nothing moved: was the status stale, or is the message not stored (yet)?
     if Message.objects.filter(message_id=update.wamid).exists():
