@@ -34,7 +34,7 @@ keys_migration = importlib.import_module("crm.migrations.0011_same_tenant_keys")
 later_migrations = [
     module for module in (importlib.import_module(f"crm.migrations.{path.stem}") for path in
                           sorted(Path(keys_migration.__file__).parent.glob("0*.py"))
-                          if path.stem > "0011")
+                          if int(path.stem[:4]) > 11)
     if hasattr(module, "KEYS")]
 LATER_KEYS = {f"{table}_{column}_same_org_fk": True
               for later in later_migrations for table, column, _ in later.KEYS}
