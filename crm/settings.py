@@ -196,6 +196,15 @@ WHATSAPP_GRAPH_BACKOFF = env.float("WHATSAPP_GRAPH_BACKOFF", default=0.5)
 # How long each process remembers which organization owns a receiving number (0: never).
 WHATSAPP_NUMBER_CACHE_SECONDS = env.int("WHATSAPP_NUMBER_CACHE_SECONDS", default=30)
 
+# Zoho CRM (leads): the accounts (OAuth) and API roots, `{domain}` filled with the organization's
+# data centre (zoho.in, zoho.com, ...; a fake's plain URL in tests and the demo), per-call timeout,
+# and the push task's retries (back-off doubling from ZOHO_RETRY_BACKOFF seconds).
+ZOHO_ACCOUNTS_URL = env("ZOHO_ACCOUNTS_URL", default="https://accounts.{domain}")
+ZOHO_API_URL = env("ZOHO_API_URL", default="https://www.zohoapis.{domain}")
+ZOHO_TIMEOUT = env.float("ZOHO_TIMEOUT", default=10.0)
+ZOHO_PUSH_RETRIES = env.int("ZOHO_PUSH_RETRIES", default=5)
+ZOHO_RETRY_BACKOFF = env.int("ZOHO_RETRY_BACKOFF", default=30)
+
 # The agent inbox (/inbox/): its live events go over Redis pub/sub, one channel per organization.
 INBOX_REDIS_URL = env("INBOX_REDIS_URL", default="redis://127.0.0.1:6379/0")
 INBOX_EVENTS_PREFIX = env("INBOX_EVENTS_PREFIX", default="wbcrm:inbox")

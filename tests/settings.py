@@ -45,3 +45,7 @@ INBOX_STREAM_SECONDS = 10.0
 WHATSAPP_GRAPH_URL = os.environ.get("WBCRM_TEST_GRAPH_URL", "http://127.0.0.1:9")
 # The fakes serve media downloads from their own origin.
 WHATSAPP_MEDIA_ORIGINS = [WHATSAPP_GRAPH_URL]
+
+# Tests never reach Zoho: the fake answers (crm.zoho.client.use_transport), or nothing listens.
+ZOHO_ACCOUNTS_URL = "http://127.0.0.1:9/accounts"
+ZOHO_API_URL = "http://127.0.0.1:9/api"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,7 @@ from crm.models import (
     Campaign,
     Flow,
     JobStatus,
+    Lead,
     Message,
     Role,
     Template,
@@ -236,7 +238,19 @@ class FlowSerializer(ModelSerializer):
             raise serializers.ValidationError({error.path: [error.problem]}) from None
 
 
-SPECIAL = {User: UserSerializer, Flow: FlowSerializer,
+class LeadSerializer(ModelSerializer):
+    """A lead; zoho_lead_id may be left out (a local stand-in until the push stores Zoho's id),
+    and where its push to Zoho stands is read-only."""
+
+    zoho_lead_id = serializers.CharField(default=lambda: f"local-{uuid.uuid4()}")
+
+    class Meta:
+        model = Lead
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "updated_at")
+
+
+SPECIAL = {User: UserSerializer, Lead: LeadSerializer, Flow: FlowSerializer,
            Campaign: CampaignSerializer, Template: TemplateSerializer,
            AutomationRule: AutomationRuleSerializer, JobStatus: JobStatusSerializer,
            WhatsAppApiLog: WhatsAppApiLogSerializer,
