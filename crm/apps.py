@@ -10,5 +10,7 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Connect the inbox's signal receivers (crm.inbox.signals)."""
+        """Connect the inbox's signal receivers (crm.inbox.signals); register the integrations."""
         from crm.inbox import signals  # noqa: F401
+        from crm.payments import razorpay  # noqa: F401
+        from crm.zoho import provider  # noqa: F401

@@ -4,6 +4,7 @@ from crm.admin import (  # noqa: F401  (registers the model admins)
     automation,
     campaigns,
     catalog,
+    credentials,
     customers,
     integrations,
     messaging,

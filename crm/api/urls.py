@@ -9,6 +9,8 @@ from crm.api.conversations import (
     ConversationListView,
     ConversationReadView,
 )
+from crm.api.integrations import IntegrationTestView, IntegrationView
+from crm.integrations import registry
 from crm.api.media import MediaUploadView
 from crm.api.organization import OrganizationView
 from crm.api.resources import RESOURCES
@@ -32,6 +34,11 @@ urlpatterns = [
     path("conversations/events/", ConversationEventsView.as_view(), name="api-conversation-events"),
     path("conversations/<uuid:customer_id>/read/", ConversationReadView.as_view(),
          name="api-conversation-read"),
+    # One route per registered provider (crm.integrations.registry): any other name is a 404.
+    *(path(f"integrations/{name}/", IntegrationView.as_view(), {"provider": name},
+           name=f"api-integration-{name}") for name in registry.names()),
+    *(path(f"integrations/{name}/test/", IntegrationTestView.as_view(), {"provider": name},
+           name=f"api-integration-test-{name}") for name in registry.names()),
     *campaign_action_urls(),
     *lead_action_urls(),
     path("", include(router.urls)),

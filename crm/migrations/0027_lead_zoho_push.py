@@ -11,7 +11,7 @@ import crm.fields
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0024_flows'),
+        ('crm', '0025_integration_credentials'),
     ]
 
     operations = [

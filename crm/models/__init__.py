@@ -15,6 +15,7 @@ from crm.models.campaigns import (
     JobStatus,
 )
 from crm.models.catalog import Category, Cost, File, Product, SubCategory
+from crm.models.credentials import IntegrationCredential
 from crm.models.customers import (
     AddressCollectionSession,
     Customer,
@@ -54,6 +55,7 @@ __all__ = [
     "Customer",
     "CustomerAddress",
     "File",
+    "IntegrationCredential",
     "Flow",
     "FlowLog",
     "FlowSession",
