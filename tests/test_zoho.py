@@ -18,6 +18,7 @@ from django.db import connections
 from django.utils import timezone
 
 from bench.fake_zoho import Call, FakeZoho, FakeZohoServer
+from crm import shared_state
 from crm.automation import actions
 from crm.celery import app
 from crm.automation.errors import InvalidRule
@@ -267,6 +268,19 @@ def test_the_hand_push_answers_with_zohos_outcome(fake_zoho, org_a) -> None:
     assert api.post(f"{URL}not-an-id/push/").status_code == 404
 
 
+def test_a_lead_is_pushed_by_one_push_at_a_time(fake_zoho, org_a) -> None:
+    configure(org_a)
+    lead = new_lead(org_a)
+    held = shared_state.connection().lock(shared_state.key("zoho", org_a.pk, "lead", lead.pk))
+    assert held.acquire(blocking=False)
+    try:
+        answer = client_for(staff(org_a)).post(f"{URL}{lead.pk}/push/")
+    finally:
+        held.release()
+    assert answer.status_code == 202 and "being pushed" in answer.json()["detail"]
+    assert fake_zoho.calls == [] and stored(org_a, lead).zoho_push_status == "queued"
+
+
 def test_zoho_unreachable_is_unavailable(org_a, redis_keys) -> None:
     configure(org_a)
     with pytest.raises(Unavailable), tenant_context(org_a):
@@ -296,6 +310,24 @@ def test_no_token_or_secret_in_logs_payload_logs_or_answers(fake_zoho, org_a, ca
         "/api/v1/zoho-payload-logs/", URL, "/api/v1/integrations/zoho/"))
     for secret in (REFRESH, CLIENT_SECRET, *issued):
         assert secret not in rows and secret not in caplog.text and secret not in answers
+
+
+def test_the_integration_test_call_buys_a_token_and_says_why_not(fake_zoho, org_a) -> None:
+    api = client_for(staff(org_a))
+    body = {"client_id": "1000.CLIENT", "client_secret": CLIENT_SECRET, "refresh_token": REFRESH,
+            "domain": "zoho.in"}
+    assert api.put("/api/v1/integrations/zoho/", body, format="json").status_code == 200
+    assert api.post("/api/v1/integrations/zoho/test/").json()["status"] == "ok"
+    assert len(fake_zoho.token_calls()) == 1
+    fake_zoho.revoke()
+    answer = api.post("/api/v1/integrations/zoho/test/").json()
+    assert answer["status"] == "broken" and "invalid_code" in answer["status_reason"]
+    api.put("/api/v1/integrations/zoho/", {**body, "domain": "example.com"}, format="json")
+    answer = api.post("/api/v1/integrations/zoho/test/").json()
+    assert answer["status"] == "broken" and "zoho.in" in answer["status_reason"]
+    page = signed_in(make_staff(org_a, Role.ORG_ADMIN)).get(
+        admin_url(IntegrationCredential)).content.decode()
+    assert "not a Zoho data centre" in page and CLIENT_SECRET not in page
 
 
 # -- automation ----------------------------------------------------------------------------------

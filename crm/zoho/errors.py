@@ -22,11 +22,24 @@ class Broken(ZohoError):
 
     status = 409
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"Zoho CRM refused the organization's credentials ({reason}): store a "
-                         "new refresh token at PUT /api/v1/integrations/zoho/; waiting leads are "
-                         "pushed then.")
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        super().__init__(message or (
+            f"Zoho CRM refused the organization's credentials ({reason}): store a new refresh "
+            "token at PUT /api/v1/integrations/zoho/; waiting leads are pushed then."))
         self.reason = reason
+
+
+class AlreadyPushed(ZohoError):
+    """The lead is in Zoho already."""
+
+    status = 409
+
+
+class InProgress(ZohoError):
+    """Another push of the same lead is running."""
+
+    retryable = True
+    status = 409
 
 
 class Unavailable(ZohoError):

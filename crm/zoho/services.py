@@ -3,11 +3,12 @@
 A push takes the lead's lock in Redis (one push of a lead at a time, so Zoho never gets it twice),
 buys or reuses the access token (crm.zoho.oauth), and stores Zoho's id in `zoho_lead_id`. Refused
 credentials mark the integration broken, which the ORG_ADMIN sees, and the lead waits until the
-credentials are replaced (crm.zoho.signals queues the waiting leads then).
+credentials are replaced (crm.zoho.provider queues the waiting leads then).
 """
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from django.utils import timezone
 from redis.exceptions import LockError
@@ -18,34 +19,21 @@ from crm.integrations.credentials import Credentials
 from crm.models import Customer, IntegrationCredential, Lead
 from crm.zoho import mapping, oauth
 from crm.zoho.client import ZohoClient
-from crm.zoho.errors import Broken, ExpiredToken, NotConfigured, Rejected, ZohoError
+from crm.zoho.errors import (
+    AlreadyPushed,
+    Broken,
+    ExpiredToken,
+    InProgress,
+    NotConfigured,
+    Rejected,
+    ZohoError,
+)
 
 logger = logging.getLogger("crm.zoho")
 
 PROVIDER = "zoho"
-LEAD_LOCK_SECONDS = 60  # longer than a push's two calls take (ZOHO_TIMEOUT each)
+LEAD_LOCK_SECONDS = 120  # longer than a push takes: three calls (ZOHO_TIMEOUT) and a lock wait
 Push = Lead.ZohoPush
-
-
-class AlreadyPushed(ZohoError):
-    """The lead is in Zoho already."""
-
-    status = 409
-
-
-class InProgress(ZohoError):
-    """Another push of the same lead is running."""
-
-    retryable = True
-    status = 409
-
-
-def ready() -> Credentials | None:
-    """The organization's Zoho credentials when they are stored and not known to be refused."""
-    credentials = integration.load(PROVIDER)
-    if credentials is None or credentials.status == IntegrationCredential.Status.BROKEN:
-        return None
-    return credentials
 
 
 def _set(lead: Lead, status: str, error: str | None = None) -> None:
@@ -60,7 +48,7 @@ def push_later(lead: Lead) -> None:
     if credentials is None:
         return
     if credentials.status == IntegrationCredential.Status.BROKEN:
-        _set(lead, Push.WAITING, str(Broken(_stored_reason())))
+        _set(lead, Push.WAITING, str(_stored_broken()))
         return
     queue(lead)
 
@@ -79,15 +67,17 @@ def push_lead(lead: Lead) -> Lead:
     credentials = integration.load(PROVIDER)
     if credentials is None:
         raise NotConfigured()
-    organization = credentials.organization_id
-    try:
-        with shared_state.connection().lock(shared_state.key("zoho", organization, "lead",
-                                                             lead.pk),
-                                            timeout=LEAD_LOCK_SECONDS, blocking_timeout=0.1):
-            return _push_locked(lead, credentials)
-    except LockError:
+    lock = shared_state.connection().lock(
+        shared_state.key("zoho", credentials.organization_id, "lead", lead.pk),
+        timeout=LEAD_LOCK_SECONDS)
+    if not lock.acquire(blocking=False):
         raise InProgress("This lead is being pushed to Zoho right now: look at it again in a "
-                         "minute.") from None
+                         "minute.")
+    try:
+        return _push_locked(lead, credentials)
+    finally:
+        with suppress(LockError):  # expired during a very slow push: nothing of ours to free
+            lock.release()
 
 
 def _push_locked(lead: Lead, credentials: Credentials) -> Lead:
@@ -95,7 +85,7 @@ def _push_locked(lead: Lead, credentials: Credentials) -> Lead:
     if lead.zoho_push_status == Push.PUSHED:
         raise AlreadyPushed(f"This lead is in Zoho CRM already (id {lead.zoho_lead_id}).")
     if credentials.status == IntegrationCredential.Status.BROKEN:
-        error = Broken(_stored_reason())
+        error = _stored_broken()
         _set(lead, Push.WAITING, str(error))
         raise error
     record = mapping.to_record(lead)
@@ -112,8 +102,7 @@ def _push_locked(lead: Lead, credentials: Credentials) -> Lead:
                                          record)
     except Broken as error:
         oauth.forget(credentials)
-        integration.mark_broken(PROVIDER, f"Zoho refused the credentials ({error.reason}): "
-                                "store a new refresh token; waiting leads are pushed then.")
+        integration.mark_broken(PROVIDER, str(error))
         logger.warning("Zoho credentials of organization %s refused: %s", credentials
                        .organization_id, error.reason)
         _set(lead, Push.WAITING, str(error))
@@ -129,9 +118,10 @@ def _push_locked(lead: Lead, credentials: Credentials) -> Lead:
     return lead
 
 
-def _stored_reason() -> str:
+def _stored_broken() -> Broken:
+    """Broken with the reason stored when the credentials were refused."""
     row = IntegrationCredential.objects.filter(provider=PROVIDER).first()
-    return row.status_reason if row and row.status_reason else "broken"
+    return Broken("broken", row.status_reason if row and row.status_reason else None)
 
 
 def give_up(lead_id: str, error: ZohoError) -> None:

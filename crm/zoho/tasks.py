@@ -10,7 +10,7 @@ from django.db import transaction
 
 from crm.models import Lead
 from crm.zoho import services
-from crm.zoho.errors import ZohoError
+from crm.zoho.errors import AlreadyPushed, ZohoError
 from tenancy.context import get_current_organization_id, tenant_context
 
 
@@ -28,7 +28,7 @@ def push_lead(self: Task, lead_id: str) -> str:
         return "gone"  # deleted, or not this organization's
     try:
         services.push_lead(lead)
-    except services.AlreadyPushed:
+    except AlreadyPushed:
         return "pushed"
     except ZohoError as error:
         if not error.retryable:
