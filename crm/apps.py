@@ -10,6 +10,9 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Connect the signal receivers of the inbox and of outgoing webhooks."""
+        """Connect the signal receivers (the inbox's, outgoing webhooks'); register the
+        integrations."""
         from crm.inbox import signals  # noqa: F401
         from crm.outgoing import signals as outgoing_signals  # noqa: F401
+        from crm.payments import razorpay  # noqa: F401
+        from crm.zoho import provider  # noqa: F401

@@ -15,7 +15,7 @@ AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "qui
 LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog",
                         "automationrun", "automationschedule", "webhookdelivery"})
 # What agents do not see in the back office: system history and API credentials.
-AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken", "webhooksubscription"}
+AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken", "webhooksubscription", "integrationcredential"}
 # Shared tables an organization's staff may read (the rest are platform-only).
 CATALOG_MODELS = frozenset({"category", "subcategory", "product", "cost", "file"})
 

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,6 +25,28 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (or DEBUG=true for "
         "local development only)."
     )
+# Integration secrets (Razorpay, Zoho) are encrypted at rest with these Fernet keys, comma-
+# separated: the first encrypts, every one decrypts (prepend a new key to rotate, then run
+# `manage.py rotate_integration_keys`). The built-in key serves DEBUG runs only, like SECRET_KEY's.
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[]) or (
+    [DEVELOPMENT_FIELD_ENCRYPTION_KEY] if DEBUG else [])
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is not set and DEBUG is off: integration secrets could not be "
+        "encrypted. Set it in the environment or .env to one or more Fernet keys, comma-separated, "
+        "e.g. the output of `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`."
+    )
+for _key in FIELD_ENCRYPTION_KEY:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY holds a value that is not a Fernet key (32 url-safe base64 "
+            "bytes): generate one with `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`."
+        ) from None
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 # Production behind HTTPS (README "Production"): off by default so that plain-HTTP development
 # works; `manage.py check --deploy` names each one left off. Behind a proxy that terminates TLS,
@@ -195,6 +218,24 @@ WHATSAPP_GRAPH_RETRIES = env.int("WHATSAPP_GRAPH_RETRIES", default=2)
 WHATSAPP_GRAPH_BACKOFF = env.float("WHATSAPP_GRAPH_BACKOFF", default=0.5)
 # How long each process remembers which organization owns a receiving number (0: never).
 WHATSAPP_NUMBER_CACHE_SECONDS = env.int("WHATSAPP_NUMBER_CACHE_SECONDS", default=30)
+
+# Razorpay (payment links): the REST root (a fake's in tests, benchmarks and bin/run: see
+# bench/fake_razorpay.py), per-call timeout in seconds, retries of reads, first backoff in seconds.
+# Each organization's keys are its own (PUT /api/v1/integrations/razorpay/).
+RAZORPAY_API_URL = env("RAZORPAY_API_URL", default="") or (
+    env("WBCRM_DEMO_RAZORPAY_URL", default="") if DEMO else "") or "https://api.razorpay.com/v1"
+RAZORPAY_TIMEOUT = env.float("RAZORPAY_TIMEOUT", default=10.0)
+RAZORPAY_RETRIES = env.int("RAZORPAY_RETRIES", default=2)
+RAZORPAY_BACKOFF = env.float("RAZORPAY_BACKOFF", default=0.5)
+
+# Zoho CRM (leads): the accounts (OAuth) and API roots, `{domain}` filled with the organization's
+# data centre (zoho.in, zoho.com, ...; a fake's plain URL in tests and the demo), per-call timeout,
+# and the push task's retries (back-off doubling from ZOHO_RETRY_BACKOFF seconds).
+ZOHO_ACCOUNTS_URL = env("ZOHO_ACCOUNTS_URL", default="https://accounts.{domain}")
+ZOHO_API_URL = env("ZOHO_API_URL", default="https://www.zohoapis.{domain}")
+ZOHO_TIMEOUT = env.float("ZOHO_TIMEOUT", default=10.0)
+ZOHO_PUSH_RETRIES = env.int("ZOHO_PUSH_RETRIES", default=5)
+ZOHO_RETRY_BACKOFF = env.int("ZOHO_RETRY_BACKOFF", default=30)
 
 # The agent inbox (/inbox/): its live events go over Redis pub/sub, one channel per organization.
 INBOX_REDIS_URL = env("INBOX_REDIS_URL", default="redis://127.0.0.1:6379/0")

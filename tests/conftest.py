@@ -11,7 +11,9 @@ from django.core.management import call_command
 from django.db import connection, connections
 
 from bench.fake_graph import FakeGraph, FakeGraphServer
+from bench.fake_razorpay import FakeRazorpay
 from crm.models import Customer, Message, Organization, Template
+from crm.payments.razorpay import client as razorpay_client
 from crm.whatsapp.client import use_transport
 from tenancy.context import TenantState, get_state, tenant_context, unscoped
 from tests.legacy import LegacyDatabases
@@ -130,6 +132,14 @@ def fake_graph(settings: Any) -> Iterator[FakeGraph]:
     settings.WHATSAPP_GRAPH_BACKOFF = 0
     fake = FakeGraph()
     with use_transport(fake.transport()):
+        yield fake
+
+
+@pytest.fixture
+def fake_razorpay() -> Iterator[FakeRazorpay]:
+    """Razorpay faked in process: every RazorpayClient calls it; no socket."""
+    fake = FakeRazorpay()
+    with razorpay_client.use_transport(fake.transport()):
         yield fake
 
 

@@ -8,6 +8,7 @@ platform SUPER_ADMIN user, is one created inside `unscoped()` (its organization 
 """
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from crm.integrations import crypto
 from crm.models import (
     AttributeDefinition,
     ConversationNote,
@@ -39,6 +41,7 @@ from crm.models import (
     Flow,
     FlowLog,
     FlowSession,
+    IntegrationCredential,
     Job,
     JobStatus,
     Lead,
@@ -406,6 +409,22 @@ class SegmentFactory(DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"Segment {n}")
     filters = factory.LazyFunction(lambda: {"opted_out": False})
+
+
+class IntegrationCredentialFactory(DjangoModelFactory):
+    """The active organization's Razorpay keys (one row per provider: an existing one is reused).
+
+    The secrets are test values, encrypted as the app stores them.
+    """
+
+    class Meta:
+        model = IntegrationCredential
+        django_get_or_create = ("provider",)
+
+    provider = "razorpay"
+    config = factory.LazyFunction(lambda: {"key_id": "rzp_test_factory"})
+    secrets = factory.LazyFunction(lambda: crypto.encrypt(json.dumps(
+        {"key_secret": "factory-key-secret", "webhook_secret": "factory-webhook-secret"})))
 
 
 class FlowFactory(DjangoModelFactory):

@@ -24,6 +24,7 @@ TENANT_TABLES = {
     "labels", "customer_labels", "attribute_definitions", "conversation_notes",  # crm.0029
     "contact_imports", "segments",  # contact imports and segments (crm.0031)
     "webhook_subscriptions", "webhook_deliveries",  # outgoing webhooks (crm.0028)
+    "integration_credentials",  # per-organization provider credentials (crm.0025)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

@@ -61,7 +61,7 @@ def test_second_run_creates_nothing(seeded: str) -> None:
         "crm.WhatsAppApiLog", "crm.ZohoPayloadLog", "crm.ApiToken", "crm.AutomationRun",
         "crm.AutomationSchedule",
         "crm.FlowSession", "crm.ContactImport", "crm.Segment",
-        "crm.WebhookSubscription", "crm.WebhookDelivery",
+        "crm.WebhookSubscription", "crm.WebhookDelivery", "crm.IntegrationCredential",
     }
 
 

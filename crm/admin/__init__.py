@@ -5,6 +5,7 @@ from crm.admin import (  # noqa: F401  (registers the model admins)
     campaigns,
     catalog,
     contacts,
+    credentials,
     customers,
     integrations,
     messaging,

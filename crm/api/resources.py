@@ -20,6 +20,7 @@ from crm.api.views import (
     TenantViewSet,
 )
 from crm.segments.views import SegmentViewSet
+from crm.zoho.views import LeadViewSet
 
 RANGE = ["exact", "gte", "lte"]
 
@@ -92,8 +93,8 @@ RESOURCES = [
                                   "category"), ("template_name", "created_at"),
              base=TemplateViewSet),
     Resource(crm.QuickReply, _exact("category", "created_by"), ("title", "created_at")),
-    Resource(crm.Lead, {**_exact("customer", "wa_id", "zoho_lead_id", "lead_source", "city"),
-                        "created_at": RANGE}),
+    Resource(crm.Lead, {**_exact("customer", "wa_id", "zoho_lead_id", "lead_source", "city",
+                                 "zoho_push_status"), "created_at": RANGE}, base=LeadViewSet),
     Resource(crm.ZohoMapping, _exact("treatment_name", "zoho_name"), ("treatment_name",)),
     Resource(crm.FlowLog, {**_exact("wa_id", "flow_type", "step", "status_code"),
                            "created_at": RANGE}, base=ReadOnlyTenantViewSet),

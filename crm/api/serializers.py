@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,7 @@ from crm.models import (
     Flow,
     JobStatus,
     Label,
+    Lead,
     Message,
     NumberFlowConfig,
     Role,
@@ -313,8 +315,21 @@ class AttributeDefinitionSerializer(ModelSerializer):
         return {**attrs, "key": key, "choices": choices}
 
 
-SPECIAL = {User: UserSerializer, Flow: FlowSerializer, Customer: CustomerSerializer,
-           Label: LabelSerializer, AttributeDefinition: AttributeDefinitionSerializer,
+class LeadSerializer(ModelSerializer):
+    """A lead; zoho_lead_id may be left out (a local stand-in until the push stores Zoho's id),
+    and where its push to Zoho stands is read-only."""
+
+    zoho_lead_id = serializers.CharField(default=lambda: f"local-{uuid.uuid4()}")
+
+    class Meta:
+        model = Lead
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "updated_at")
+
+
+SPECIAL = {User: UserSerializer, Lead: LeadSerializer, Flow: FlowSerializer,
+           Customer: CustomerSerializer, Label: LabelSerializer,
+           AttributeDefinition: AttributeDefinitionSerializer,
            NumberFlowConfig: NumberFlowConfigSerializer, Campaign: CampaignSerializer,
            Template: TemplateSerializer,
            AutomationRule: AutomationRuleSerializer, JobStatus: JobStatusSerializer,

@@ -15,12 +15,15 @@ from crm.api.conversations import (
     ConversationListView,
     ConversationReadView,
 )
+from crm.api.integrations import IntegrationTestView, IntegrationView
+from crm.integrations import registry
 from crm.api.media import MediaUploadView
 from crm.api.organization import OrganizationView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
 from crm.campaigns.views import urls as campaign_action_urls
 from crm.imports.views import urls as contact_import_urls
+from crm.zoho.views import urls as lead_action_urls
 
 router = DefaultRouter()
 for resource in RESOURCES:
@@ -48,5 +51,11 @@ urlpatterns = [
          name="api-customer-attributes"),
     *campaign_action_urls(),
     *contact_import_urls(),
+    # One route per registered provider (crm.integrations.registry): any other name is a 404.
+    *(path(f"integrations/{name}/", IntegrationView.as_view(), {"provider": name},
+           name=f"api-integration-{name}") for name in registry.names()),
+    *(path(f"integrations/{name}/test/", IntegrationTestView.as_view(), {"provider": name},
+           name=f"api-integration-test-{name}") for name in registry.names()),
+    *lead_action_urls(),
     path("", include(router.urls)),
 ]

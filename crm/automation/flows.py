@@ -32,6 +32,7 @@ from crm.models import (
 )
 from crm.whatsapp.refusals import Refused
 from crm.whatsapp.send import send_message
+from crm.zoho.services import push_later
 
 EXPECTS = ("choice", "number", "date", "phone", "text")
 END_ACTIONS: dict[str, set[str]] = {"create_lead": set(), "assign": {"to"}}
@@ -251,15 +252,18 @@ def _enter(session: FlowSession, step_id: str, plan: Plan, inbound: Inbound) -> 
 
 def create_lead(customer: Customer, answers: dict[str, Any], local_id: str) -> Lead:
     """A lead of the customer with the flow's answers (`city` and `treatment` in their columns
-    too); `local_id` stands in the zoho_lead_id until the lead is pushed to Zoho."""
+    too); `local_id` stands in the zoho_lead_id until the lead is pushed to Zoho (queued when
+    the transaction commits, if the organization's Zoho CRM is set up)."""
     first, _, last = (customer.name or customer.wa_id).partition(" ")
-    return Lead.objects.create(
+    lead = Lead.objects.create(
         zoho_lead_id=local_id, first_name=first[:100], last_name=last[:100] or None,
         phone=customer.wa_id[:20], wa_id=customer.wa_id, customer=customer,
         lead_source="WhatsApp", sub_source="flow", appointment_details=answers,
         city=str(answers["city"])[:100] if "city" in answers else None,
         treatment_name=str(answers["treatment"])[:255] if "treatment" in answers else None,
         created_at=timezone.now(), updated_at=timezone.now())
+    push_later(lead)
+    return lead
 
 
 def start(flow: Flow, rule: AutomationRule, inbound: Inbound) -> Plan:

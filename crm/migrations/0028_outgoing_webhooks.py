@@ -42,7 +42,7 @@ def _run_on_postgresql(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0024_flows'),
+        ('crm', '0027_lead_zoho_push'),
     ]
 
     operations = [

@@ -22,6 +22,7 @@ from crm.models.contacts import (
     CustomerLabel,
     Label,
 )
+from crm.models.credentials import IntegrationCredential
 from crm.models.customers import (
     AddressCollectionSession,
     Customer,
@@ -66,6 +67,7 @@ __all__ = [
     "CustomerAddress",
     "CustomerLabel",
     "File",
+    "IntegrationCredential",
     "Flow",
     "FlowLog",
     "FlowSession",
