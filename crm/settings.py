@@ -227,6 +227,10 @@ RAZORPAY_API_URL = env("RAZORPAY_API_URL", default="") or (
 RAZORPAY_TIMEOUT = env.float("RAZORPAY_TIMEOUT", default=10.0)
 RAZORPAY_RETRIES = env.int("RAZORPAY_RETRIES", default=2)
 RAZORPAY_BACKOFF = env.float("RAZORPAY_BACKOFF", default=0.5)
+# A payment link expires this many minutes after it is sent (Razorpay: at least 15).
+RAZORPAY_LINK_EXPIRE_MINUTES = env.int("RAZORPAY_LINK_EXPIRE_MINUTES", default=24 * 60)
+# Beat asks Razorpay about links still unpaid this long after sending, and again after expiry.
+RAZORPAY_RECONCILE_AFTER_MINUTES = env.int("RAZORPAY_RECONCILE_AFTER_MINUTES", default=60)
 
 # The agent inbox (/inbox/): its live events go over Redis pub/sub, one channel per organization.
 INBOX_REDIS_URL = env("INBOX_REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -263,6 +267,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-jobs": {
         "task": "crm.campaigns.tasks.sweep_stalled_jobs",
         "schedule": env.float("CAMPAIGN_SWEEP_SECONDS", default=60.0),
+    },
+    "reconcile-payment-links": {
+        "task": "crm.payments.tasks.reconcile_payment_links",
+        "schedule": env.float("PAYMENT_RECONCILE_SECONDS", default=300.0),
     },
     "fire-due-automation": {
         "task": "crm.automation.tasks.fire_due_schedules",

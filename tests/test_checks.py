@@ -22,6 +22,7 @@ TENANT_TABLES = {
     "automation_schedules",  # delayed triggers (crm.0023)
     "flows", "flow_sessions",  # guided flows (crm.0024)
     "integration_credentials",  # per-organization provider credentials (crm.0025)
+    "payment_events",  # gateway webhook events, once each (crm.0026)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

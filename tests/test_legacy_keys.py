@@ -32,7 +32,7 @@ keys_migration = importlib.import_module("crm.migrations.0011_same_tenant_keys")
 # Tables added later get their keys as they are created, validated at once (empty).
 later_migrations = [importlib.import_module(f"crm.migrations.{name}") for name in
                     ("0022_automation", "0023_automation_schedules", "0024_flows",
-                     "0025_integration_credentials")]
+                     "0025_integration_credentials", "0026_orders_and_payments")]
 LATER_KEYS = {f"{table}_{column}_same_org_fk": True
               for later in later_migrations for table, column, _ in later.KEYS}
 # The derivation relation each composite key follows, by tenancy_audit's label.

@@ -37,7 +37,7 @@ from crm.models.messaging import (
     Verification,
     WhatsAppNumber,
 )
-from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
+from crm.models.orders import Order, OrderItem, Payment, PaymentEvent, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "OrderItem",
     "Organization",
     "Payment",
+    "PaymentEvent",
     "PaymentTransaction",
     "Product",
     "QuickReply",
