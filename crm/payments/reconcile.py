@@ -15,7 +15,7 @@ from crm.models import Payment
 from crm.payments import events
 from crm.payments.razorpay import PROVIDER
 from crm.payments.razorpay.client import RazorpayClient
-from crm.payments.razorpay.errors import AuthenticationFailed, RazorpayError
+from crm.payments.razorpay.errors import AuthenticationFailed, NotFound, RazorpayError
 from crm.payments.services import confirm_paid
 from tenancy.context import tenant_context, unscoped
 
@@ -50,6 +50,10 @@ def reconcile_one(payment_id: Any, now: datetime) -> str:
     except AuthenticationFailed as error:
         credentials.mark_broken(PROVIDER, str(error))
         return "credentials refused"
+    except NotFound:
+        # Never a link of this account (a hand-made row): asking again would not change that.
+        Payment.objects.filter(pk=payment_id).update(checked_at=now)
+        return "unknown to Razorpay"
     except RazorpayError as error:
         logger.warning("reconciling payment %s: %s", payment_id, error)
         return "no answer"  # not marked checked: the next beat asks again
