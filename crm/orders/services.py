@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from crm.inbox import events
 from crm.models import Customer, CustomerAddress, Order, OrderItem, Product
 from crm.orders import states
 from crm.whatsapp.refusals import Refused
@@ -66,6 +67,8 @@ def set_status(order: Order, to: str, **changes: Any) -> Order:
         for name, value in {"status": to, "updated_at": now, **changes}.items():
             setattr(locked, name, value)
         locked.save()
+        if locked.customer_id is not None:  # the open inbox shows the order's new state
+            events.publish(events.CONVERSATION, customers=[str(locked.customer_id)])
     return locked
 
 
