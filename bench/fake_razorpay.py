@@ -23,6 +23,7 @@ import json
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -233,8 +234,11 @@ def _pay_newest(args: argparse.Namespace) -> None:
     """Ask the running fake to pay its newest unpaid link, then deliver the signed webhook."""
     fake_url = f"http://127.0.0.1:{args.port}"
     request = urllib.request.Request(f"{fake_url}/_fake/pay", method="POST", data=b"{}")
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        body = answer.read()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            body = answer.read()
+    except urllib.error.HTTPError as refusal:
+        sys.exit(f"The fake Razorpay paid nothing: {refusal.read().decode()}")
     event_id = f"evt_{int(time.time() * 1000)}"
     webhook = f"{args.app.rstrip('/')}/webhooks/razorpay/{args.organization}/"
     request = urllib.request.Request(webhook, data=body, method="POST", headers={

@@ -227,6 +227,10 @@ RAZORPAY_API_URL = env("RAZORPAY_API_URL", default="") or (
 RAZORPAY_TIMEOUT = env.float("RAZORPAY_TIMEOUT", default=10.0)
 RAZORPAY_RETRIES = env.int("RAZORPAY_RETRIES", default=2)
 RAZORPAY_BACKOFF = env.float("RAZORPAY_BACKOFF", default=0.5)
+# A payment link expires this many minutes after it is sent (Razorpay: at least 15).
+RAZORPAY_LINK_EXPIRE_MINUTES = env.int("RAZORPAY_LINK_EXPIRE_MINUTES", default=24 * 60)
+# Beat asks Razorpay about links still unpaid this long after sending, and again after expiry.
+RAZORPAY_RECONCILE_AFTER_MINUTES = env.int("RAZORPAY_RECONCILE_AFTER_MINUTES", default=60)
 
 # Zoho CRM (leads): the accounts (OAuth) and API roots, `{domain}` filled with the organization's
 # data centre (zoho.in, zoho.com, ...; a fake's plain URL in tests and the demo), per-call timeout,
@@ -272,6 +276,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-jobs": {
         "task": "crm.campaigns.tasks.sweep_stalled_jobs",
         "schedule": env.float("CAMPAIGN_SWEEP_SECONDS", default=60.0),
+    },
+    "reconcile-payment-links": {
+        "task": "crm.payments.tasks.reconcile_payment_links",
+        "schedule": env.float("PAYMENT_RECONCILE_SECONDS", default=300.0),
     },
     "fire-due-automation": {
         "task": "crm.automation.tasks.fire_due_schedules",

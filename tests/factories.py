@@ -51,6 +51,7 @@ from crm.models import (
     OrderItem,
     Organization,
     Payment,
+    PaymentEvent,
     PaymentTransaction,
     Product,
     QuickReply,
@@ -677,6 +678,20 @@ class PaymentFactory(DjangoModelFactory):
     razorpay_short_url = factory.LazyAttribute(lambda o: f"https://rzp.io/i/{o.razorpay_id}")
     status = "created"
     created_at = _now
+
+
+class PaymentEventFactory(DjangoModelFactory):
+    """A Razorpay webhook event applied to an order."""
+
+    class Meta:
+        model = PaymentEvent
+
+    provider = "razorpay"
+    event_id = factory.Sequence(lambda n: f"evt_{n:010d}")
+    event = "payment_link.paid"
+    order = factory.SubFactory(OrderFactory)
+    outcome = "paid"
+    payload = factory.LazyFunction(lambda: {"event": "payment_link.paid", "payload": {}})
 
 
 class PaymentTransactionFactory(DjangoModelFactory):

@@ -25,6 +25,7 @@ TENANT_TABLES = {
     "contact_imports", "segments",  # contact imports and segments (crm.0031)
     "webhook_subscriptions", "webhook_deliveries",  # outgoing webhooks (crm.0028)
     "integration_credentials",  # per-organization provider credentials (crm.0025)
+    "payment_events",  # gateway webhook events, once each (crm.0026)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

@@ -40,6 +40,7 @@ PRIMARY_KEYS_CHANGE = {
     "contact_imports_pkey", "segments_pkey",
     "webhook_subscriptions_pkey", "webhook_deliveries_pkey",
     "integration_credentials_pkey",
+    "payment_events_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

@@ -62,6 +62,7 @@ def test_second_run_creates_nothing(seeded: str) -> None:
         "crm.AutomationSchedule",
         "crm.FlowSession", "crm.ContactImport", "crm.Segment",
         "crm.WebhookSubscription", "crm.WebhookDelivery", "crm.IntegrationCredential",
+        "crm.PaymentEvent",
     }
 
 

@@ -19,6 +19,7 @@ from crm.api.views import (
     SharedCatalogViewSet,
     TenantViewSet,
 )
+from crm.orders.views import OrderViewSet
 from crm.segments.views import SegmentViewSet
 from crm.zoho.views import LeadViewSet
 
@@ -79,13 +80,16 @@ RESOURCES = [
     Resource(crm.CampaignLog, {**_exact("campaign", "job", "status", "target_type"),
                                "created_at": RANGE}, base=ReadOnlyTenantViewSet),
     Resource(crm.Order, {**_exact("customer", "status"), "timestamp": RANGE},
-             ("timestamp", "status")),
+             ("timestamp", "status"), base=OrderViewSet),
     Resource(crm.OrderItem, _exact("order", "product", "product_retailer_id"),
              ("id", "created_at")),
     Resource(crm.Payment, {**_exact("order", "status", "razorpay_id"), "created_at": RANGE},
              ("created_at", "amount")),
     Resource(crm.PaymentTransaction, _exact("order", "status", "transaction_id"),
              ("created_at", "amount")),
+    Resource(crm.PaymentEvent, {**_exact("order", "provider", "event", "event_id"),
+                                "received_at": RANGE}, ("received_at",),
+             base=ReadOnlyTenantViewSet),
     Resource(crm.ReferrerTracking, _exact("customer", "wa_id", "is_appointment_booked")),
     Resource(crm.CustomerAddress, _exact("customer", "city", "pincode", "is_default")),
     Resource(crm.AddressCollectionSession, _exact("customer", "order", "status")),

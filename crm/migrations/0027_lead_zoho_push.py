@@ -11,7 +11,7 @@ import crm.fields
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0025_integration_credentials'),
+        ('crm', '0026_orders_and_payments'),
     ]
 
     operations = [

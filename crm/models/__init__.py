@@ -44,7 +44,7 @@ from crm.models.messaging import (
     Verification,
     WhatsAppNumber,
 )
-from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
+from crm.models.orders import Order, OrderItem, Payment, PaymentEvent, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
 from crm.models.outgoing import WebhookDelivery, WebhookSubscription
 
@@ -81,6 +81,7 @@ __all__ = [
     "OrderItem",
     "Organization",
     "Payment",
+    "PaymentEvent",
     "PaymentTransaction",
     "Product",
     "QuickReply",

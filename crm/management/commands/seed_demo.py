@@ -9,6 +9,7 @@ import json
 import struct
 import zlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -52,6 +53,7 @@ from crm.models import (
     User,
     WhatsAppNumber,
 )
+from crm.payments import demo as razorpay_demo
 from crm.whatsapp.media import storage_name
 from crm.whatsapp.verification import mark_verified_by_hand
 from tenancy.context import tenant_context, unscoped
@@ -207,6 +209,14 @@ class Command(BaseCommand):
         for username, where, role in logins:
             self.stdout.write(f"  {username:<14} {role:<12} {where}")
         self._print_whatsapp()
+        self._print_razorpay(orgs[0][0])
+
+    def _print_razorpay(self, org: Organization) -> None:
+        """Where payment links go, and the one command that pays the newest one (demo keys)."""
+        self.stdout.write(
+            f"Razorpay at {settings.RAZORPAY_API_URL} for {org.name} (demo keys); its webhook "
+            f"/webhooks/razorpay/{org.pk}/ (secret {razorpay_demo.WEBHOOK_SECRET!r}). Pay the "
+            f"newest link: .venv/bin/python bench/fake_razorpay.py pay --organization {org.pk}")
 
     def _print_whatsapp(self) -> None:
         """Where the webhook and sending point, and the demo secrets (never real ones)."""
@@ -291,6 +301,7 @@ class Command(BaseCommand):
                 "created_at": self.now})
         flow = None
         if spec is ORGANIZATIONS[0]:
+            self.created += razorpay_demo.configure()  # payment links go to the fake Razorpay
             # The name JSON-escaped, so any name keeps the steps valid JSON.
             steps = json.loads(json.dumps(APPOINTMENT_FLOW).replace(
                 "{org}", json.dumps(org.name)[1:-1]))
@@ -426,13 +437,15 @@ class Command(BaseCommand):
     ) -> None:
         """An order per customer, with two items, a payment link and a transaction."""
         for i, customer in enumerate(customers):
+            lines = list(enumerate(products[i:i + 2], start=1))
+            total = sum(quantity * product.price for quantity, product in lines)
             order = self._get(Order, customer=customer, catalog_id=f"demo-catalog-{org.code}",
                               defaults={"shipping_address": customer.default_address,
                                         "status": ("paid", "pending")[i % 2],
+                                        "total_amount": Decimal(str(round(total, 2))),
+                                        "currency": "INR",
                                         "timestamp": self._ago(days=1, hours=i)})
-            total = 0.0
-            for quantity, product in enumerate(products[i:i + 2], start=1):
-                total += quantity * product.price
+            for quantity, product in lines:
                 self._get(OrderItem, order=order, product=product, defaults={
                     "product_retailer_id": product.sku, "quantity": quantity,
                     "item_price": product.price, "price": product.price,
