@@ -35,6 +35,7 @@ PRIMARY_KEYS_CHANGE = {
     "campaign_logs_pkey", "whatsapp_api_logs_pkey", "zoho_payload_logs_pkey",
     "campaign_customers_pkey", "automation_rules_pkey", "automation_runs_pkey",
     "automation_schedules_pkey", "flows_pkey", "flow_sessions_pkey",
+    "daily_message_stats_pkey", "campaign_funnels_pkey", "response_times_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

@@ -9,6 +9,7 @@ from crm.admin import (  # noqa: F401  (registers the model admins)
     messaging,
     orders,
     organizations,
+    reports,
     users,
 )
 

@@ -14,6 +14,7 @@ from crm.api.organization import OrganizationView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
 from crm.campaigns.views import urls as campaign_action_urls
+from crm.reports.views import urls as report_urls
 
 router = DefaultRouter()
 for resource in RESOURCES:
@@ -32,5 +33,6 @@ urlpatterns = [
     path("conversations/<uuid:customer_id>/read/", ConversationReadView.as_view(),
          name="api-conversation-read"),
     *campaign_action_urls(),
+    *report_urls(),
     path("", include(router.urls)),
 ]

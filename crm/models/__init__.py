@@ -38,6 +38,7 @@ from crm.models.messaging import (
 )
 from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
+from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime
 
 __all__ = [
     "ApiToken",
@@ -47,12 +48,14 @@ __all__ = [
     "AutomationSchedule",
     "Campaign",
     "CampaignCustomer",
+    "CampaignFunnel",
     "CampaignLog",
     "CampaignRecipient",
     "Category",
     "Cost",
     "Customer",
     "CustomerAddress",
+    "DailyMessageStat",
     "File",
     "Flow",
     "FlowLog",
@@ -70,6 +73,7 @@ __all__ = [
     "Product",
     "QuickReply",
     "ReferrerTracking",
+    "ResponseTime",
     "Role",
     "SubCategory",
     "Template",
