@@ -81,8 +81,9 @@ BEGIN
            AND s.customer_id = r.customer_id AND s.replied_at IS NULL
         RETURNING s.organization_id, s.job_id, r.number
     )
-    INSERT INTO public.campaign_funnels AS f (organization_id, job_id, number, replied)
-    SELECT organization_id, job_id, number, count(*) FROM marked
+    INSERT INTO public.campaign_funnels AS f
+           (organization_id, job_id, number, sent, delivered, read, failed, replied)
+    SELECT organization_id, job_id, number, 0, 0, 0, 0, count(*) FROM marked
      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (organization_id, job_id, number) DO UPDATE SET replied = f.replied + excluded.replied;
 
