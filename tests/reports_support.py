@@ -124,6 +124,11 @@ def _campaign(scenario: Scenario) -> None:
     _inbound(recipients[0], -50 + 120, NUMBER)  # replied within 24 hours
     _inbound(recipients[0], -50 + 130, NUMBER)  # a second reply counts once
     _inbound(recipients[3], -50 + 30 * 60, NUMBER)  # 30 hours later: no
+    # The inbox's columns, as the webhook keeps them: recipient 3 waits for an answer.
+    Customer.objects.filter(pk=recipients[3].pk).update(
+        last_inbound_at=_at(-50 + 30 * 60), last_message_at=_at(-50 + 30 * 60))
+    Customer.objects.filter(pk=recipients[0].pk).update(
+        last_inbound_at=_at(80), last_message_at=_at(90))
     Customer.objects.filter(pk=recipients[1].pk).update(marketing_opt_out_at=_at(300))
     OrderFactory(customer=recipients[0], timestamp=_at(600),
                  payment_completed_at=_at(2 * 24 * 60))

@@ -144,6 +144,12 @@ class CampaignReportView(ReportView):
             response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
+    def handle_exception(self, exc: Exception) -> Response:
+        """A refusal is JSON, whichever file format was asked for."""
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     def figures(self, request: Request, pk: str) -> dict[str, Any]:
         return campaign_report.report(campaign_or_404(pk))
 
