@@ -221,4 +221,3 @@ def raw_campaign(job: Job) -> dict[str, Any]:
         "replied": replied, "opted_out": opted_out, "paid": paid, "skipped": skipped,
         "failures": failures,
     }
-

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.test import Client
 from openpyxl import load_workbook
 
 from crm.models import Role
@@ -139,3 +140,35 @@ def test_a_malformed_range_is_400_naming_the_field(admin_a, query, field) -> Non
     answer = admin_a.get(f"/api/v1/reports/overview/?{query}")
     assert answer.status_code == 400
     assert field in answer.json()
+
+
+def _browser(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_dashboard_shows_the_organizations_figures_to_its_admin(both, org_a) -> None:
+    page = _browser(staff(org_a)).get(f"/reports/?{RANGE}")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "reports/chart.umd.js" in html and "messages-chart" in html
+    assert str(both[0].campaign.pk) in html and str(both[1].campaign.pk) not in html
+    figures = page.context["figures"]
+    assert figures["overview"]["totals"]["in"] == sum(
+        d["in"] for d in figures["overview"]["days"])
+    campaign = _browser(staff(org_a)).get(f"/reports/campaigns/{both[0].campaign.pk}/")
+    assert campaign.status_code == 200 and "?format=xlsx" in campaign.content.decode()
+    assert _browser(staff(org_a)).get(
+        f"/reports/campaigns/{both[1].campaign.pk}/").status_code == 404
+
+
+def test_an_agent_sees_only_their_own_figures_on_the_dashboard(both) -> None:
+    agent = both[0].agents[0]
+    page = _browser(agent).get(f"/reports/?{RANGE}")
+    assert page.status_code == 200
+    figures = page.context["figures"]
+    assert set(figures) == {"agents"}
+    assert [row["agent_id"] for row in figures["agents"]["agents"]] == [str(agent.pk)]
+    assert "messages-chart" not in page.content.decode()
+    assert _browser(agent).get("/reports/?from=bad").status_code == 400

@@ -50,8 +50,8 @@ def test_usage_counts_billable_messages_by_category(both) -> None:
     for scenario in both:
         with tenant_context(scenario.org):
             usage = queries.usage(NOVEMBER)
-            assert usage["billable"] == raw_billable(scenario.org) == {"marketing": 4,
-                                                                        "utility": 1}
+            expected = {"marketing": 4, "utility": 1}
+            assert usage["billable"] == raw_billable(scenario.org) == expected
             assert usage["billable_total"] == 5
             assert usage["messages"]["in"] + usage["messages"]["out"] == Message.objects.count()
 
@@ -120,8 +120,8 @@ def test_status_webhooks_store_pricing_once_and_billable_only_when_billed(org_a)
     item["pricing"] = MARKETING
     item["conversation"] = {"id": "conv1", "origin": {"type": "marketing"},
                             "expiration_timestamp": wp.ts(86400)}
-    payload = parse_payload(wp.body(wp.delivery(wp.entry(wp.change("1", NUMBER,
-                                                                    statuses=[item])))))
+    payload = parse_payload(wp.body(wp.delivery(wp.entry(
+        wp.change("1", NUMBER, statuses=[item])))))
     update = payload.changes[0].statuses[0]
     later = wp.status("wamid.priced", "read", "919811111111")
     later["pricing"] = {"billable": True, "category": "utility"}

@@ -178,6 +178,7 @@ def _run_on_postgresql(statements):
                 schema_editor.execute(statement, params=None)  # the SQL holds % signs
     return run
 
+
 class Migration(migrations.Migration):
 
     dependencies = [
