@@ -61,7 +61,7 @@ def test_usage_gives_billable_messages_of_the_month(both, admin_a, org_a) -> Non
     data = admin_a.get("/api/v1/usage/?month=2026-11").json()
     with tenant_context(org_a):
         assert data["billable"] == raw_billable(org_a)
-    for month in ("2026-13", "november"):
+    for month in ("2026-13", "november", "0001-01", "9999-12"):
         refused = admin_a.get(f"/api/v1/usage/?month={month}")
         assert refused.status_code == 400 and "month" in refused.json()
 
@@ -135,6 +135,7 @@ def test_agents_see_only_their_own_figures(both, org_a) -> None:
 @pytest.mark.parametrize(("query", "field"), [
     ("from=2026-11-31", "from"), ("to=yesterday", "to"),
     ("from=2026-11-10&to=2026-11-01", "from"), ("from=2024-01-01&to=2026-11-01", "to"),
+    ("to=9999-12-31", "to"), ("from=0001-01-01&to=0001-01-02", "from"),
 ])
 def test_a_malformed_range_is_400_naming_the_field(admin_a, query, field) -> None:
     answer = admin_a.get(f"/api/v1/reports/overview/?{query}")

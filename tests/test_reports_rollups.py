@@ -3,8 +3,11 @@ rows, rebuilt the same, and never mixing organizations (the Python scope off too
 from __future__ import annotations
 
 from datetime import date
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from crm.models import CampaignFunnel, DailyMessageStat, JobStatus, Message, ResponseTime
 from crm.reports import queries, rollups
@@ -110,6 +113,15 @@ def test_a_rebuild_gives_what_the_triggers_kept(both) -> None:
         rebuilt = rollups.rebuild(NOVEMBER)
         assert rebuilt.runs == 1
         assert snapshot() == kept
+        ResponseTime.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_report_stats", "--organization", scenario.org.code,
+                 "--from", "2026-11-01", "--to", "2026-11-30", stdout=out)
+    assert "30 day(s)" in out.getvalue() and "1 campaign run(s)" in out.getvalue()
+    with tenant_context(scenario.org):
+        assert snapshot() == kept
+    with pytest.raises(CommandError, match="from"):
+        call_command("rebuild_report_stats", "--from", "someday")
 
 
 def test_status_webhooks_store_pricing_once_and_billable_only_when_billed(org_a) -> None:

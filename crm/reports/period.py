@@ -1,6 +1,7 @@
 """A report's date range: local days of the organization, as UTC instants for the raw columns."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -46,20 +47,26 @@ def organization_time_zone() -> str:
     return Organization.objects.only("time_zone").get(pk=get_current_organization_id()).time_zone
 
 
+EARLIEST, LATEST = date(1970, 1, 1), date(2099, 12, 31)
+
+
 def _day(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadReportQuery(field, "expected a date such as 2026-12-01") from None
+    if not EARLIEST <= day <= LATEST:
+        raise BadReportQuery(field, f"expected a date from {EARLIEST} to {LATEST}")
+    return day
 
 
-def period_from(params: dict[str, str], today: date | None = None) -> Period:
-    """`from` and `to` (YYYY-MM-DD, inclusive; default the last 30 days) of the query string."""
+def period_from(params: Mapping[str, str], days: int = DEFAULT_DAYS) -> Period:
+    """`from` and `to` (YYYY-MM-DD, inclusive; default the last `days` days) of a query."""
     zone = organization_time_zone()
-    today = today or datetime.now(ZoneInfo(zone)).date()
+    today = datetime.now(ZoneInfo(zone)).date()
     last = _day(params["to"], "to") if params.get("to") else today
     first = (_day(params["from"], "from") if params.get("from")
-             else last - timedelta(days=DEFAULT_DAYS - 1))
+             else last - timedelta(days=days - 1))
     if first > last:
         raise BadReportQuery("from", "must not be after `to`")
     if (last - first).days >= MAX_DAYS:
@@ -75,6 +82,9 @@ def month_from(value: str | None) -> Period:
             first = datetime.strptime(value, "%Y-%m").date()
         except ValueError:
             raise BadReportQuery("month", "expected a month such as 2026-12") from None
+        if not EARLIEST <= first <= LATEST:
+            raise BadReportQuery("month", f"expected a month from {EARLIEST:%Y-%m} to "
+                                 f"{LATEST:%Y-%m}")
     else:
         first = datetime.now(ZoneInfo(zone)).date().replace(day=1)
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
