@@ -135,7 +135,7 @@ def test_agents_see_only_their_own_figures(both, org_a) -> None:
 @pytest.mark.parametrize(("query", "field"), [
     ("from=2026-11-31", "from"), ("to=yesterday", "to"),
     ("from=2026-11-10&to=2026-11-01", "from"), ("from=2024-01-01&to=2026-11-01", "to"),
-    ("to=9999-12-31", "to"), ("from=0001-01-01&to=0001-01-02", "from"),
+    ("to=9999-12-31", "to"), ("from=0001-01-01", "from"),
 ])
 def test_a_malformed_range_is_400_naming_the_field(admin_a, query, field) -> None:
     answer = admin_a.get(f"/api/v1/reports/overview/?{query}")

@@ -296,11 +296,15 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='responsetime',
-            index=models.Index(fields=['organization', 'responded_at'], name='response_times_org_at_idx'),
+            index=models.Index(fields=['organization', 'responded_at'], include=('agent_id', 'seconds'), name='response_times_org_at_idx'),
         ),
         migrations.AddConstraint(
             model_name='responsetime',
             constraint=models.UniqueConstraint(fields=('organization', 'customer', 'waiting_since'), name='response_times_key'),
+        ),
+        migrations.AddIndex(
+            model_name='customer',
+            index=models.Index(condition=models.Q(('last_inbound_at__isnull', False), models.Q(('last_message_at__isnull', True), ('last_inbound_at__gte', models.F('last_message_at')), _connector='OR')), fields=['organization'], name='customers_org_waiting_idx'),
         ),
         EnableRowLevelSecurity("daily_message_stats", version=2),
         EnableRowLevelSecurity("campaign_funnels", version=2),

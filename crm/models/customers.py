@@ -69,6 +69,13 @@ class Customer(TenantModel):
                          name="customers_org_activity_idx"),
             models.Index(fields=["organization", "user", "-last_message_at", "-id"],
                          name="customers_org_user_act_idx"),
+            # Conversations waiting now (the customer wrote last), counted by the dashboard.
+            models.Index(
+                fields=["organization"], name="customers_org_waiting_idx",
+                condition=models.Q(last_inbound_at__isnull=False)
+                & (models.Q(last_message_at__isnull=True)
+                   | models.Q(last_inbound_at__gte=models.F("last_message_at"))),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,11 @@
 """Recompute the roll-ups of a range from the raw rows, set-based (the triggers keep them after).
 
 Used after the migration on a database that already holds messages, after an organization
-changes its time zone (days are local), and by the tests and the benchmark. The range is
-deleted and refilled in one transaction that first locks the roll-up tables against the
+changes its time zone (days are local), and by the tests and the benchmark. Each local day is
+deleted and refilled in a transaction that first locks the roll-up tables against the
 triggers' writes: a message stored meanwhile waits, then adds to the refilled rows, so each is
-counted once. Messages are stored again once it commits (seconds for a year of an organization
-with millions of messages): run it when the traffic is low.
+counted once. Messages wait about a second per day rebuilt (an organization with 8,000
+messages a day): run it when the traffic is low.
 """
 from __future__ import annotations
 
@@ -110,15 +110,19 @@ class Rebuilt:
 
 
 def rebuild(period: Period) -> Rebuilt:
-    """Recompute the active organization's roll-ups of `period` from its raw rows."""
-    params = {"first": period.first, "last": period.last, "start": period.start,
-              "end": period.end, "tz": period.time_zone}
-    with transaction.atomic(using=router.db_for_write(Message)):
-        for statement in (LOCK, *DELETE):
-            rows(statement, params)
-        rows(DAILY, params)
-        rows(RESPONSES, params)
-        rows(FUNNELS, params)
-        runs = rows("SELECT count(*) FROM jobs WHERE organization_id = %(org)s "
-                    "AND created_at >= %(start)s AND created_at < %(end)s", params)[0][0]
+    """Recompute the active organization's roll-ups of `period` from its raw rows, a day per
+    transaction (messages wait for one day's rebuild at a time, never the whole range's)."""
+    runs = 0
+    for day in period.days:
+        one = Period(day, day, period.time_zone)
+        params = {"first": day, "last": day, "start": one.start, "end": one.end,
+                  "tz": period.time_zone}
+        with transaction.atomic(using=router.db_for_write(Message)):
+            for statement in (LOCK, *DELETE):
+                rows(statement, params)
+            rows(DAILY, params)
+            rows(RESPONSES, params)
+            rows(FUNNELS, params)
+            runs += rows("SELECT count(*) FROM jobs WHERE organization_id = %(org)s "
+                         "AND created_at >= %(start)s AND created_at < %(end)s", params)[0][0]
     return Rebuilt(days=len(period.days), runs=runs)
