@@ -306,6 +306,10 @@ class Migration(migrations.Migration):
             model_name='customer',
             index=models.Index(condition=models.Q(('last_inbound_at__isnull', False), models.Q(('last_message_at__isnull', True), ('last_inbound_at__gte', models.F('last_message_at')), _connector='OR')), fields=['organization'], name='customers_org_waiting_idx'),
         ),
+        migrations.AddIndex(
+            model_name='customer',
+            index=models.Index(condition=models.Q(('marketing_opt_out_at__isnull', False)), fields=['organization', 'marketing_opt_out_at'], name='customers_org_opted_out_idx'),
+        ),
         EnableRowLevelSecurity("daily_message_stats", version=2),
         EnableRowLevelSecurity("campaign_funnels", version=2),
         EnableRowLevelSecurity("response_times", version=2),

@@ -69,6 +69,10 @@ class Customer(TenantModel):
                          name="customers_org_activity_idx"),
             models.Index(fields=["organization", "user", "-last_message_at", "-id"],
                          name="customers_org_user_act_idx"),
+            # The few customers who opted out of marketing (a campaign report's opt-outs).
+            models.Index(fields=["organization", "marketing_opt_out_at"],
+                         condition=models.Q(marketing_opt_out_at__isnull=False),
+                         name="customers_org_opted_out_idx"),
             # Conversations waiting now (the customer wrote last), counted by the dashboard.
             models.Index(
                 fields=["organization"], name="customers_org_waiting_idx",

@@ -9,14 +9,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from openpyxl import Workbook
 
 from crm.campaigns.sending import SKIPPED
-from crm.models import Campaign, CampaignFunnel, JobStatus, Message, Order
+from crm.models import Campaign, CampaignFunnel, Customer, JobStatus, Message, Order
 from crm.reports.queries import funnel_row
 from crm.whatsapp.errors import class_for
 
@@ -61,30 +61,36 @@ def _failures(job_ids: list[Any]) -> list[dict[str, Any]]:
              "messages": row["messages"]} for row in found]
 
 
-def _opted_out(job_ids: list[Any]) -> int:
-    """Recipients sent to who opted out of marketing after the run started."""
-    return JobStatus.objects.filter(
-        job_id__in=job_ids, status=JobStatus.Status.SUCCESS,
-        customer__marketing_opt_out_at__gte=F("job__started_at"),
-    ).count()
+def _opted_out(job_ids: list[Any], since: datetime | None) -> int:
+    """Recipients sent to who opted out of marketing after the campaign first ran."""
+    if since is None:
+        return 0
+    # From the few customers who opted out (a partial index), then each one's recipient rows.
+    sent = JobStatus.objects.filter(job_id__in=job_ids, customer_id=OuterRef("pk"),
+                                    status=JobStatus.Status.SUCCESS)
+    return Customer.objects.filter(marketing_opt_out_at__gte=since).filter(Exists(sent)).count()
 
 
-def _paid_orders(job_ids: list[Any]) -> int:
+def _paid_orders(job_ids: list[Any], since: datetime | None) -> int:
     """Orders of recipients paid within 7 days after their message was sent."""
-    return Order.objects.filter(
-        payment_completed_at__isnull=False,
-        customer__job_statuses__job_id__in=job_ids,
-        customer__job_statuses__status=JobStatus.Status.SUCCESS,
-        payment_completed_at__gte=F("customer__job_statuses__updated_at"),
-        payment_completed_at__lt=F("customer__job_statuses__updated_at") + PAID_WITHIN,
-    ).values("pk").distinct().count()
+    if since is None:
+        return 0
+    paid = OuterRef("payment_completed_at")
+    sent_before = JobStatus.objects.filter(
+        job_id__in=job_ids, customer_id=OuterRef("customer_id"), status=JobStatus.Status.SUCCESS,
+        updated_at__lte=paid, updated_at__gt=paid - PAID_WITHIN,
+    )
+    return Order.objects.filter(payment_completed_at__gte=since).filter(
+        Exists(sent_before)).count()
 
 
 def report(campaign: Campaign) -> dict[str, Any]:
     """The campaign's report over every run of it."""
-    jobs = list(campaign.jobs.order_by("created_at").values("id", "state", "started_at",
-                                                            "finished_at"))
+    jobs = list(campaign.jobs.order_by("created_at").values("id", "state", "created_at",
+                                                            "started_at", "finished_at"))
     job_ids = [job["id"] for job in jobs]
+    since = min((job["started_at"] or job["created_at"] for job in jobs
+                 if job["started_at"] or job["created_at"]), default=None)
     numbers = _numbers(job_ids)
     totals = {name: sum(row[name] for row in numbers) for name in FUNNEL}
     return {
@@ -96,8 +102,8 @@ def report(campaign: Campaign) -> dict[str, Any]:
         "recipients": _recipients(job_ids),
         "per_number": numbers,
         "failures": _failures(job_ids),
-        "opted_out": _opted_out(job_ids),
-        "orders_paid_within_7_days": _paid_orders(job_ids),
+        "opted_out": _opted_out(job_ids, since),
+        "orders_paid_within_7_days": _paid_orders(job_ids, since),
     }
 
 
