@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/v1/", include("crm.api.urls")),
     path("inbox/", include("crm.inbox.urls")),
     path("contacts/", include("crm.imports.urls")),
+    path("reports/", include("crm.reports.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -30,6 +30,7 @@ from crm.models import (
     AutomationSchedule,
     Campaign,
     CampaignCustomer,
+    CampaignFunnel,
     CampaignLog,
     CampaignRecipient,
     Category,
@@ -37,6 +38,7 @@ from crm.models import (
     Cost,
     Customer,
     CustomerAddress,
+    DailyMessageStat,
     File,
     Flow,
     FlowLog,
@@ -56,6 +58,7 @@ from crm.models import (
     Product,
     QuickReply,
     ReferrerTracking,
+    ResponseTime,
     Role,
     Segment,
     SubCategory,
@@ -585,6 +588,41 @@ class JobStatusFactory(DjangoModelFactory):
     job = factory.SubFactory(JobFactory)
     customer = factory.SubFactory(CustomerFactory)
     status = JobStatus.Status.PENDING
+
+
+class DailyMessageStatFactory(DjangoModelFactory):
+    """A roll-up row of messages of one day (the triggers write the real ones)."""
+
+    class Meta:
+        model = DailyMessageStat
+
+    day = factory.LazyFunction(lambda: timezone.now().date())
+    number = factory.Sequence(lambda n: f"9180000{n:05d}")
+    direction = DailyMessageStat.Direction.OUT
+    messages = 1
+
+
+class CampaignFunnelFactory(DjangoModelFactory):
+    """A run's funnel from one number (the triggers write the real ones)."""
+
+    class Meta:
+        model = CampaignFunnel
+
+    job = factory.SubFactory(JobFactory)
+    number = factory.Sequence(lambda n: f"9181000{n:05d}")
+    sent = 1
+
+
+class ResponseTimeFactory(DjangoModelFactory):
+    """A customer's wait for a first reply (the triggers write the real ones)."""
+
+    class Meta:
+        model = ResponseTime
+
+    customer = factory.SubFactory(CustomerFactory)
+    waiting_since = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
+    responded_at = _now
+    seconds = 300
 
 
 class CampaignCustomerFactory(DjangoModelFactory):

@@ -41,6 +41,7 @@ PRIMARY_KEYS_CHANGE = {
     "webhook_subscriptions_pkey", "webhook_deliveries_pkey",
     "integration_credentials_pkey",
     "payment_events_pkey",
+    "daily_message_stats_pkey", "campaign_funnels_pkey", "response_times_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

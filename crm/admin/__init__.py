@@ -12,6 +12,7 @@ from crm.admin import (  # noqa: F401  (registers the model admins)
     orders,
     organizations,
     outgoing,
+    reports,
     users,
 )
 

@@ -24,6 +24,7 @@ from crm.api.views import ObtainTokenView
 from crm.campaigns.views import urls as campaign_action_urls
 from crm.imports.views import urls as contact_import_urls
 from crm.zoho.views import urls as lead_action_urls
+from crm.reports.views import urls as report_urls
 
 router = DefaultRouter()
 for resource in RESOURCES:
@@ -57,5 +58,6 @@ urlpatterns = [
     *(path(f"integrations/{name}/test/", IntegrationTestView.as_view(), {"provider": name},
            name=f"api-integration-test-{name}") for name in registry.names()),
     *lead_action_urls(),
+    *report_urls(),
     path("", include(router.urls)),
 ]

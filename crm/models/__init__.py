@@ -47,6 +47,7 @@ from crm.models.messaging import (
 from crm.models.orders import Order, OrderItem, Payment, PaymentEvent, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
 from crm.models.outgoing import WebhookDelivery, WebhookSubscription
+from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime
 
 __all__ = [
     "ApiToken",
@@ -57,6 +58,7 @@ __all__ = [
     "AutomationSchedule",
     "Campaign",
     "CampaignCustomer",
+    "CampaignFunnel",
     "CampaignLog",
     "CampaignRecipient",
     "Category",
@@ -66,6 +68,7 @@ __all__ = [
     "Customer",
     "CustomerAddress",
     "CustomerLabel",
+    "DailyMessageStat",
     "File",
     "IntegrationCredential",
     "Flow",
@@ -86,6 +89,7 @@ __all__ = [
     "Product",
     "QuickReply",
     "ReferrerTracking",
+    "ResponseTime",
     "Role",
     "Segment",
     "SubCategory",
