@@ -10,5 +10,7 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Connect the inbox's signal receivers (crm.inbox.signals)."""
+        """Connect the inbox's signal receivers (crm.inbox.signals) and sign-in's
+        (crm.accounts.signin)."""
+        from crm.accounts import signin  # noqa: F401
         from crm.inbox import signals  # noqa: F401

@@ -12,9 +12,9 @@ from tenancy.guards import is_tenant_model
 AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "quickreply"})
 # History written by the system only: nobody edits it by hand.
 LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog",
-                        "automationrun", "automationschedule"})
+                        "automationrun", "automationschedule", "auditevent"})
 # What agents do not see in the back office: system history and API credentials.
-AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken"}
+AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken", "invitation"}
 # Shared tables an organization's staff may read (the rest are platform-only).
 CATALOG_MODELS = frozenset({"category", "subcategory", "product", "cost", "file"})
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("api/v1/", include("crm.api.urls")),
     path("inbox/", include("crm.inbox.urls")),
+    path("", include("crm.accounts.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

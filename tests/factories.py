@@ -19,6 +19,7 @@ from factory.django import DjangoModelFactory
 from crm.models import (
     AddressCollectionSession,
     ApiToken,
+    AuditEvent,
     AutomationRule,
     AutomationRun,
     AutomationSchedule,
@@ -34,6 +35,7 @@ from crm.models import (
     Flow,
     FlowLog,
     FlowSession,
+    Invitation,
     Job,
     JobStatus,
     Lead,
@@ -399,6 +401,29 @@ class FlowSessionFactory(DjangoModelFactory):
     rule = factory.SubFactory(AutomationRuleFactory)
     step = "city"
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))
+
+
+class InvitationFactory(DjangoModelFactory):
+    """A pending invitation of the active organization, for an agent."""
+
+    class Meta:
+        model = Invitation
+
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = factory.SubFactory(RoleFactory)
+    nonce = factory.Sequence(lambda n: f"{n:032x}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+class AuditEventFactory(DjangoModelFactory):
+    """An audit event of the active organization."""
+
+    class Meta:
+        model = AuditEvent
+
+    action = "user.signed_in"
+    actor_name = "someone"
+    details = factory.LazyFunction(lambda: {"via": "session"})
 
 
 class TemplateFactory(DjangoModelFactory):

@@ -21,6 +21,7 @@ TENANT_TABLES = {
     "automation_rules", "automation_runs",  # automation (crm.0022)
     "automation_schedules",  # delayed triggers (crm.0023)
     "flows", "flow_sessions",  # guided flows (crm.0024)
+    "invitations", "audit_events",  # accounts (crm.0034)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

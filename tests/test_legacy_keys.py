@@ -31,7 +31,8 @@ pytestmark = pytest.mark.legacy
 keys_migration = importlib.import_module("crm.migrations.0011_same_tenant_keys")
 # Tables added later get their keys as they are created, validated at once (empty).
 later_migrations = [importlib.import_module(f"crm.migrations.{name}") for name in
-                    ("0022_automation", "0023_automation_schedules", "0024_flows")]
+                    ("0022_automation", "0023_automation_schedules", "0024_flows",
+                     "0034_accounts")]
 LATER_KEYS = {f"{table}_{column}_same_org_fk": True
               for later in later_migrations for table, column, _ in later.KEYS}
 # The derivation relation each composite key follows, by tenancy_audit's label.

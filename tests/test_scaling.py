@@ -34,7 +34,8 @@ PRIMARY_KEYS_CHANGE = {
     "campaign_recipients_pkey", "quick_replies_pkey", "leads_pkey", "flow_logs_pkey",
     "campaign_logs_pkey", "whatsapp_api_logs_pkey", "zoho_payload_logs_pkey",
     "campaign_customers_pkey", "automation_rules_pkey", "automation_runs_pkey",
-    "automation_schedules_pkey", "flows_pkey", "flow_sessions_pkey",
+    "automation_schedules_pkey", "flows_pkey", "flow_sessions_pkey", "invitations_pkey",
+    "audit_events_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

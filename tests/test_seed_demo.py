@@ -59,7 +59,7 @@ def test_second_run_creates_nothing(seeded: str) -> None:
         "crm.AddressCollectionSession", "crm.ReferrerTracking", "crm.ZohoMapping", "crm.FlowLog",
         "crm.WhatsAppApiLog", "crm.ZohoPayloadLog", "crm.ApiToken", "crm.AutomationRun",
         "crm.AutomationSchedule",
-        "crm.FlowSession",
+        "crm.FlowSession", "crm.Invitation", "crm.AuditEvent",
     }
 
 

@@ -4,6 +4,15 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from crm.api import schema  # noqa: F401  (registers the token scheme)
+from crm.api.accounts import (
+    AcceptInvitationView,
+    ConfirmEmailView,
+    MeView,
+    PasswordResetConfirmView,
+    PasswordResetView,
+    SignUpView,
+    TeamViewSet,
+)
 from crm.api.conversations import (
     ConversationEventsView,
     ConversationListView,
@@ -18,10 +27,18 @@ from crm.campaigns.views import urls as campaign_action_urls
 router = DefaultRouter()
 for resource in RESOURCES:
     router.register(resource.prefix, resource.viewset(), basename=resource.prefix)
+router.register("team", TeamViewSet, basename="team")
 
 urlpatterns = [
     # With or without the trailing slash every other endpoint has (older clients omit it).
     re_path(r"^auth/token/?$", ObtainTokenView.as_view(), name="api-token"),
+    path("signup/", SignUpView.as_view(), name="api-signup"),
+    path("signup/confirm/", ConfirmEmailView.as_view(), name="api-signup-confirm"),
+    path("me/", MeView.as_view(), name="api-me"),
+    path("invitations/accept/", AcceptInvitationView.as_view(), name="api-invitation-accept"),
+    path("password-reset/", PasswordResetView.as_view(), name="api-password-reset"),
+    path("password-reset/confirm/", PasswordResetConfirmView.as_view(),
+         name="api-password-reset-confirm"),
     path("media/", MediaUploadView.as_view(), name="api-media"),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

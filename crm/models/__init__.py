@@ -1,4 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
+from crm.models.accounts import AuditEvent, Invitation
 from crm.models.automation import (
     AutomationRule,
     AutomationRun,
@@ -41,6 +42,7 @@ from crm.models.organizations import ApiToken, Organization, Role, User
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "AddressCollectionSession",
     "AutomationRule",
     "AutomationRun",
@@ -57,6 +59,7 @@ __all__ = [
     "Flow",
     "FlowLog",
     "FlowSession",
+    "Invitation",
     "Job",
     "JobStatus",
     "Lead",
