@@ -20,6 +20,7 @@ from crm.api.conversations import (
 )
 from crm.api.media import MediaUploadView
 from crm.api.organization import OrganizationView
+from crm.api.platform import OrganizationsView, SuspensionView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
 from crm.campaigns.views import urls as campaign_action_urls
@@ -39,6 +40,11 @@ urlpatterns = [
     path("password-reset/", PasswordResetView.as_view(), name="api-password-reset"),
     path("password-reset/confirm/", PasswordResetConfirmView.as_view(),
          name="api-password-reset-confirm"),
+    path("platform/organizations/", OrganizationsView.as_view(), name="api-platform-orgs"),
+    path("platform/organizations/<uuid:pk>/suspend/", SuspensionView.as_view(suspend=True),
+         name="api-platform-suspend"),
+    path("platform/organizations/<uuid:pk>/reactivate/", SuspensionView.as_view(suspend=False),
+         name="api-platform-reactivate"),
     path("media/", MediaUploadView.as_view(), name="api-media"),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
