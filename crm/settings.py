@@ -245,7 +245,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-# The shared cache: API throttles and sign-in lock-out counters (Redis; such as locmem:// for a
+# The shared cache: API throttles and sign-in lock-out counters (Redis; locmemcache:// for a
 # single process). Unreachable, both fail open and log a warning.
 CACHES = {"default": {**env.cache_url_config(env("CACHE_URL", default=REDIS_URL)),
                       "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="wbcrm")}}

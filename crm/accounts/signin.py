@@ -9,6 +9,7 @@ reached fails open, with a warning: sign-in goes on, unprotected, rather than st
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
@@ -42,8 +43,11 @@ def address(request: Any) -> str:
 
 
 def _counters(username: str, ip: str) -> list[tuple[str, int]]:
-    return [(f"signin:name:{username.lower()}:{ip}", settings.SIGNIN_MAX_FAILURES),
-            (f"signin:address:{ip}", settings.SIGNIN_MAX_FAILURES_PER_ADDRESS)]
+    """(cache key, limit) pairs; names and addresses hashed: any text makes a valid key."""
+    name = hashlib.sha256(username.lower().encode(errors="replace")).hexdigest()[:32]
+    where = hashlib.sha256(ip.encode(errors="replace")).hexdigest()[:32]
+    return [(f"signin:name:{name}:{where}", settings.SIGNIN_MAX_FAILURES),
+            (f"signin:address:{where}", settings.SIGNIN_MAX_FAILURES_PER_ADDRESS)]
 
 
 def check(username: str, request: Any) -> None:

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from crm.accounts import services, team
 from crm.api.views import OrganizationScopedMixin, ReadOnlyTenantViewSet, TenantViewSet
-from crm.models import Invitation, Role, User
+from crm.models import AuditEvent, Invitation, Role, User
 from crm.roles import is_platform_staff, role_of
 
 
@@ -121,8 +121,11 @@ class InvitationSerializer(serializers.ModelSerializer):
 class InvitationViewSet(TenantViewSet):
     """The ORG_ADMIN's invitations: list, invite (POST), resend, revoke (DELETE or POST)."""
 
+    model = Invitation
     http_method_names: ClassVar[list[str]] = ["get", "post", "delete", "head", "options"]
     permission_classes = (OrgAdminOnly,)
+    filterset_fields: ClassVar[dict[str, list[str]]] = {"email": ["exact"]}
+    ordering_fields: ClassVar[list[str]] = ["created_at", "expires_at"]
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return InvitationSerializer
@@ -238,6 +241,8 @@ class TeamViewSet(TenantViewSet):
     model = User
     http_method_names: ClassVar[list[str]] = ["get", "patch", "post", "head", "options"]
     permission_classes = (OrgAdminOnly,)
+    filterset_fields: ClassVar[dict[str, list[str]]] = {"is_active": ["exact"]}
+    ordering_fields: ClassVar[list[str]] = ["username"]
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return TeamMemberSerializer
@@ -272,4 +277,8 @@ class TeamViewSet(TenantViewSet):
 class AuditEventViewSet(ReadOnlyTenantViewSet):
     """The organization's audit log, newest first: its ORG_ADMIN's to read."""
 
+    model = AuditEvent
     permission_classes = (OrgAdminOnly,)
+    filterset_fields: ClassVar[dict[str, list[str]]] = {
+        "action": ["exact"], "actor_id": ["exact"], "created_at": ["exact", "gte", "lte"]}
+    ordering_fields: ClassVar[list[str]] = ["created_at"]

@@ -7,7 +7,6 @@ from typing import Any
 from django.db import models
 
 from crm import models as crm
-from crm.api.accounts import AuditEventViewSet, InvitationViewSet
 from crm.api.media import MessageViewSet
 from crm.api.numbers import WhatsAppNumberViewSet
 from crm.api.sending import CustomerViewSet
@@ -110,10 +109,6 @@ RESOURCES = [
     Resource(crm.Flow, _exact("is_active"), ("name", "created_at")),
     Resource(crm.FlowSession, {**_exact("flow", "customer", "rule", "state"),
                                "created_at": RANGE}, base=ReadOnlyTenantViewSet),
-    Resource(crm.Invitation, _exact("email"), ("created_at", "expires_at"),
-             base=InvitationViewSet),
-    Resource(crm.AuditEvent, {**_exact("action", "actor_id"), "created_at": RANGE},
-             base=AuditEventViewSet),
     Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),

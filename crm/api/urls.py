@@ -6,7 +6,9 @@ from rest_framework.routers import DefaultRouter
 from crm.api import schema  # noqa: F401  (registers the token scheme)
 from crm.api.accounts import (
     AcceptInvitationView,
+    AuditEventViewSet,
     ConfirmEmailView,
+    InvitationViewSet,
     MeView,
     PasswordResetConfirmView,
     PasswordResetView,
@@ -28,6 +30,9 @@ from crm.campaigns.views import urls as campaign_action_urls
 router = DefaultRouter()
 for resource in RESOURCES:
     router.register(resource.prefix, resource.viewset(), basename=resource.prefix)
+# Not generic resources (crm.api.resources): their writes are crm.accounts' services.
+router.register("invitations", InvitationViewSet, basename="invitations")
+router.register("audit-events", AuditEventViewSet, basename="audit-events")
 router.register("team", TeamViewSet, basename="team")
 
 urlpatterns = [
