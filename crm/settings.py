@@ -167,6 +167,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.RolePermission"],
+    # Rates: API_THROTTLE_* below; counted in the shared cache (CACHE_URL).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "crm.api.throttles.TokenRateThrottle",
+        "crm.api.throttles.OrganizationRateThrottle",
+        "crm.api.throttles.AnonymousRateThrottle",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "crm.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -292,6 +298,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# The shared cache: API throttles and sign-in lock-out counters (Redis; locmemcache:// for a
+# single process). Unreachable, both fail open and log a warning.
+CACHES = {"default": {**env.cache_url_config(env("CACHE_URL", default=REDIS_URL)),
+                      "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="wbcrm")}}
+# Requests per token (or signed-in user), per organization, and per address when signed out
+# ("N/sec|min|hour|day"; empty: no limit). Over a rate: 429 with Retry-After.
+API_THROTTLE_PER_TOKEN = env("API_THROTTLE_PER_TOKEN", default="600/min")
+API_THROTTLE_PER_ORGANIZATION = env("API_THROTTLE_PER_ORGANIZATION", default="3000/min")
+API_THROTTLE_ANONYMOUS = env("API_THROTTLE_ANONYMOUS", default="60/min")
+# Sign-in lock-out (crm.accounts.signin): failures of one name from one address, and of any
+# names from one address, within the window (seconds) that lock sign-in from there.
+SIGNIN_MAX_FAILURES = env.int("SIGNIN_MAX_FAILURES", default=5)
+SIGNIN_MAX_FAILURES_PER_ADDRESS = env.int("SIGNIN_MAX_FAILURES_PER_ADDRESS", default=50)
+SIGNIN_LOCKOUT_SECONDS = env.int("SIGNIN_LOCKOUT_SECONDS", default=900)
 CAMPAIGN_REDIS_PREFIX = env("CAMPAIGN_REDIS_PREFIX", default="wbcrm:campaigns")
 # Rows a sender claims at once, and how long a claim lasts before another worker may take it over.
 CAMPAIGN_CLAIM_SIZE = env.int("CAMPAIGN_CLAIM_SIZE", default=20)
@@ -356,3 +376,20 @@ LOGGING = {
     # crm.whatsapp logs each Graph API call itself (and records it in whatsapp_api_logs).
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# Accounts (crm.accounts): public sign-up on or off, the site's address in e-mailed links, and
+# how long each link works. E-mail goes through Django's mail framework: EMAIL_URL (such as
+# smtp+tls://user:password@smtp.example.com:587) in production, the console otherwise (bin/run
+# prints each e-mail in its terminal).
+SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
+SITE_URL = env("SITE_URL", default="http://localhost:8000")
+EMAIL_CONFIRM_DAYS = env.int("EMAIL_CONFIRM_DAYS", default=3)
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+PASSWORD_RESET_HOURS = env.int("PASSWORD_RESET_HOURS", default=2)
+PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_HOURS * 3600
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="wb-crm <no-reply@localhost>")
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url_config(EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

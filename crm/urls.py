@@ -14,5 +14,6 @@ urlpatterns = [
     path("inbox/", include("crm.inbox.urls")),
     path("contacts/", include("crm.imports.urls")),
     path("reports/", include("crm.reports.urls")),
+    path("", include("crm.accounts.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
+from django.test import override_settings
 from django.db import connection, connections
 
 from bench.fake_graph import FakeGraph, FakeGraphServer
@@ -72,6 +75,15 @@ def python_scope(request: pytest.FixtureRequest, settings: Any) -> bool:
         pytest.skip("SQLite has no row-level security: there the Python layer alone isolates")
     settings.TENANCY_PYTHON_SCOPE = False
     return False
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys() -> Iterator[None]:
+    """Each test counts throttles and sign-in failures afresh: a cache key prefix of its own."""
+    default = django_settings.CACHES["default"]
+    prefix = f"{default['KEY_PREFIX']}:{uuid.uuid4().hex[:8]}"
+    with override_settings(CACHES={"default": {**default, "KEY_PREFIX": prefix}}):
+        yield
 
 
 @pytest.fixture(autouse=True)

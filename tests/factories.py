@@ -25,6 +25,7 @@ from crm.models import (
     Label,
     AddressCollectionSession,
     ApiToken,
+    AuditEvent,
     AutomationRule,
     AutomationRun,
     AutomationSchedule,
@@ -44,6 +45,7 @@ from crm.models import (
     FlowLog,
     FlowSession,
     IntegrationCredential,
+    Invitation,
     Job,
     JobStatus,
     Lead,
@@ -520,6 +522,29 @@ class WebhookDeliveryFactory(DjangoModelFactory):
     event_id = factory.LazyFunction(uuid.uuid4)
     payload = factory.LazyAttribute(lambda o: {"id": str(o.event_id), "event": o.event,
                                                "data": {"lead": {"first_name": "Asha"}}})
+
+
+class InvitationFactory(DjangoModelFactory):
+    """A pending invitation of the active organization, for an agent."""
+
+    class Meta:
+        model = Invitation
+
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = factory.SubFactory(RoleFactory)
+    nonce = factory.Sequence(lambda n: f"{n:032x}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+class AuditEventFactory(DjangoModelFactory):
+    """An audit event of the active organization."""
+
+    class Meta:
+        model = AuditEvent
+
+    action = "user.signed_in"
+    actor_name = "someone"
+    details = factory.LazyFunction(lambda: {"via": "session"})
 
 
 class TemplateFactory(DjangoModelFactory):

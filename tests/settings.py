@@ -37,6 +37,13 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
 
+# The shared cache of this worker; tests/conftest.py gives each test a prefix of its own, so no
+# test's throttle or lock-out counters reach another's. Rates high enough for the suite's own
+# bursts; tests of throttling set their own.
+CACHES = {"default": {**CACHES["default"],  # noqa: F405
+                      "KEY_PREFIX": f"wbcrm-test:{RUN}:{WORKER}"}}
+API_THROTTLE_PER_TOKEN = API_THROTTLE_PER_ORGANIZATION = API_THROTTLE_ANONYMOUS = "100000/min"
+
 # Tests change numbers and organizations between deliveries: no per-process number cache.
 WHATSAPP_NUMBER_CACHE_SECONDS = 0
 

@@ -27,6 +27,7 @@ TENANT_TABLES = {
     "integration_credentials",  # per-organization provider credentials (crm.0025)
     "payment_events",  # gateway webhook events, once each (crm.0026)
     "daily_message_stats", "campaign_funnels", "response_times",  # report roll-ups (crm.0032)
+    "invitations", "audit_events",  # accounts (crm.0034)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

@@ -42,6 +42,7 @@ PRIMARY_KEYS_CHANGE = {
     "integration_credentials_pkey",
     "payment_events_pkey",
     "daily_message_stats_pkey", "campaign_funnels_pkey", "response_times_pkey",
+    "invitations_pkey", "audit_events_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

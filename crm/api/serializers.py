@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 
+from crm import audit
 from crm.auth import reserved_username
 from crm.automation.errors import InvalidRule
 from crm.automation.flows import check_flow_key, check_steps
@@ -80,7 +81,8 @@ class UserSerializer(ModelSerializer):
     class Meta:
         model = User
         exclude = ("legacy_role",)
-        read_only_fields = SYSTEM_FIELDS
+        # Deactivation ends tokens too: POST /api/v1/team/<id>/deactivate/ (crm.accounts).
+        read_only_fields = (*SYSTEM_FIELDS, "is_active")
 
     def validate_role(self, role: Role | None) -> Role | None:
         if role is not None and role.name == Role.SUPER_ADMIN and not is_platform_staff(
@@ -103,10 +105,14 @@ class UserSerializer(ModelSerializer):
 
     def save(self, **kwargs: Any) -> User:
         password = self.validated_data.pop("password", None)
+        old_role = self.instance.role_name if self.instance is not None else None
         user = super().save(**kwargs)
         if password:
             user.set_password(password)
             user.save(update_fields=["password"])
+        if self.instance is not None and old_role != user.role_name:
+            audit.record(audit.ROLE_CHANGED, actor=self.context["request"].user,
+                         user=user.username, old=old_role, new=user.role_name)
         return user
 
 

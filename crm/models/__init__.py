@@ -1,4 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
+from crm.models.accounts import AuditEvent, Invitation
 from crm.models.audiences import ContactImport, Segment
 from crm.models.automation import (
     AutomationRule,
@@ -51,6 +52,7 @@ from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "AddressCollectionSession",
     "AttributeDefinition",
     "AutomationRule",
@@ -74,6 +76,7 @@ __all__ = [
     "Flow",
     "FlowLog",
     "FlowSession",
+    "Invitation",
     "Job",
     "Label",
     "JobStatus",
