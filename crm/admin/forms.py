@@ -155,6 +155,8 @@ class TenantFormMixin:
             value = cleaned.get(field.name)
             if not field.unique or field.name == "organization" or value in (None, ""):
                 continue
+            if isinstance(value, models.Model):
+                continue  # an inline row's own key (formsets give the row): nothing chosen
             # The database refuses a duplicate in any organization (migration notes: these
             # columns stay globally unique). Only whether the value is taken is said, not where.
             with unscoped():

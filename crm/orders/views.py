@@ -44,16 +44,20 @@ class OrderItemSerializer(ModelSerializer):
                   "total_price", "currency")
 
 
-class OrderSerializer(ModelSerializer):
-    """An order with its items; the total and the status are the server's."""
-
-    items = OrderItemSerializer(many=True, read_only=True)
+class OrderRowSerializer(ModelSerializer):
+    """An order as listed; the total and the status are the server's."""
 
     class Meta:
         model = Order
         fields = "__all__"
         read_only_fields = ("organization", "status", "total_amount", "currency",
                             "payment_completed_at", "updated_at")
+
+
+class OrderSerializer(OrderRowSerializer):
+    """One order with its items."""
+
+    items = OrderItemSerializer(many=True, read_only=True)
 
 
 class LineSerializer(serializers.Serializer):
@@ -117,7 +121,8 @@ class OrderViewSet(TenantViewSet):
     permission_classes = (OrderPermission,)
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
-        return OrderSerializer
+        # A list shows no items: one query per page, not one per order.
+        return OrderRowSerializer if self.action == "list" else OrderSerializer
 
     @extend_schema(request=NewOrderSerializer, responses={201: OrderSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
