@@ -10,7 +10,7 @@ from tenancy.guards import is_tenant_model
 
 # AGENT works the conversations; every other tenant table is read-only to an agent.
 AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "quickreply",
-                          "customerlabel", "conversationnote"})
+                          "customerlabel"})
 # History written by the system only: nobody edits it by hand.
 LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog",
                         "automationrun", "automationschedule", "webhookdelivery",

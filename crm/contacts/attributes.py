@@ -35,7 +35,7 @@ def check_text(value: Any, field: str, longest: int,
 
 def check_definition(key: Any, kind: Any, choices: Any) -> tuple[str, list[str]]:
     """(key, choices) of a well-formed definition; else InvalidAttribute naming the field."""
-    if not isinstance(key, str) or not KEY.match(key):
+    if not isinstance(key, str) or not KEY.fullmatch(key):
         raise InvalidAttribute("key", "start with a lower-case letter, then lower-case letters, "
                                "digits or _ (at most 50), such as birth_date.")
     if kind not in TYPES:
@@ -94,7 +94,7 @@ def clean_values(values: Any, definitions: dict[str, AttributeDefinition]) -> di
     for key, value in values.items():
         definition = definitions.get(key)
         if definition is None:
-            raise InvalidAttribute(str(key)[:60], "no attribute of your organization has this "
-                                   "key: define it first (/api/v1/attribute-definitions/).")
+            raise InvalidAttribute(repr(key)[1:-1][:60], "no attribute of your organization has "
+                                   "this key: define it first (/api/v1/attribute-definitions/).")
         cleaned[key] = None if value is None or value == "" else clean_value(definition, value)
     return cleaned

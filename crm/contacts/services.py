@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from crm.contacts.attributes import check_text, clean_values
+from crm.contacts.attributes import KEY, check_text, clean_values
 from crm.contacts.errors import (
     DuplicateLabel,
     InvalidLabel,
@@ -48,7 +48,7 @@ def check_label(name: Any, color: Any = DEFAULT_COLOR) -> tuple[str, str]:
     name = check_text(name, "name", LONGEST_LABEL, InvalidLabel)
     if color is None or color == "":
         color = DEFAULT_COLOR
-    if not isinstance(color, str) or not COLOR.match(color):
+    if not isinstance(color, str) or not COLOR.fullmatch(color):
         raise InvalidLabel("color", "give a color as #rrggbb, such as #16a34a.")
     return name, color.lower()
 
@@ -136,7 +136,8 @@ def remove_labels(customer: Customer, names: Any, *, by: Any = None) -> int:
 def check_attributes(values: Any) -> dict[str, Any]:
     """{key: stored value, or None to remove} of `values`, checked by the organization's
     definitions; else InvalidAttribute naming the key."""
-    keys = [key for key in values if isinstance(key, str)] if isinstance(values, dict) else []
+    keys = [key for key in values if isinstance(key, str) and KEY.fullmatch(key)] if isinstance(
+        values, dict) else []  # a key no definition can have is refused without a query
     definitions = {d.key: d for d in AttributeDefinition.objects.filter(key__in=keys)}
     return clean_values(values, definitions)
 
