@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 from bench.fake_graph import FakeGraph
 from crm.api.resources import RESOURCES
-from crm.models import Customer, Organization, Role, User
+from crm.models import ContactImport, Customer, Organization, Role, User
 from tenancy.context import tenant_context, unscoped
 from tenancy.guards import is_tenant_model
 from tests.test_admin_support import (
@@ -161,8 +161,10 @@ def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> dict[str,
 
 def _model_of(path: str) -> type[models.Model]:
     prefix = path.removeprefix("/api/v1/").split("/")[0]
-    if prefix == "conversations":
+    if prefix in ("conversations", "exports"):
         return Customer
+    if prefix == "contacts":
+        return ContactImport
     return next(r.model for r in RESOURCES if r.prefix == prefix)
 
 

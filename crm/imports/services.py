@@ -62,7 +62,7 @@ def store_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -
         raise ImportRefused("file", "The file is empty: its first row names the columns.")
     _definitions(reading.resolve(header, mapping))
     return ContactImport.objects.create(
-        file_name=name[:255], file_format=fmt, data=data, mapping=mapping)
+        file_name=name.replace("\x00", "")[:255], file_format=fmt, data=data, mapping=mapping)
 
 
 def start_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -> ContactImport:
