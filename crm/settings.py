@@ -236,6 +236,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.automation.tasks.fire_due_schedules",
         "schedule": env.float("AUTOMATION_SCHEDULE_SECONDS", default=5.0),
     },
+    "wake-snoozed-conversations": {
+        "task": "crm.contacts.tasks.wake_snoozed_conversations",
+        "schedule": env.float("SNOOZE_WAKE_SECONDS", default=60.0),
+    },
 }
 # Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from crm.contacts import queries, services
+from crm.contacts.tasks import wake_snoozed_conversations
 from crm.contacts.errors import (
     DuplicateLabel,
     InvalidAttribute,
@@ -164,6 +165,21 @@ def test_status_snooze_needs_a_time_ahead_and_wakes_when_it_passes(in_a) -> None
     asha.refresh_from_db()
     assert (ravi.conversation_status, ravi.snoozed_until) == (Status.OPEN, None)
     assert asha.conversation_status == Status.RESOLVED
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_beat_opens_every_organizations_ended_snoozes(org_a, org_b) -> None:
+    now = timezone.now()
+    snoozed: dict[str, Customer] = {}
+    for org, until in ((org_a, now - timedelta(minutes=1)), (org_b, now + timedelta(hours=1))):
+        with tenant_context(org):
+            snoozed[org.code] = CustomerFactory(conversation_status=Status.SNOOZED,
+                                                snoozed_until=until)
+    assert wake_snoozed_conversations() == 1
+    with unscoped():
+        assert dict(Customer.objects.filter(pk__in=[c.pk for c in snoozed.values()])
+                    .values_list("organization__code", "conversation_status")) == {
+            "org-a": Status.OPEN, "org-b": Status.SNOOZED}
 
 
 def test_a_customers_new_message_reopens_resolved_and_snoozed_conversations(

@@ -370,11 +370,16 @@ def _inbox_requests(base: str) -> Iterator[tuple[str, Callable[[Client], Any]]]:
                            ("reply/", {"text": value, "file": SimpleUploadedFile(
                                "a.pdf", b"%PDF-1.4", "application/pdf")}),
                            ("assign/", {"agent": value}), ("read/", {"x": value}),
-                           ("automation/", {"hours": value})):
+                           ("automation/", {"hours": value}), ("labels/", {"add": value}),
+                           ("labels/", {"remove": value}), ("notes/", {"body": value}),
+                           ("attributes/", {"attr.tier": value, f"attr.{value}": value}),
+                           ("status/", {"status": value}),
+                           ("status/", {"status": "snoozed", "snooze_hours": value})):
             yield (f"POST {base}{path} {sorted(data)}={_short(value)}",
                    lambda c, path=path, data=data: c.post(f"{base}{path}", data))
     for value in QUERY_VALUES:
-        for query in ("mine", "unassigned", "waiting", "number", "q", "cursor"):
+        for query in ("mine", "unassigned", "waiting", "number", "q", "cursor", "label",
+                      "match", "status", "mentions"):
             for path in ("/inbox/", "/inbox/list/", base):
                 url = f"{path}?{query}={value}"
                 yield f"GET {url[:100]}", lambda c, url=url: c.get(url)

@@ -2,7 +2,8 @@
 
 An agent of A signs in, sees A's conversations only, opens one, replies (the Graph API is the
 in-process fake), sees the tick move when a status webhook arrives and a new inbound message
-appear live; an agent of B, signed in at the same time, sees none of it.
+appear live; an agent of B, signed in at the same time, sees none of it. An agent labels, notes
+and resolves a conversation from the contact panel.
 """
 from __future__ import annotations
 
@@ -17,10 +18,15 @@ import pytest
 from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
-from crm.models import Message, Organization, Role, User
+from crm.models import ConversationNote, Message, Organization, Role, User
 from tenancy.context import tenant_context
 from tests import whatsapp_payloads as wp
-from tests.factories import QuickReplyFactory, TemplateFactory, WhatsAppNumberFactory
+from tests.factories import (
+    LabelFactory,
+    QuickReplyFactory,
+    TemplateFactory,
+    WhatsAppNumberFactory,
+)
 from tests.inbox_support import conversation
 from tests.test_admin_support import PASSWORD, make_staff
 
@@ -184,3 +190,48 @@ def test_reply_form_on_the_customer_page_is_full_width_at_1366(
     assert form is not None and main is not None
     assert form["width"] >= 0.9 * main["width"], (form, main)
     assert form["y"] >= main["y"] + main["height"] - 1  # below the customer's fields
+
+
+def test_an_agent_labels_notes_and_resolves_a_conversation(
+    live_server: Any, browser: Any, org_a: Organization
+) -> None:
+    """From the contact panel: a label, a private note mentioning a colleague, then resolved;
+    the list then shows it under its label and status, and the colleague under Mentions."""
+    with tenant_context(org_a):
+        LabelFactory(name="VIP", color="#b45309")
+    asha = conversation(org_a, "Asha Rao", at=timezone.now() - timedelta(minutes=5))
+    conversation(org_a, "Ravi Kumar", at=timezone.now() - timedelta(minutes=9))
+    agent = make_staff(org_a, Role.AGENT)
+    colleague = make_staff(org_a, Role.AGENT, username="meera")
+    page = sign_in(browser, live_server.url, agent)
+    page.click("text=Asha Rao")
+    panel = page.locator("#thread .contact")
+    expect(panel).to_contain_text("No notes.", timeout=LIVE)
+
+    page.fill("#add-label input[name=add]", "VIP")
+    page.click("#add-label button[type=submit]")
+    expect(panel.locator(".labels .label")).to_have_count(1, timeout=LIVE)
+    expect(panel.locator(".labels .label")).to_contain_text("VIP")
+    page.fill("#add-note textarea[name=body]", "Wants a callback after six, @meera")
+    page.click("#add-note button[type=submit]")
+    expect(panel.locator(".note")).to_contain_text("Wants a callback after six", timeout=LIVE)
+    page.select_option("#thread select[name=status]", "resolved")
+    expect(page.locator("#conversation-list .row", has_text="Asha Rao")).to_contain_text(
+        "resolved", timeout=LIVE)
+    with tenant_context(org_a):
+        asha.refresh_from_db()
+        assert asha.conversation_status == "resolved"
+        assert note_mentions(asha) == [str(colleague.pk)]
+
+    page.select_option(".filters select[name=label]", "VIP")
+    expect(page.locator("#conversation-list .row")).to_have_count(1, timeout=LIVE)
+    expect(page.locator("#conversation-list")).to_contain_text("Asha Rao")
+    mentioned = sign_in(browser, live_server.url, colleague)
+    mentioned.check(".filters input[name=mentions]")
+    expect(mentioned.locator("#conversation-list .row")).to_have_count(1, timeout=LIVE)
+    expect(mentioned.locator("#conversation-list")).to_contain_text("Asha Rao")
+
+
+def note_mentions(customer: Any) -> list[str]:
+    """The mentions of the customer's only note."""
+    return ConversationNote.objects.get(customer=customer).mentions

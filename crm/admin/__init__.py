@@ -5,6 +5,7 @@ from crm.admin import (  # noqa: F401  (registers the model admins)
     automation,
     campaigns,
     catalog,
+    contacts,
     customers,
     integrations,
     messaging,

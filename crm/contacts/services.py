@@ -28,6 +28,7 @@ from crm.inbox import events
 from crm.models import AttributeDefinition, ConversationNote, Customer, CustomerLabel, Label
 from crm.models import Role, User
 from crm.roles import role_of
+from tenancy.context import tenant_context, unscoped
 
 Status = Customer.ConversationStatus
 DEFAULT_COLOR = "#64748b"
@@ -52,9 +53,12 @@ def check_label(name: Any, color: Any = DEFAULT_COLOR) -> tuple[str, str]:
     return name, color.lower()
 
 
-def check_unique_label(name: str, exclude: Any = None) -> None:
-    """DuplicateLabel if another label of the organization has `name`, ignoring case."""
+def check_unique_label(name: str, exclude: Any = None, organization_id: Any = None) -> None:
+    """DuplicateLabel if another label of the organization (the active one, or the given one
+    where platform staff work across organizations) has `name`, ignoring case."""
     others = Label.objects.annotate(lower=Lower("name")).filter(lower=name.lower())
+    if organization_id is not None:
+        others = others.filter(organization_id=organization_id)
     if exclude is not None:
         others = others.exclude(pk=exclude)
     if others.exists():
@@ -216,3 +220,19 @@ def wake_snoozed(now: datetime | None = None) -> int:
     return Customer.objects.filter(
         conversation_status=Status.SNOOZED, snoozed_until__lte=now or timezone.now(),
     ).update(conversation_status=Status.OPEN, snoozed_until=None)
+
+
+def wake_every_snoozed(now: datetime) -> int:
+    """Beat: every organization's ended snoozes open again, each announced to its inboxes."""
+    # Beat serves every organization: it looks across them on purpose, through the partial
+    # index of snoozed customers, for the organizations with a snooze that ended.
+    with unscoped():
+        organizations = set(Customer.objects.filter(
+            conversation_status=Status.SNOOZED, snoozed_until__lte=now,
+        ).order_by().values_list("organization_id", flat=True).distinct())
+    woken = 0
+    for organization_id in sorted(organizations, key=str):
+        with tenant_context(organization_id), transaction.atomic():
+            woken += wake_snoozed(now)
+            events.publish(events.CONVERSATION)
+    return woken

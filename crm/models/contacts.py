@@ -36,6 +36,18 @@ class Label(TenantModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """The admin's form: the same checks as the API (crm.contacts.services)."""
+        from crm.contacts.errors import ContactsError
+        from crm.contacts.services import check_label, check_unique_label
+
+        try:
+            self.name, self.color = check_label(self.name, self.color)
+            check_unique_label(self.name, exclude=self.pk if not self._state.adding else None,
+                               organization_id=self.organization_id)
+        except ContactsError as error:
+            raise ValidationError({error.field: error.problem}) from None
+
 
 class CustomerLabel(TenantModel):
     """A label put on a customer."""
