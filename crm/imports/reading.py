@@ -40,7 +40,7 @@ class Mapping:
 
 def file_format(name: str, declared: str | None = None) -> str:
     """csv or xlsx, from the declared format or the file's name."""
-    guess = (declared or name.rsplit(".", 1)[-1] if "." in name else declared or "").lower()
+    guess = (declared or (name.rsplit(".", 1)[-1] if "." in name else "")).lower()
     if guess not in FORMATS:
         raise ImportRefused("file", "Upload a .csv or .xlsx file (or say which with format=csv "
                                     "or format=xlsx).")
