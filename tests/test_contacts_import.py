@@ -112,13 +112,15 @@ def test_a_file_over_the_limits_is_refused(org_a, settings) -> None:
 
 
 @pytest.mark.usefixtures("eager")
-@pytest.mark.django_db(transaction=True)
-def test_a_large_file_runs_as_a_job_with_progress(org_a, org_b, settings) -> None:
+def test_a_large_file_runs_as_a_job_with_progress(
+        org_a, org_b, settings, django_capture_on_commit_callbacks) -> None:
     settings.CONTACT_IMPORT_INLINE_BYTES = 10
     settings.CONTACT_IMPORT_BATCH = 2
     client = client_for(staff(org_a))
-    answer = _upload(client, CSV.encode())
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        answer = _upload(client, CSV.encode())
     assert answer.status_code == 202, answer.content
+    assert len(queued) == 1  # the job is queued once the import is stored
     progress = client.get(f"/api/v1/contacts/imports/{answer.json()['id']}/").json()
     assert progress["status"] == "done"
     assert (progress["total_rows"], progress["processed_rows"]) == (4, 4)

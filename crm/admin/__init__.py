@@ -2,6 +2,7 @@
 from crm.admin.sites import site
 from crm.admin import (  # noqa: F401  (registers the model admins)
     accounts,
+    audiences,
     automation,
     campaigns,
     catalog,

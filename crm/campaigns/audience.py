@@ -17,6 +17,7 @@ from crm.imports.errors import ImportRefused
 from crm.models import Campaign, CampaignCustomer, ContactImport, Customer, Label, Segment
 from crm.segments.errors import InvalidFilter
 from crm.segments.queries import segment_members
+from crm.storable import unstorable
 from tenancy.context import get_current_organization_id
 
 MOST_IDS = 100_000
@@ -58,7 +59,7 @@ def _segment(value: Any) -> QuerySet[Customer]:
 
 
 def _label(value: Any) -> QuerySet[Customer]:
-    name = value.strip().lower() if isinstance(value, str) else ""
+    name = value.strip().lower() if isinstance(value, str) and not unstorable(value) else ""
     label = Label.objects.annotate(lower=Lower("name")).filter(lower=name).first() if name else None
     if label is None:
         raise AudienceRefused("label", "your organization has no label of this name (see "

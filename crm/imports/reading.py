@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from crm.imports.errors import ImportRefused
+from crm.storable import PROBLEM, unstorable
 
 FORMATS = ("csv", "xlsx")
 # Header names recognised when the mapping does not name a field's column (lower case).
@@ -39,7 +40,7 @@ class Mapping:
 
 def file_format(name: str, declared: str | None = None) -> str:
     """csv or xlsx, from the declared format or the file's name."""
-    guess = (declared or name.rsplit(".", 1)[-1] if "." in name else declared or "").lower()
+    guess = (declared or (name.rsplit(".", 1)[-1] if "." in name else "")).lower()
     if guess not in FORMATS:
         raise ImportRefused("file", "Upload a .csv or .xlsx file (or say which with format=csv "
                                     "or format=xlsx).")
@@ -116,6 +117,8 @@ def resolve(header: list[str], mapping: Any) -> Mapping:
     if not isinstance(mapping, dict):
         raise ImportRefused("mapping", 'Give the mapping as a JSON object, such as {"phone": '
                                        '"Mobile", "name": "Name", "attributes": {"city": "City"}}.')
+    if unstorable(mapping):
+        raise ImportRefused("mapping", f"The mapping {PROBLEM}: name the file's columns.")
     unknown = set(mapping) - {"phone", "name", "labels", "attributes"}
     if unknown:
         raise ImportRefused("mapping", f"Unknown field(s) {', '.join(sorted(unknown))[:200]}: "

@@ -27,7 +27,7 @@ from crm.imports import reading
 from crm.imports.errors import ImportRefused
 from crm.imports.phones import wa_id
 from crm.models import AttributeDefinition, ContactImport, Organization
-from tenancy.context import get_current_organization_id
+from tenancy.context import get_current_organization_id, tenant_context
 
 REJECTED_KEPT = 1000  # rejected rows listed on the import (all are counted)
 
@@ -62,7 +62,7 @@ def store_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -
         raise ImportRefused("file", "The file is empty: its first row names the columns.")
     _definitions(reading.resolve(header, mapping))
     return ContactImport.objects.create(
-        file_name=name[:255], file_format=fmt, data=data, mapping=mapping)
+        file_name=name.replace("\x00", "")[:255], file_format=fmt, data=data, mapping=mapping)
 
 
 def start_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -> ContactImport:
@@ -72,12 +72,17 @@ def start_import(name: str, data: bytes, mapping: Any, fmt: str | None = None) -
     if len(data) <= settings.CONTACT_IMPORT_INLINE_BYTES:
         run_import(contact_import)
     else:
-        from crm.imports.tasks import run_import_job  # tasks import services: imported when used
-
-        import_id = str(contact_import.pk)
-        transaction.on_commit(lambda: run_import_job.delay(import_id))
+        transaction.on_commit(lambda: _queue(contact_import))
     contact_import.refresh_from_db()
     return contact_import
+
+
+def _queue(contact_import: ContactImport) -> None:
+    """Queue the job as the import's organization (on commit, whatever is active then)."""
+    from crm.imports.tasks import run_import_job  # tasks import services: imported when used
+
+    with tenant_context(contact_import.organization_id):
+        run_import_job.delay(str(contact_import.pk))
 
 
 def _read(contact_import: ContactImport, country: str) -> tuple[list[Contact], list[dict]]:

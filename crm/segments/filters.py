@@ -18,6 +18,7 @@ from crm.contacts.attributes import clean_value
 from crm.contacts.errors import ContactsError
 from crm.models import AttributeDefinition, Customer, CustomerLabel, Order, ReferrerTracking
 from crm.segments.errors import InvalidFilter
+from crm.storable import PROBLEM, unstorable
 
 KNOWN = ("labels", "attributes", "last_message_after", "last_message_before", "source_ad",
          "opted_out", "has_ordered")
@@ -31,7 +32,7 @@ def _date(name: str, value: Any) -> str:
 
 
 def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 200 or "\x00" in value:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200 or unstorable(value):
         raise InvalidFilter(f"{name}: give a text of at most 200 characters.")
     return value.strip()
 
@@ -46,6 +47,8 @@ def _attributes(values: dict[Any, Any]) -> dict[str, Any]:
     """{key: value in its stored shape}; every key an attribute of the organization."""
     definitions = {d.key: d for d in AttributeDefinition.objects.filter(
         key__in=[key for key in values if isinstance(key, str)])}
+    if unstorable(values):
+        raise InvalidFilter(f"attributes: the value {PROBLEM}.")
     checked = {}
     for key, value in values.items():
         if key not in definitions:

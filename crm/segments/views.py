@@ -30,8 +30,8 @@ class SegmentSerializer(ModelSerializer):
 
     class Meta:
         model = Segment
-        fields = ("id", "name", "filters", "created_at", "updated_at")
-        read_only_fields = ("id", "created_at", "updated_at")
+        fields = ("id", "organization", "name", "filters", "created_at", "updated_at")
+        read_only_fields = ("id", "organization", "created_at", "updated_at")
 
     def validate_filters(self, value: Any) -> dict[str, Any]:
         return _checked(value)
