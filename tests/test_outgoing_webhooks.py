@@ -156,6 +156,33 @@ def test_back_off_doubles_up_to_its_cap(settings) -> None:
     assert 80 <= services.backoff(9) <= 100
 
 
+def test_an_answer_is_kept_storable_and_short(org_a, fake, settings) -> None:
+    settings.OUTGOING_WEBHOOKS_MAX_ATTEMPTS = 1
+    body = b"a\x00b" + b"x" * 10_000
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, content=body)
+
+    with tenant_context(org_a), client.use_transport(httpx.MockTransport(answer)):
+        delivery = WebhookDeliveryFactory()
+        services.attempt(delivery.pk)
+        delivery.refresh_from_db()
+    assert delivery.answer.startswith("a\ufffdbxx") and len(delivery.answer) == 2000
+
+
+def test_no_answer_is_a_failure_tried_again_later(org_a) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused")
+
+    with tenant_context(org_a), client.use_transport(httpx.MockTransport(refuse)):
+        delivery = WebhookDeliveryFactory()
+        retry = services.attempt(delivery.pk)
+        delivery.refresh_from_db()
+    assert delivery.state == "failed" and delivery.error.startswith("No answer: ConnectError")
+    assert retry is not None and (retry.attempt, retry.state) == (2, "pending")
+    assert retry.event_id == delivery.event_id and retry.next_try_at is not None
+
+
 def test_attempts_stop_at_the_maximum(org_a, fake, eager, django_capture_on_commit_callbacks,
                                       settings) -> None:
     settings.OUTGOING_WEBHOOKS_MAX_ATTEMPTS = 3

@@ -64,5 +64,7 @@ def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
             response.close()
     # The host only: a path or query may carry the receiver's own token.
     logger.info("webhook to %s answered %s", target.host, response.status_code)
-    return Answer(response.status_code, received[:ANSWER_BYTES].decode("utf-8", "replace"),
+    excerpt = received[:ANSWER_BYTES].decode("utf-8", "replace")
+    # A receiver may answer anything; PostgreSQL's text refuses NUL.
+    return Answer(response.status_code, excerpt.replace("\x00", "\ufffd"),
                   response.headers.get("location"))

@@ -157,7 +157,7 @@ def _failed(delivery: WebhookDelivery, error: str, *, status_code: int | None = 
     """Record a failed attempt; count it against the subscription (turning it off at the limit)
     and return the retry's row when attempts are left."""
     now = timezone.now()
-    error = error[:ERROR_LENGTH]
+    error = error[:ERROR_LENGTH].replace("\x00", "\ufffd")  # an exception may quote anything
     subscriptions = WebhookSubscription.objects.filter(pk=delivery.subscription_id)
     with transaction.atomic():
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
