@@ -19,6 +19,7 @@ from bench.fake_subscriber import verify as receiver_verify
 from crm.automation.flows import create_lead
 from crm.inbox.services import assign
 from crm.models import Role, WebhookDelivery, WebhookSubscription
+from crm.orders.services import set_status
 from crm.outgoing import addresses, client, emit, services
 from crm.outgoing.errors import UnsafeAddress
 from crm.outgoing.signing import signature, verify
@@ -29,6 +30,7 @@ from tenancy.context import tenant_context, unscoped
 from tests.factories import (
     CustomerFactory,
     MessageFactory,
+    OrderFactory,
     UserFactory,
     WebhookDeliveryFactory,
     WebhookSubscriptionFactory,
@@ -422,3 +424,13 @@ def test_the_admin_shows_the_secret_once_on_adding(org_a) -> None:
     refused = client.post(admin_url(WebhookSubscription, "add"), {
         "url": "http://169.254.169.254/", "events": '["lead.created"]', "is_active": "on"})
     assert refused.status_code == 200 and b"public addresses only" in refused.content
+
+
+def test_an_order_paid_emits_order_paid_once(org_a, listening) -> None:
+    with tenant_context(org_a):
+        order = OrderFactory(status="awaiting_payment", total_amount=500)
+        set_status(order, "paid")
+        set_status(order, "fulfilled")  # not a payment: no event
+    [(event, data)] = _emitted(org_a)
+    assert event == "order.paid"
+    assert data["order"]["id"] == str(order.pk) and data["order"]["status"] == "paid"

@@ -9,9 +9,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from crm import outgoing
 from crm.inbox import events
 from crm.models import Customer, CustomerAddress, Order, OrderItem, Product
 from crm.orders import states
+from crm.outgoing import payloads
 from crm.whatsapp.refusals import Refused
 
 CENTS = Decimal("0.01")
@@ -67,6 +69,8 @@ def set_status(order: Order, to: str, **changes: Any) -> Order:
         for name, value in {"status": to, "updated_at": now, **changes}.items():
             setattr(locked, name, value)
         locked.save()
+        if to == states.PAID:  # check_move allows no paid -> paid: once per order
+            outgoing.emit("order.paid", payloads.order_paid(locked))
         if locked.customer_id is not None:  # the open inbox shows the order's new state
             events.publish(events.CONVERSATION, customers=[str(locked.customer_id)])
     return locked

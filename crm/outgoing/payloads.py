@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.models import Customer, Lead, Message, User
+from crm.models import Customer, Lead, Message, Order, User
 from crm.webhooks.payload import StatusUpdate
 
 
@@ -38,6 +38,15 @@ def lead_created(lead: Lead) -> dict[str, Any]:
         "wa_id": lead.wa_id, "city": lead.city, "lead_source": lead.lead_source,
         "sub_source": lead.sub_source, "treatment_name": lead.treatment_name,
         "appointment_details": lead.appointment_details, "created_at": lead.created_at,
+    }}
+
+
+def order_paid(order: Order) -> dict[str, Any]:
+    """An order that has just been paid."""
+    return {"order": {
+        "id": order.pk, "customer": order.customer_id, "status": order.status,
+        "total_amount": order.total_amount, "currency": order.currency,
+        "payment_completed_at": order.payment_completed_at,
     }}
 
 
