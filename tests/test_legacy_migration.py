@@ -435,11 +435,10 @@ def test_backwards_removes_only_ours_then_forwards_again(
         forward = migrate(db)
         assert forward.returncode == 0, output(forward)
         assert query(db, "SELECT count(*) FROM pg_class WHERE relrowsecurity "
-                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 9,)]
+                     "AND relforcerowsecurity") == [(len(TENANT_TABLES) + 7,)]
         # + api_tokens, campaign_customers, automation_rules, automation_runs,
-        # automation_schedules, flows, flow_sessions, integration_credentials and
-        # payment_events; + 2 shared-read policies
-        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 9 + 2,)]
+        # automation_schedules, flows and flow_sessions; + 2 shared-read policies
+        assert query(db, "SELECT count(*) FROM pg_policy") == [(len(TENANT_TABLES) + 7 + 2,)]
         again = Snapshot.take(db)
     problems = diff(run.after.schema, again.schema, "schema")
     problems += diff(run.after.rows, again.rows, "rows")
