@@ -10,5 +10,10 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Connect the inbox's signal receivers (crm.inbox.signals)."""
+        """Connect the signal receivers (the inbox's, outgoing webhooks', sign-in's); register
+        the integrations."""
+        from crm.accounts import signin  # noqa: F401
         from crm.inbox import signals  # noqa: F401
+        from crm.outgoing import signals as outgoing_signals  # noqa: F401
+        from crm.payments import razorpay  # noqa: F401
+        from crm.zoho import provider  # noqa: F401

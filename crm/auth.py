@@ -107,5 +107,7 @@ class OrganizationUserBackend(BaseBackend):
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def user_can_authenticate(self, user: User) -> bool:
-        """Staff of an inactive organization cannot sign in."""
+        """A deactivated user, and staff of a suspended organization, cannot sign in."""
+        if not user.is_active:
+            return False
         return user.organization_id is None or user.organization.is_active

@@ -13,9 +13,13 @@ AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "qui
                           "customerlabel", "conversationnote"})
 # History written by the system only: nobody edits it by hand.
 LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog",
-                        "automationrun", "automationschedule"})
+                        "automationrun", "automationschedule", "webhookdelivery",
+                        "paymentevent", "auditevent",
+                        # report roll-ups, kept by triggers (crm.0032)
+                        "dailymessagestat", "campaignfunnel", "responsetime"})
 # What agents do not see in the back office: system history and API credentials.
-AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken"}
+AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken", "webhooksubscription", "integrationcredential",
+                                      "invitation"}
 # Shared tables an organization's staff may read (the rest are platform-only).
 CATALOG_MODELS = frozenset({"category", "subcategory", "product", "cost", "file"})
 

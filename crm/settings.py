@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,6 +25,28 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
         "`python -c 'import secrets; print(secrets.token_urlsafe(50))'` (or DEBUG=true for "
         "local development only)."
     )
+# Integration secrets (Razorpay, Zoho) are encrypted at rest with these Fernet keys, comma-
+# separated: the first encrypts, every one decrypts (prepend a new key to rotate, then run
+# `manage.py rotate_integration_keys`). The built-in key serves DEBUG runs only, like SECRET_KEY's.
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZC11c2U="
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[]) or (
+    [DEVELOPMENT_FIELD_ENCRYPTION_KEY] if DEBUG else [])
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is not set and DEBUG is off: integration secrets could not be "
+        "encrypted. Set it in the environment or .env to one or more Fernet keys, comma-separated, "
+        "e.g. the output of `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`."
+    )
+for _key in FIELD_ENCRYPTION_KEY:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY holds a value that is not a Fernet key (32 url-safe base64 "
+            "bytes): generate one with `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`."
+        ) from None
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 # Production behind HTTPS (README "Production"): off by default so that plain-HTTP development
 # works; `manage.py check --deploy` names each one left off. Behind a proxy that terminates TLS,
@@ -144,6 +167,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.api.permissions.RolePermission"],
+    # Rates: API_THROTTLE_* below; counted in the shared cache (CACHE_URL).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "crm.api.throttles.TokenRateThrottle",
+        "crm.api.throttles.OrganizationRateThrottle",
+        "crm.api.throttles.AnonymousRateThrottle",
+    ],
     "DEFAULT_PARSER_CLASSES": [
         "crm.api.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
@@ -196,6 +225,28 @@ WHATSAPP_GRAPH_BACKOFF = env.float("WHATSAPP_GRAPH_BACKOFF", default=0.5)
 # How long each process remembers which organization owns a receiving number (0: never).
 WHATSAPP_NUMBER_CACHE_SECONDS = env.int("WHATSAPP_NUMBER_CACHE_SECONDS", default=30)
 
+# Razorpay (payment links): the REST root (a fake's in tests, benchmarks and bin/run: see
+# bench/fake_razorpay.py), per-call timeout in seconds, retries of reads, first backoff in seconds.
+# Each organization's keys are its own (PUT /api/v1/integrations/razorpay/).
+RAZORPAY_API_URL = env("RAZORPAY_API_URL", default="") or (
+    env("WBCRM_DEMO_RAZORPAY_URL", default="") if DEMO else "") or "https://api.razorpay.com/v1"
+RAZORPAY_TIMEOUT = env.float("RAZORPAY_TIMEOUT", default=10.0)
+RAZORPAY_RETRIES = env.int("RAZORPAY_RETRIES", default=2)
+RAZORPAY_BACKOFF = env.float("RAZORPAY_BACKOFF", default=0.5)
+# A payment link expires this many minutes after it is sent (Razorpay: at least 15).
+RAZORPAY_LINK_EXPIRE_MINUTES = env.int("RAZORPAY_LINK_EXPIRE_MINUTES", default=24 * 60)
+# Beat asks Razorpay about links still unpaid this long after sending, and again after expiry.
+RAZORPAY_RECONCILE_AFTER_MINUTES = env.int("RAZORPAY_RECONCILE_AFTER_MINUTES", default=60)
+
+# Zoho CRM (leads): the accounts (OAuth) and API roots, `{domain}` filled with the organization's
+# data centre (zoho.in, zoho.com, ...; a fake's plain URL in tests and the demo), per-call timeout,
+# and the push task's retries (back-off doubling from ZOHO_RETRY_BACKOFF seconds).
+ZOHO_ACCOUNTS_URL = env("ZOHO_ACCOUNTS_URL", default="https://accounts.{domain}")
+ZOHO_API_URL = env("ZOHO_API_URL", default="https://www.zohoapis.{domain}")
+ZOHO_TIMEOUT = env.float("ZOHO_TIMEOUT", default=10.0)
+ZOHO_PUSH_RETRIES = env.int("ZOHO_PUSH_RETRIES", default=5)
+ZOHO_RETRY_BACKOFF = env.int("ZOHO_RETRY_BACKOFF", default=30)
+
 # The agent inbox (/inbox/): its live events go over Redis pub/sub, one channel per organization.
 INBOX_REDIS_URL = env("INBOX_REDIS_URL", default="redis://127.0.0.1:6379/0")
 INBOX_EVENTS_PREFIX = env("INBOX_EVENTS_PREFIX", default="wbcrm:inbox")
@@ -232,9 +283,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.campaigns.tasks.sweep_stalled_jobs",
         "schedule": env.float("CAMPAIGN_SWEEP_SECONDS", default=60.0),
     },
+    "reconcile-payment-links": {
+        "task": "crm.payments.tasks.reconcile_payment_links",
+        "schedule": env.float("PAYMENT_RECONCILE_SECONDS", default=300.0),
+    },
     "fire-due-automation": {
         "task": "crm.automation.tasks.fire_due_schedules",
-        "schedule": env.float("AUTOMATION_SCHEDULE_SECONDS", default=5.0),
+        "schedule": env.float("AUTOMATION_SCHEDULE_SECONDS", default=1.0),
     },
     "wake-snoozed-conversations": {
         "task": "crm.contacts.tasks.wake_snoozed_conversations",
@@ -243,6 +298,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# The shared cache: API throttles and sign-in lock-out counters (Redis; locmemcache:// for a
+# single process). Unreachable, both fail open and log a warning.
+CACHES = {"default": {**env.cache_url_config(env("CACHE_URL", default=REDIS_URL)),
+                      "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="wbcrm")}}
+# Requests per token (or signed-in user), per organization, and per address when signed out
+# ("N/sec|min|hour|day"; empty: no limit). Over a rate: 429 with Retry-After.
+API_THROTTLE_PER_TOKEN = env("API_THROTTLE_PER_TOKEN", default="600/min")
+API_THROTTLE_PER_ORGANIZATION = env("API_THROTTLE_PER_ORGANIZATION", default="3000/min")
+API_THROTTLE_ANONYMOUS = env("API_THROTTLE_ANONYMOUS", default="60/min")
+# Sign-in lock-out (crm.accounts.signin): failures of one name from one address, and of any
+# names from one address, within the window (seconds) that lock sign-in from there.
+SIGNIN_MAX_FAILURES = env.int("SIGNIN_MAX_FAILURES", default=5)
+SIGNIN_MAX_FAILURES_PER_ADDRESS = env.int("SIGNIN_MAX_FAILURES_PER_ADDRESS", default=50)
+SIGNIN_LOCKOUT_SECONDS = env.int("SIGNIN_LOCKOUT_SECONDS", default=900)
 CAMPAIGN_REDIS_PREFIX = env("CAMPAIGN_REDIS_PREFIX", default="wbcrm:campaigns")
 # Rows a sender claims at once, and how long a claim lasts before another worker may take it over.
 CAMPAIGN_CLAIM_SIZE = env.int("CAMPAIGN_CLAIM_SIZE", default=20)
@@ -267,6 +336,16 @@ CONTACT_IMPORT_MAX_BYTES = env.int("CONTACT_IMPORT_MAX_BYTES", default=20 * 1024
 CONTACT_IMPORT_MAX_ROWS = env.int("CONTACT_IMPORT_MAX_ROWS", default=200_000)
 CONTACT_IMPORT_INLINE_BYTES = env.int("CONTACT_IMPORT_INLINE_BYTES", default=64 * 1024)
 CONTACT_IMPORT_BATCH = env.int("CONTACT_IMPORT_BATCH", default=5000)
+# Outgoing webhooks (crm.outgoing): per attempt a timeout (connect: at most 5 s); attempts per
+# event, the first wait before a retry (doubling, with jitter, at most OUTGOING_WEBHOOKS_MAX_WAIT),
+# and failed attempts in a row after which a subscription is turned off. Loopback addresses are
+# refused like private ones unless allowed (tests and the bin/run demo, whose receiver is local).
+OUTGOING_WEBHOOKS_TIMEOUT = env.float("OUTGOING_WEBHOOKS_TIMEOUT", default=10.0)
+OUTGOING_WEBHOOKS_MAX_ATTEMPTS = env.int("OUTGOING_WEBHOOKS_MAX_ATTEMPTS", default=6)
+OUTGOING_WEBHOOKS_BACKOFF = env.float("OUTGOING_WEBHOOKS_BACKOFF", default=30.0)
+OUTGOING_WEBHOOKS_MAX_WAIT = env.float("OUTGOING_WEBHOOKS_MAX_WAIT", default=3600.0)
+OUTGOING_WEBHOOKS_DISABLE_AFTER = env.int("OUTGOING_WEBHOOKS_DISABLE_AFTER", default=15)
+OUTGOING_WEBHOOKS_ALLOW_LOOPBACK = env.bool("OUTGOING_WEBHOOKS_ALLOW_LOOPBACK", default=DEMO)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -297,3 +376,20 @@ LOGGING = {
     # crm.whatsapp logs each Graph API call itself (and records it in whatsapp_api_logs).
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# Accounts (crm.accounts): public sign-up on or off, the site's address in e-mailed links, and
+# how long each link works. E-mail goes through Django's mail framework: EMAIL_URL (such as
+# smtp+tls://user:password@smtp.example.com:587) in production, the console otherwise (bin/run
+# prints each e-mail in its terminal).
+SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
+SITE_URL = env("SITE_URL", default="http://localhost:8000")
+EMAIL_CONFIRM_DAYS = env.int("EMAIL_CONFIRM_DAYS", default=3)
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+PASSWORD_RESET_HOURS = env.int("PASSWORD_RESET_HOURS", default=2)
+PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_HOURS * 3600
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="wb-crm <no-reply@localhost>")
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url_config(EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

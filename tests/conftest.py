@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import call_command
+from django.test import override_settings
 from django.db import connection, connections
 
 from bench.fake_graph import FakeGraph, FakeGraphServer
+from bench.fake_razorpay import FakeRazorpay
 from crm.models import Customer, Message, Organization, Template
+from crm.payments.razorpay import client as razorpay_client
 from crm.whatsapp.client import use_transport
 from tenancy.context import TenantState, get_state, tenant_context, unscoped
 from tests.legacy import LegacyDatabases
@@ -73,6 +78,15 @@ def python_scope(request: pytest.FixtureRequest, settings: Any) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _own_cache_keys() -> Iterator[None]:
+    """Each test counts throttles and sign-in failures afresh: a cache key prefix of its own."""
+    default = django_settings.CACHES["default"]
+    prefix = f"{default['KEY_PREFIX']}:{uuid.uuid4().hex[:8]}"
+    with override_settings(CACHES={"default": {**default, "KEY_PREFIX": prefix}}):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _no_leaked_organization() -> Iterator[None]:
     """Each test starts and ends with no organization active."""
     assert get_state() == TenantState(), "a previous test leaked an active organization"
@@ -130,6 +144,14 @@ def fake_graph(settings: Any) -> Iterator[FakeGraph]:
     settings.WHATSAPP_GRAPH_BACKOFF = 0
     fake = FakeGraph()
     with use_transport(fake.transport()):
+        yield fake
+
+
+@pytest.fixture
+def fake_razorpay() -> Iterator[FakeRazorpay]:
+    """Razorpay faked in process: every RazorpayClient calls it; no socket."""
+    fake = FakeRazorpay()
+    with razorpay_client.use_transport(fake.transport()):
         yield fake
 
 

@@ -8,6 +8,7 @@ platform SUPER_ADMIN user, is one created inside `unscoped()` (its organization 
 """
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from crm.integrations import crypto
 from crm.models import (
     AttributeDefinition,
     ConversationNote,
@@ -23,11 +25,13 @@ from crm.models import (
     Label,
     AddressCollectionSession,
     ApiToken,
+    AuditEvent,
     AutomationRule,
     AutomationRun,
     AutomationSchedule,
     Campaign,
     CampaignCustomer,
+    CampaignFunnel,
     CampaignLog,
     CampaignRecipient,
     Category,
@@ -35,10 +39,13 @@ from crm.models import (
     Cost,
     Customer,
     CustomerAddress,
+    DailyMessageStat,
     File,
     Flow,
     FlowLog,
     FlowSession,
+    IntegrationCredential,
+    Invitation,
     Job,
     JobStatus,
     Lead,
@@ -48,20 +55,26 @@ from crm.models import (
     OrderItem,
     Organization,
     Payment,
+    PaymentEvent,
     PaymentTransaction,
     Product,
     QuickReply,
     ReferrerTracking,
+    ResponseTime,
     Role,
     Segment,
     SubCategory,
     Template,
     User,
+    WebhookDelivery,
+    WebhookSubscription,
     WhatsAppApiLog,
     WhatsAppNumber,
     ZohoMapping,
     ZohoPayloadLog,
 )
+from crm.outgoing.services import EVENTS
+from crm.outgoing.signing import new_secret
 
 DEFAULT_PASSWORD = "password"
 
@@ -404,6 +417,22 @@ class SegmentFactory(DjangoModelFactory):
     filters = factory.LazyFunction(lambda: {"opted_out": False})
 
 
+class IntegrationCredentialFactory(DjangoModelFactory):
+    """The active organization's Razorpay keys (one row per provider: an existing one is reused).
+
+    The secrets are test values, encrypted as the app stores them.
+    """
+
+    class Meta:
+        model = IntegrationCredential
+        django_get_or_create = ("provider",)
+
+    provider = "razorpay"
+    config = factory.LazyFunction(lambda: {"key_id": "rzp_test_factory"})
+    secrets = factory.LazyFunction(lambda: crypto.encrypt(json.dumps(
+        {"key_secret": "factory-key-secret", "webhook_secret": "factory-webhook-secret"})))
+
+
 class FlowFactory(DjangoModelFactory):
     """A one-question flow: the city as text, then a closing message."""
 
@@ -468,6 +497,54 @@ class ConversationNoteFactory(DjangoModelFactory):
 
     customer = factory.SubFactory(CustomerFactory)
     body = "Called back, wants a quote"
+
+
+class WebhookSubscriptionFactory(DjangoModelFactory):
+    """A subscription of the active organization to every event."""
+
+    class Meta:
+        model = WebhookSubscription
+
+    # A public address as such: checking it needs no DNS.
+    url = factory.Sequence(lambda n: f"https://93.184.216.34/hooks/{n}")
+    events = factory.LazyFunction(lambda: list(EVENTS))
+    secret = factory.LazyFunction(new_secret)
+
+
+class WebhookDeliveryFactory(DjangoModelFactory):
+    """A pending first attempt of a lead.created event."""
+
+    class Meta:
+        model = WebhookDelivery
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+    event = "lead.created"
+    event_id = factory.LazyFunction(uuid.uuid4)
+    payload = factory.LazyAttribute(lambda o: {"id": str(o.event_id), "event": o.event,
+                                               "data": {"lead": {"first_name": "Asha"}}})
+
+
+class InvitationFactory(DjangoModelFactory):
+    """A pending invitation of the active organization, for an agent."""
+
+    class Meta:
+        model = Invitation
+
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = factory.SubFactory(RoleFactory)
+    nonce = factory.Sequence(lambda n: f"{n:032x}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+
+
+class AuditEventFactory(DjangoModelFactory):
+    """An audit event of the active organization."""
+
+    class Meta:
+        model = AuditEvent
+
+    action = "user.signed_in"
+    actor_name = "someone"
+    details = factory.LazyFunction(lambda: {"via": "session"})
 
 
 class TemplateFactory(DjangoModelFactory):
@@ -536,6 +613,41 @@ class JobStatusFactory(DjangoModelFactory):
     job = factory.SubFactory(JobFactory)
     customer = factory.SubFactory(CustomerFactory)
     status = JobStatus.Status.PENDING
+
+
+class DailyMessageStatFactory(DjangoModelFactory):
+    """A roll-up row of messages of one day (the triggers write the real ones)."""
+
+    class Meta:
+        model = DailyMessageStat
+
+    day = factory.LazyFunction(lambda: timezone.now().date())
+    number = factory.Sequence(lambda n: f"9180000{n:05d}")
+    direction = DailyMessageStat.Direction.OUT
+    messages = 1
+
+
+class CampaignFunnelFactory(DjangoModelFactory):
+    """A run's funnel from one number (the triggers write the real ones)."""
+
+    class Meta:
+        model = CampaignFunnel
+
+    job = factory.SubFactory(JobFactory)
+    number = factory.Sequence(lambda n: f"9181000{n:05d}")
+    sent = 1
+
+
+class ResponseTimeFactory(DjangoModelFactory):
+    """A customer's wait for a first reply (the triggers write the real ones)."""
+
+    class Meta:
+        model = ResponseTime
+
+    customer = factory.SubFactory(CustomerFactory)
+    waiting_since = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
+    responded_at = _now
+    seconds = 300
 
 
 class CampaignCustomerFactory(DjangoModelFactory):
@@ -629,6 +741,20 @@ class PaymentFactory(DjangoModelFactory):
     razorpay_short_url = factory.LazyAttribute(lambda o: f"https://rzp.io/i/{o.razorpay_id}")
     status = "created"
     created_at = _now
+
+
+class PaymentEventFactory(DjangoModelFactory):
+    """A Razorpay webhook event applied to an order."""
+
+    class Meta:
+        model = PaymentEvent
+
+    provider = "razorpay"
+    event_id = factory.Sequence(lambda n: f"evt_{n:010d}")
+    event = "payment_link.paid"
+    order = factory.SubFactory(OrderFactory)
+    outcome = "paid"
+    payload = factory.LazyFunction(lambda: {"event": "payment_link.paid", "payload": {}})
 
 
 class PaymentTransactionFactory(DjangoModelFactory):

@@ -2,10 +2,15 @@
 import os
 import uuid
 
+from cryptography.fernet import Fernet
+
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wbcrm")
 # Tests run with DEBUG off, as production does, so they need a key of their own (crm.settings
 # refuses the built-in one); servers and commands they start inherit it.
 os.environ.setdefault("SECRET_KEY", "tests-only-" + uuid.uuid4().hex)
+# Integration secrets are encrypted with it (crm.settings refuses to start without one when DEBUG
+# is off); servers and commands the tests start inherit it.
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", Fernet.generate_key().decode())
 # One id per test run, set by the controller and inherited by its workers (and by the servers and
 # Celery workers they start): two runs on one cluster, Redis or broker never share a name.
 RUN = os.environ.setdefault("WBCRM_TEST_RUN", uuid.uuid4().hex[:8])
@@ -32,6 +37,13 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
 
+# The shared cache of this worker; tests/conftest.py gives each test a prefix of its own, so no
+# test's throttle or lock-out counters reach another's. Rates high enough for the suite's own
+# bursts; tests of throttling set their own.
+CACHES = {"default": {**CACHES["default"],  # noqa: F405
+                      "KEY_PREFIX": f"wbcrm-test:{RUN}:{WORKER}"}}
+API_THROTTLE_PER_TOKEN = API_THROTTLE_PER_ORGANIZATION = API_THROTTLE_ANONYMOUS = "100000/min"
+
 # Tests change numbers and organizations between deliveries: no per-process number cache.
 WHATSAPP_NUMBER_CACHE_SECONDS = 0
 
@@ -45,3 +57,11 @@ INBOX_STREAM_SECONDS = 10.0
 WHATSAPP_GRAPH_URL = os.environ.get("WBCRM_TEST_GRAPH_URL", "http://127.0.0.1:9")
 # The fakes serve media downloads from their own origin.
 WHATSAPP_MEDIA_ORIGINS = [WHATSAPP_GRAPH_URL]
+
+# Nor Razorpay: tests use the fake (bench/fake_razorpay.py) through the `fake_razorpay` fixture.
+RAZORPAY_API_URL = os.environ.get("WBCRM_TEST_RAZORPAY_URL", "http://127.0.0.1:9/v1")
+RAZORPAY_BACKOFF = 0
+
+# Tests never reach Zoho: the fake answers (crm.zoho.client.use_transport), or nothing listens.
+ZOHO_ACCOUNTS_URL = "http://127.0.0.1:9/accounts"
+ZOHO_API_URL = "http://127.0.0.1:9/api"

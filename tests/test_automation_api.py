@@ -84,7 +84,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
      "actions[0].flow", "no flow of your organization"),
     ("actions", [{"type": "create_lead", "colour": "red"}], "actions[0].colour",
      "unknown field"),
-    ("actions", [{"type": "push_lead"}], "actions[0].type", "not available yet"),
+    ("actions", [{"type": "push_lead"}], "actions[0].type", "Zoho CRM is not configured"),
     ("actions", [{"type": "send", "message": {"type": "text", "text": {}}}],
      "actions[0].message.text.body", "required"),
     ("actions", [{"type": "send", "message": {"type": "text", "text": {"body": "{{city}}"}}}],

@@ -23,6 +23,11 @@ TENANT_TABLES = {
     "flows", "flow_sessions",  # guided flows (crm.0024)
     "labels", "customer_labels", "attribute_definitions", "conversation_notes",  # crm.0029
     "contact_imports", "segments",  # contact imports and segments (crm.0031)
+    "webhook_subscriptions", "webhook_deliveries",  # outgoing webhooks (crm.0028)
+    "integration_credentials",  # per-organization provider credentials (crm.0025)
+    "payment_events",  # gateway webhook events, once each (crm.0026)
+    "daily_message_stats", "campaign_funnels", "response_times",  # report roll-ups (crm.0032)
+    "invitations", "audit_events",  # accounts (crm.0034)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files"}

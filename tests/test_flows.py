@@ -22,6 +22,7 @@ from crm.models import (
     FlowSession,
     Lead,
     Message,
+    NumberFlowConfig,
     Organization,
     Role,
     User,
@@ -34,6 +35,7 @@ from tests.factories import (
     FlowFactory,
     FlowSessionFactory,
     MessageFactory,
+    NumberFlowConfigFactory,
     UserFactory,
     WhatsAppNumberFactory,
 )
@@ -398,3 +400,69 @@ def test_another_organizations_flows_never_run_for_our_customers(org_a, org_b,
     assert fake_graph.sent() == []
     with tenant_context(org_b):
         assert FlowSession.objects.get(pk=b_session.pk).step == "city"
+
+
+# -- a number's own flow (number_flow_configs) ------------------------------------------------
+
+
+def _numbers_welcome() -> AutomationRule:
+    """A welcome rule starting whichever flow the receiving number's config names."""
+    return AutomationRuleFactory(trigger={"type": "first_message"},
+                                 actions=[{"type": "start_flow", "flow": "number"}])
+
+
+def test_each_number_starts_the_flow_its_config_names(number, fake_graph) -> None:
+    other = WhatsAppNumberFactory(display_number="+91 80000 11111")
+    ours = FlowFactory(steps=[{"id": "hi", "message": text("Clinic flow")}])
+    theirs = FlowFactory(steps=[{"id": "hi", "message": text("Salon flow")}])
+    NumberFlowConfigFactory(number=number, flow_key=str(ours.pk))
+    NumberFlowConfigFactory(number=other, flow_key=str(theirs.pk))
+    _numbers_welcome()
+    asha = CustomerFactory(wa_id="919812345678")
+    ravi = CustomerFactory(wa_id="919812345679")
+    run_for_message(write(asha).pk)
+    run_for_message(write(ravi, to_wa_id="918000011111").pk)
+    assert sent(fake_graph) == ["Clinic flow", "Salon flow"]
+    assert FlowSession.objects.get(customer=asha).flow == ours
+    assert FlowSession.objects.get(customer=ravi).flow == theirs
+
+
+@pytest.mark.parametrize("config", [
+    {"is_enabled": False},
+    {"auto_enable_from": timezone.now() + timedelta(days=1)},
+    {"auto_enable_to": timezone.now() - timedelta(days=1)},
+    {"flow_key": "lead_appointment_flow"},  # wb-crm's key: its flow was code, not a row
+])
+def test_a_disabled_or_unnamed_number_flow_starts_nothing_and_says_why(
+        number, fake_graph, config) -> None:
+    flow = FlowFactory(steps=[{"id": "hi", "message": text("Clinic flow")}])
+    NumberFlowConfigFactory(number=number, **{"flow_key": str(flow.pk), **config})
+    rule = _numbers_welcome()
+    asha = CustomerFactory(wa_id="919812345678")
+    run_for_message(write(asha).pk)
+    assert fake_graph.sent() == [] and not FlowSession.objects.exists()
+    run = rule.runs.get()
+    assert run.outcome == "failed" and "number flow configs" in run.error
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_a_number_flow_config_names_only_a_flow_of_its_organization(admin_a, org_a, org_b
+                                                                    ) -> None:
+    with tenant_context(org_b):
+        theirs = FlowFactory()
+    with tenant_context(org_a):
+        mine = FlowFactory()
+        number = WhatsAppNumberFactory()
+    config = {"phone_number": number.phone_number_id, "display_number": number.display_number,
+              "flow_name": "Welcome", "flow_key": str(theirs.pk)}
+    response = admin_a.post("/api/v1/number-flow-configs/", config, format="json")
+    assert response.status_code == 400
+    assert "no flow of your organization" in " ".join(response.json()["flow_key"])
+    response = admin_a.post("/api/v1/number-flow-configs/", {**config, "flow_key": str(mine.pk)},
+                            format="json")
+    assert response.status_code == 201, response.content
+    form = {"phone_number": number.phone_number_id, "display_number": "x", "flow_name": "x",
+            "flow_key": str(theirs.pk), "priority": "0"}
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    bad = client.post(admin_url(NumberFlowConfig, "add"), form)
+    assert "no flow of your organization" in bad.context["adminform"].form.errors["flow_key"][0]

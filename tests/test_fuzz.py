@@ -25,7 +25,15 @@ from rest_framework.test import APIClient
 
 from bench.fake_graph import FakeGraph
 from crm.api.resources import RESOURCES
-from crm.models import ContactImport, Customer, Organization, Role, User
+from crm.models import (
+    AuditEvent,
+    ContactImport,
+    Customer,
+    Invitation,
+    Organization,
+    Role,
+    User,
+)
 from tenancy.context import tenant_context, unscoped
 from tenancy.guards import is_tenant_model
 from tests.test_admin_support import (
@@ -159,12 +167,17 @@ def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> dict[str,
     return kinds
 
 
+# Endpoints outside RESOURCES, by their first path segment.
+OTHER_PREFIXES: dict[str, type[models.Model]] = {
+    "conversations": Customer, "team": User, "invitations": Invitation,
+    "audit-events": AuditEvent, "platform": Organization, "exports": Customer,
+    "contacts": ContactImport}
+
+
 def _model_of(path: str) -> type[models.Model]:
     prefix = path.removeprefix("/api/v1/").split("/")[0]
-    if prefix in ("conversations", "exports"):
-        return Customer
-    if prefix == "contacts":
-        return ContactImport
+    if prefix in OTHER_PREFIXES:
+        return OTHER_PREFIXES[prefix]
     return next(r.model for r in RESOURCES if r.prefix == prefix)
 
 
@@ -191,7 +204,8 @@ def _operations(world: World, caller: User) -> list[Operation]:
             if "{" in template:
                 rows = [r for r in world.of(world.a, _model_of(template)) if r.pk != caller.pk]
                 if not rows:
-                    rows = world.rows[(None, _model_of(template))]  # the shared catalog
+                    # The shared catalog; the platform's organizations (A's own id).
+                    rows = world.rows.get((None, _model_of(template))) or [world.a]
                 path = re.sub(r"\{[^}]+\}", _key_of(rows[0]), template)
             query = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
             found.append(Operation(method.upper(), path, _body_fields(schema, operation), query))

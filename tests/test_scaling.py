@@ -38,6 +38,11 @@ PRIMARY_KEYS_CHANGE = {
     "labels_pkey", "customer_labels_pkey", "attribute_definitions_pkey",
     "conversation_notes_pkey",
     "contact_imports_pkey", "segments_pkey",
+    "webhook_subscriptions_pkey", "webhook_deliveries_pkey",
+    "integration_credentials_pkey",
+    "payment_events_pkey",
+    "daily_message_stats_pkey", "campaign_funnels_pkey", "response_times_pkey",
+    "invitations_pkey", "audit_events_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

@@ -35,6 +35,8 @@ SECRET_FIELDS = {
     ("crm", "whatsappnumber"): frozenset({"access_token"}),
     ("crm", "user"): frozenset({"password"}),
     ("crm", "apitoken"): frozenset({"key_hash"}),
+    # Encrypted integration secrets: written through the form's write-only box, never shown.
+    ("crm", "integrationcredential"): frozenset({"secrets"}),
     # Logged request headers carry the access token ("Authorization"); shown masked.
     ("crm", "whatsappapilog"): frozenset({"request_headers"}),
 }

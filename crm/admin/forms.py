@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.forms.fields import InvalidJSONInput
 
+from crm.accounts import signin
 from crm.auth import matching_users
 from crm.storable import PROBLEM, unstorable
 from tenancy.context import get_current_organization_id, unscoped
@@ -41,6 +42,10 @@ class OrganizationAuthenticationForm(AdminAuthenticationForm):
         password = self.cleaned_data.get("password")
         code = self.cleaned_data.get("organization") or None
         if username is not None and password:
+            try:
+                signin.check(username, self.request)
+            except signin.LockedOut as locked:
+                raise ValidationError(str(locked), code="locked_out") from None
             self.user_cache = authenticate(
                 self.request, username=username, password=password, organization=code
             )

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from crm.admin.base import LogAdmin, TenantModelAdmin
 from crm.admin.messaging import SharedColumnMixin, SharedRowFilter
 from crm.admin.sites import site
 from crm.models import FlowLog, Lead, WhatsAppApiLog, ZohoMapping, ZohoPayloadLog
+from crm.zoho import services as zoho
+from tenancy.context import tenant_context
 
 # Header names whose values are credentials (a WhatsApp access token in "Authorization").
 SECRET_HEADERS = frozenset({"authorization", "access_token", "x-api-key", "cookie"})
@@ -34,6 +39,30 @@ class LeadAdmin(TenantModelAdmin):
                      "zoho_lead_id", "treatment_name")
     date_hierarchy = "created_at"
     autocomplete_fields = ("customer",)
+    readonly_fields = ("zoho_push_status", "zoho_pushed_at", "zoho_push_error")
+    actions = ("push_to_zoho",)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        # A local stand-in until the push stores Zoho's id.
+        return {"zoho_lead_id": f"local-{uuid.uuid4()}",
+                **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
+        """A new lead is pushed to Zoho once saved (when the organization has Zoho set up)."""
+        super().save_model(request, obj, form, change)
+        if not change:
+            with tenant_context(obj.organization_id):  # all-organizations mode: the lead's own
+                zoho.push_later(obj)
+
+    @admin.action(description="Push to Zoho CRM")
+    def push_to_zoho(self, request: HttpRequest, queryset: QuerySet[Lead]) -> None:
+        leads = list(queryset.exclude(zoho_push_status=Lead.ZohoPush.PUSHED))
+        for lead in leads:
+            with tenant_context(lead.organization_id):  # all-organizations mode: the lead's own
+                zoho.push_later(lead)
+        self.message_user(request, f"{len(leads)} lead(s) handed to Zoho CRM: see their push "
+                          "status (they wait while the credentials are broken, and nothing is "
+                          "pushed without them).", messages.INFO)
 
 
 @admin.register(ZohoMapping, site=site)

@@ -1,4 +1,5 @@
-"""Orders with their items, payments and gateway transactions."""
+"""Orders with their items, payments and gateway transactions; gateway webhook events
+(read-only)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,10 +8,17 @@ from django.contrib import admin
 from django.db.models import OuterRef, Subquery, Sum
 from django.http import HttpRequest
 
-from crm.admin.base import TenantModelAdmin, TenantTabularInline
+from crm.admin.base import LogAdmin, TenantModelAdmin, TenantTabularInline
 from crm.admin.forms import TenantModelForm
 from crm.admin.sites import site
-from crm.models import CustomerAddress, Order, OrderItem, Payment, PaymentTransaction
+from crm.models import (
+    CustomerAddress,
+    Order,
+    OrderItem,
+    Payment,
+    PaymentEvent,
+    PaymentTransaction,
+)
 
 
 class OrderForm(TenantModelForm):
@@ -32,7 +40,7 @@ class OrderForm(TenantModelForm):
 
 class OrderItemInline(TenantTabularInline):
     model = OrderItem
-    fields = ("product", "product_retailer_id", "quantity", "item_price", "price",
+    fields = ("product", "name", "product_retailer_id", "quantity", "item_price", "price",
               "total_price", "currency", "is_modification_addition")
     autocomplete_fields = ("product",)
     select_related = ("product",)
@@ -53,7 +61,8 @@ class PaymentTransactionInline(TenantTabularInline):
 @admin.register(Order, site=site)
 class OrderAdmin(TenantModelAdmin):
     form = OrderForm
-    list_display = ("label", "status", "items_total", "catalog_id", "payment_completed_at")
+    list_display = ("label", "status", "total_amount", "items_total", "catalog_id",
+                    "payment_completed_at")
     list_filter = ("status", "timestamp", "payment_completed_at")
     list_select_related = ("customer",)
     search_fields = ("customer__name", "customer__wa_id", "catalog_id", "status")
@@ -110,3 +119,12 @@ class PaymentTransactionAdmin(TenantModelAdmin):
     search_fields = ("transaction_id", "gateway_transaction_id")
     date_hierarchy = "created_at"
     autocomplete_fields = ("order",)
+
+
+@admin.register(PaymentEvent, site=site)
+class PaymentEventAdmin(LogAdmin):
+    list_display = ("received_at", "provider", "event", "event_id", "order", "outcome")
+    list_filter = ("provider", "event", "received_at")
+    list_select_related = ("order",)
+    search_fields = ("event_id", "event", "outcome")
+    date_hierarchy = "received_at"

@@ -27,7 +27,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
                 .filter(key_hash=ApiToken.hash(parts[1].decode(errors="replace")))
                 .first()
             )
-        if token is None:
+        if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid token.")
         # An inactive organization's staff are known but refused: resolve_organization says 403.
         return token.user, token

@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from crm.accounts.errors import AccountError
 from tenancy.exceptions import CrossTenantError
 from tenancy.rls import is_policy_violation
 
@@ -62,8 +63,8 @@ def unique_fields(exc: IntegrityError) -> list[str]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus CrossTenantError and row-level security refusals (403), and
-    IntegrityError (409 naming the fields)."""
+    """DRF's handler, plus CrossTenantError and row-level security refusals (403), account
+    refusals (their status, naming the field), and IntegrityError (409 naming the fields)."""
     refused = isinstance(exc, DatabaseError) and is_policy_violation(exc)
     if refused:
         logger.warning("API write refused by row-level security: %s", exc)
@@ -71,6 +72,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # Reached only for rows the caller may read but not write, such as shared templates.
         return Response({"detail": "This record is read-only for your organization."},
                         status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, AccountError):
+        body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
+        return Response(body, status=exc.status)
     if isinstance(exc, IntegrityError):
         logger.info("API write refused by a database constraint: %s", type(exc).__name__)
         fields = unique_fields(exc)

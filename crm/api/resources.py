@@ -12,13 +12,16 @@ from crm.api.media import MessageViewSet
 from crm.api.numbers import WhatsAppNumberViewSet
 from crm.api.sending import CustomerViewSet
 from crm.api.templates import TemplateViewSet
+from crm.outgoing.views import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 from crm.api.views import (
     JobStatusViewSet,
     ReadOnlyTenantViewSet,
     SharedCatalogViewSet,
     TenantViewSet,
 )
+from crm.orders.views import OrderViewSet
 from crm.segments.views import SegmentViewSet
+from crm.zoho.views import LeadViewSet
 
 RANGE = ["exact", "gte", "lte"]
 
@@ -77,13 +80,16 @@ RESOURCES = [
     Resource(crm.CampaignLog, {**_exact("campaign", "job", "status", "target_type"),
                                "created_at": RANGE}, base=ReadOnlyTenantViewSet),
     Resource(crm.Order, {**_exact("customer", "status"), "timestamp": RANGE},
-             ("timestamp", "status")),
+             ("timestamp", "status"), base=OrderViewSet),
     Resource(crm.OrderItem, _exact("order", "product", "product_retailer_id"),
              ("id", "created_at")),
     Resource(crm.Payment, {**_exact("order", "status", "razorpay_id"), "created_at": RANGE},
              ("created_at", "amount")),
     Resource(crm.PaymentTransaction, _exact("order", "status", "transaction_id"),
              ("created_at", "amount")),
+    Resource(crm.PaymentEvent, {**_exact("order", "provider", "event", "event_id"),
+                                "received_at": RANGE}, ("received_at",),
+             base=ReadOnlyTenantViewSet),
     Resource(crm.ReferrerTracking, _exact("customer", "wa_id", "is_appointment_booked")),
     Resource(crm.CustomerAddress, _exact("customer", "city", "pincode", "is_default")),
     Resource(crm.AddressCollectionSession, _exact("customer", "order", "status")),
@@ -91,8 +97,8 @@ RESOURCES = [
                                   "category"), ("template_name", "created_at"),
              base=TemplateViewSet),
     Resource(crm.QuickReply, _exact("category", "created_by"), ("title", "created_at")),
-    Resource(crm.Lead, {**_exact("customer", "wa_id", "zoho_lead_id", "lead_source", "city"),
-                        "created_at": RANGE}),
+    Resource(crm.Lead, {**_exact("customer", "wa_id", "zoho_lead_id", "lead_source", "city",
+                                 "zoho_push_status"), "created_at": RANGE}, base=LeadViewSet),
     Resource(crm.ZohoMapping, _exact("treatment_name", "zoho_name"), ("treatment_name",)),
     Resource(crm.FlowLog, {**_exact("wa_id", "flow_type", "step", "status_code"),
                            "created_at": RANGE}, base=ReadOnlyTenantViewSet),
@@ -119,6 +125,10 @@ RESOURCES = [
     Resource(crm.AttributeDefinition, _exact("key", "type"), ("key", "created_at")),
     Resource(crm.ConversationNote, {**_exact("customer", "author"), "created_at": RANGE},
              base=ReadOnlyTenantViewSet),
+    Resource(crm.WebhookSubscription, _exact("is_active"), ("created_at", "url"),
+             base=WebhookSubscriptionViewSet),
+    Resource(crm.WebhookDelivery, {**_exact("subscription", "event", "event_id", "state"),
+                                   "created_at": RANGE}, base=WebhookDeliveryViewSet),
     Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from functools import cache
 from typing import Any
 
@@ -9,9 +10,10 @@ from django.db import models
 from django.utils import timezone
 from rest_framework import serializers
 
+from crm import audit
 from crm.auth import reserved_username
 from crm.automation.errors import InvalidRule
-from crm.automation.flows import check_steps
+from crm.automation.flows import check_flow_key, check_steps
 from crm.automation.rules import check_rule
 from crm.campaigns.content import check_settings
 from crm.campaigns.errors import InvalidContent
@@ -26,7 +28,9 @@ from crm.models import (
     Flow,
     JobStatus,
     Label,
+    Lead,
     Message,
+    NumberFlowConfig,
     Role,
     Template,
     User,
@@ -77,7 +81,8 @@ class UserSerializer(ModelSerializer):
     class Meta:
         model = User
         exclude = ("legacy_role",)
-        read_only_fields = SYSTEM_FIELDS
+        # Deactivation ends tokens too: POST /api/v1/team/<id>/deactivate/ (crm.accounts).
+        read_only_fields = (*SYSTEM_FIELDS, "is_active")
 
     def validate_role(self, role: Role | None) -> Role | None:
         if role is not None and role.name == Role.SUPER_ADMIN and not is_platform_staff(
@@ -100,10 +105,14 @@ class UserSerializer(ModelSerializer):
 
     def save(self, **kwargs: Any) -> User:
         password = self.validated_data.pop("password", None)
+        old_role = self.instance.role_name if self.instance is not None else None
         user = super().save(**kwargs)
         if password:
             user.set_password(password)
             user.save(update_fields=["password"])
+        if self.instance is not None and old_role != user.role_name:
+            audit.record(audit.ROLE_CHANGED, actor=self.context["request"].user,
+                         user=user.username, old=old_role, new=user.role_name)
         return user
 
 
@@ -242,6 +251,21 @@ class FlowSerializer(ModelSerializer):
             raise serializers.ValidationError({error.path: [error.problem]}) from None
 
 
+class NumberFlowConfigSerializer(ModelSerializer):
+    """Which flow a number starts (`start_flow` with `"flow": "number"`): a flow's id."""
+
+    class Meta:
+        model = NumberFlowConfig
+        fields = "__all__"
+        read_only_fields = ("organization",)
+
+    def validate_flow_key(self, key: str) -> str:
+        try:
+            return check_flow_key(key)
+        except InvalidRule as error:
+            raise serializers.ValidationError(error.problem) from None
+
+
 class CustomerSerializer(ModelSerializer):
     """A customer; `attributes` checked by the organization's definitions (400 names the key);
     the conversation status changes through /api/v1/conversations/<id>/status/."""
@@ -297,9 +321,23 @@ class AttributeDefinitionSerializer(ModelSerializer):
         return {**attrs, "key": key, "choices": choices}
 
 
-SPECIAL = {User: UserSerializer, Flow: FlowSerializer, Customer: CustomerSerializer,
-           Label: LabelSerializer, AttributeDefinition: AttributeDefinitionSerializer,
-           Campaign: CampaignSerializer, Template: TemplateSerializer,
+class LeadSerializer(ModelSerializer):
+    """A lead; zoho_lead_id may be left out (a local stand-in until the push stores Zoho's id),
+    and where its push to Zoho stands is read-only."""
+
+    zoho_lead_id = serializers.CharField(default=lambda: f"local-{uuid.uuid4()}")
+
+    class Meta:
+        model = Lead
+        fields = "__all__"
+        read_only_fields = ("organization", "created_at", "updated_at")
+
+
+SPECIAL = {User: UserSerializer, Lead: LeadSerializer, Flow: FlowSerializer,
+           Customer: CustomerSerializer, Label: LabelSerializer,
+           AttributeDefinition: AttributeDefinitionSerializer,
+           NumberFlowConfig: NumberFlowConfigSerializer, Campaign: CampaignSerializer,
+           Template: TemplateSerializer,
            AutomationRule: AutomationRuleSerializer, JobStatus: JobStatusSerializer,
            WhatsAppApiLog: WhatsAppApiLogSerializer,
            Message: MessageSerializer}

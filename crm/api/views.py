@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any, ClassVar
 
+from django.contrib.auth import authenticate
 from django.db import models, transaction
 from django.http import Http404
 from django.utils import timezone
@@ -15,8 +16,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from crm import audit
+from crm.accounts import signin
 from crm.api.serializers import serializer_for
-from crm.auth import OrganizationUserBackend
 from crm.models import ApiToken, JobStatus
 from crm.visibility import visible_rows
 from tenancy.context import tenant_context, unscoped
@@ -198,7 +200,13 @@ class ObtainTokenView(APIView):
     def post(self, request: Request) -> Response:
         credentials = TokenRequestSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
-        user = OrganizationUserBackend().authenticate(request, **credentials.validated_data)
+        try:
+            signin.check(credentials.validated_data["username"], request)
+        except signin.LockedOut as locked:
+            return Response({"detail": str(locked)}, status=status.HTTP_429_TOO_MANY_REQUESTS,
+                            headers={"Retry-After": str(locked.retry_after)})
+        # Through Django's authenticate(): a failure is counted and audited (crm.accounts.signin).
+        user = authenticate(request._request, **credentials.validated_data)
         if user is None:
             return Response({"detail": (
                 "Wrong username or password, an inactive organization, or a username that exists "
@@ -207,5 +215,9 @@ class ObtainTokenView(APIView):
         # Platform staff belong to no organization: their token row is written unscoped.
         scope = tenant_context(user.organization_id) if user.organization_id else unscoped()
         with scope:
-            _, key = ApiToken.issue(user)
+            token, key = ApiToken.issue(user)
+        signin.signed_in(user, request, "token")
+        if user.organization_id is not None:
+            audit.record(audit.TOKEN_CREATED, actor=user, organization=user.organization_id,
+                         token=token.pk)
         return Response({"token": key, "user": str(user.pk)}, status=status.HTTP_201_CREATED)

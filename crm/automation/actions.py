@@ -15,17 +15,21 @@ from pydantic import ValidationError
 from crm.automation.errors import InvalidRule, check_keys
 from crm.automation.inbound import Inbound
 from crm.inbox import events, services
+from crm.integrations import credentials as integrations
 from crm.models import AutomationRule, Customer, Flow, Role, User
 from crm.whatsapp.schemas import MessageContent
 from crm.whatsapp.send import send_message
+from crm.zoho import services as zoho
+from crm.zoho.errors import ZohoError
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 PLACEHOLDERS = ("name", "phone")
 ROUND_ROBIN = "round_robin"
+# start_flow {"flow": "number"}: the flow the receiving number's number_flow_configs row names.
+NUMBERS_FLOW = "number"
 MOST_ACTIONS = 10
 FIELDS: dict[str, set[str]] = {"send": {"message"}, "assign": {"to"}, "set_status": {"status"},
-                               "start_flow": {"flow"}, "create_lead": set()}
-NOT_YET = ("push_lead",)
+                               "start_flow": {"flow"}, "create_lead": set(), "push_lead": set()}
 
 
 def _strings(value: Any, path: str) -> list[tuple[str, str]]:
@@ -79,12 +83,21 @@ def _check_status(action: dict[str, Any], path: str) -> None:
 
 
 def _check_flow(action: dict[str, Any], path: str) -> None:
+    if action["flow"] == NUMBERS_FLOW:
+        return
     try:
         flow_id = uuid.UUID(str(action["flow"]))
     except ValueError:
-        raise InvalidRule(f"{path}.flow", "give the id of a flow.") from None
+        raise InvalidRule(f"{path}.flow", 'give the id of a flow, or "number" for the flow the '
+                          "receiving number's flow config names.") from None
     if not Flow.objects.filter(pk=flow_id).exists():
         raise InvalidRule(f"{path}.flow", "no flow of your organization has this id.")
+
+
+def _check_push(action: dict[str, Any], path: str) -> None:
+    if integrations.load(zoho.PROVIDER) is None:
+        raise InvalidRule(f"{path}.type", "Zoho CRM is not configured: store its credentials at "
+                          "PUT /api/v1/integrations/zoho/ first.")
 
 
 def check(actions: Any) -> list[dict[str, Any]]:
@@ -94,14 +107,12 @@ def check(actions: Any) -> list[dict[str, Any]]:
     for index, action in enumerate(actions):
         path = f"actions[{index}]"
         kind = action.get("type") if isinstance(action, dict) else None
-        if kind in NOT_YET:
-            raise InvalidRule(f"{path}.type", f"{kind} is not available yet; use one of "
-                              f"{', '.join(FIELDS)}.")
         if kind not in FIELDS:
             raise InvalidRule(f"{path}.type", f"give one of {', '.join(FIELDS)}.")
         check_keys(action, path, FIELDS[kind] | {"type"}, FIELDS[kind])
         {"send": _check_send, "assign": check_assign, "set_status": _check_status,
-         "start_flow": _check_flow, "create_lead": lambda *_: None}[kind](action, path)
+         "start_flow": _check_flow, "create_lead": lambda *_: None,
+         "push_lead": _check_push}[kind](action, path)
     return actions
 
 
@@ -165,10 +176,12 @@ def _start_flow(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) 
 
     with transaction.atomic():
         Customer.objects.select_for_update().filter(pk=inbound.customer.pk).first()
-        flow = flows.flow_of(action)
+        flow = flows.flow_of(action, inbound)
         if flow is None:
-            raise services.NotAllowed("The flow is gone or inactive: activate it, or change the "
-                                      "rule's start_flow action.")
+            raise services.NotAllowed(
+                "The flow is gone or inactive: activate it, or change the rule's start_flow "
+                "action." if action["flow"] != NUMBERS_FLOW else "The receiving number has no "
+                "enabled flow config naming an active flow: set one in number flow configs.")
         plan = flows.start(flow, rule, inbound)
     flows.carry_out(plan)
 
@@ -179,7 +192,15 @@ def _create_lead(rule: AutomationRule, action: dict[str, Any], inbound: Inbound)
     flows.create_lead(inbound.customer, {}, f"rule-{rule.pk}-{inbound.message.pk}")
 
 
+def _push_lead(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> None:
+    """Push the customer's latest lead to Zoho (queued), or create one (pushed as it is)."""
+    try:
+        zoho.push_for_customer(inbound.customer, f"rule-{rule.pk}-{inbound.message.pk}")
+    except ZohoError as error:
+        raise services.NotAllowed(str(error)) from None
+
+
 def perform(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> None:
     """Do one action of `rule` for this message."""
     {"send": _send, "assign": _assign, "set_status": _set_status, "start_flow": _start_flow,
-     "create_lead": _create_lead}[action["type"]](rule, action, inbound)
+     "create_lead": _create_lead, "push_lead": _push_lead}[action["type"]](rule, action, inbound)

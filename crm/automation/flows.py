@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,9 +21,18 @@ from pydantic import ValidationError
 from crm.automation import actions
 from crm.automation.errors import InvalidRule, check_keys
 from crm.automation.inbound import Inbound, normalise
-from crm.models import AutomationRule, Customer, Flow, FlowLog, FlowSession, Lead
+from crm.models import (
+    AutomationRule,
+    Customer,
+    Flow,
+    FlowLog,
+    FlowSession,
+    Lead,
+    NumberFlowConfig,
+)
 from crm.whatsapp.refusals import Refused
 from crm.whatsapp.send import send_message
+from crm.zoho.services import push_later
 
 EXPECTS = ("choice", "number", "date", "phone", "text")
 END_ACTIONS: dict[str, set[str]] = {"create_lead": set(), "assign": {"to"}}
@@ -242,15 +252,18 @@ def _enter(session: FlowSession, step_id: str, plan: Plan, inbound: Inbound) -> 
 
 def create_lead(customer: Customer, answers: dict[str, Any], local_id: str) -> Lead:
     """A lead of the customer with the flow's answers (`city` and `treatment` in their columns
-    too); `local_id` stands in the zoho_lead_id until the lead is pushed to Zoho."""
+    too); `local_id` stands in the zoho_lead_id until the lead is pushed to Zoho (queued when
+    the transaction commits, if the organization's Zoho CRM is set up)."""
     first, _, last = (customer.name or customer.wa_id).partition(" ")
-    return Lead.objects.create(
+    lead = Lead.objects.create(
         zoho_lead_id=local_id, first_name=first[:100], last_name=last[:100] or None,
         phone=customer.wa_id[:20], wa_id=customer.wa_id, customer=customer,
         lead_source="WhatsApp", sub_source="flow", appointment_details=answers,
         city=str(answers["city"])[:100] if "city" in answers else None,
         treatment_name=str(answers["treatment"])[:255] if "treatment" in answers else None,
         created_at=timezone.now(), updated_at=timezone.now())
+    push_later(lead)
+    return lead
 
 
 def start(flow: Flow, rule: AutomationRule, inbound: Inbound) -> Plan:
@@ -342,6 +355,33 @@ def _stop(session: FlowSession, step_id: str, error: str, status_code: int | Non
     log(session, step_id, error, status_code)
 
 
-def flow_of(action: dict[str, Any]) -> Flow | None:
-    """The active flow a start_flow action names (of the active organization)."""
-    return Flow.objects.filter(pk=action["flow"], is_active=True).first()
+def check_flow_key(key: str) -> str:
+    """A number flow config's flow_key: a flow of the organization by id, else InvalidRule (a
+    legacy wb-crm key, not an id, is kept: it starts nothing here)."""
+    try:
+        flow_id = uuid.UUID(key)
+    except ValueError:
+        return key
+    if not Flow.objects.filter(pk=flow_id).exists():
+        raise InvalidRule("flow_key", "no flow of your organization has this id: give the id of "
+                          "one of your flows (see /api/v1/flows/).")
+    return key
+
+
+def flow_of(action: dict[str, Any], inbound: Inbound) -> Flow | None:
+    """The active flow a start_flow action names (of the active organization): by its id, or
+    ("number") the one the receiving number's enabled flow config names in its flow_key."""
+    if action["flow"] != actions.NUMBERS_FLOW:
+        return Flow.objects.filter(pk=action["flow"], is_active=True).first()
+    number = inbound.number
+    if number is None:
+        return None
+    now = inbound.now
+    config = (NumberFlowConfig.objects.filter(phone_number=number.phone_number_id)
+              .exclude(is_enabled=False)
+              .exclude(auto_enable_from__gt=now).exclude(auto_enable_to__lte=now).first())
+    try:
+        flow_id = uuid.UUID(config.flow_key) if config is not None else None
+    except ValueError:  # a legacy wb-crm key: its flow was code, not a row of flows
+        return None
+    return Flow.objects.filter(pk=flow_id, is_active=True).first() if flow_id else None

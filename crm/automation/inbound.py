@@ -55,15 +55,20 @@ class Inbound:
         return next((source_id or "" for source_id in row[:1]), None)
 
     @cached_property
-    def number_id(self) -> str | None:
-        """The id of the organization's number the customer wrote to (or ours came from)."""
+    def number(self) -> WhatsAppNumber | None:
+        """The organization's number the customer wrote to (or ours came from)."""
         ours = (self.message.to_wa_id if self.message.sender_type == "customer"
                 else self.message.from_wa_id)
         written_to = digits(ours)
-        for number in WhatsAppNumber.objects.only("id", "display_number"):
+        for number in WhatsAppNumber.objects.only("id", "display_number", "phone_number_id"):
             if written_to and digits(number.display_number) == written_to:
-                return str(number.pk)
+                return number
         return None
+
+    @cached_property
+    def number_id(self) -> str | None:
+        """The id of the organization's number the customer wrote to (or ours came from)."""
+        return str(self.number.pk) if self.number is not None else None
 
     @cached_property
     def open_now(self) -> bool:

@@ -88,6 +88,8 @@ def run_for_message(message_id: int) -> list[AutomationRule]:
     if message is None or message.customer_id is None:
         return []  # gone, or one of ours: automation never answers our own messages
     organization = Organization.objects.get(pk=message.organization_id)
+    if not organization.is_active:
+        return []  # a suspended organization's deliveries are stored, never acted on
     now = timezone.now()
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=message.customer_id)

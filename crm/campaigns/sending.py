@@ -203,7 +203,8 @@ class Sender:
             "type": content.type, "timestamp": now, "sender_type": CAMPAIGN, "raw_message": body,
             "delivery_status": "failed" if error else "sent", "delivery_status_at": now,
             "error_code": error.code if error and isinstance(error.code, int) else None,
-            "error_title": error.message[:255] if error else None, **message_columns(content),
+            "error_title": error.message[:255] if error else None,
+            "campaign_job_id": self.job.pk, **message_columns(content),
         }
 
     def _record(self, row: Row, outcome: Outcome) -> None:

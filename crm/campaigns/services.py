@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.accounts import gate
 from crm.campaigns import ratelimit
 from crm.campaigns.content import check_settings, is_marketing, message_content
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
@@ -30,6 +31,13 @@ def sending_numbers(campaign: Campaign) -> list[WhatsAppNumber]:
     if content.get("from_numbers"):
         numbers = numbers.filter(phone_number_id__in=list(content["from_numbers"]))
     return list(numbers)
+
+
+def refuse_unless_sending() -> None:
+    """Refuse to start sending while the organization may not send (crm.accounts.gate)."""
+    reason = gate.why_not_sending()
+    if reason:
+        raise CampaignActionError(reason)
 
 
 def _require_postgresql() -> None:
@@ -103,6 +111,7 @@ def _running_job(campaign: Campaign) -> Job | None:
 def run_campaign(campaign: Campaign, user: User | None = None) -> Job:
     """Queue a new run of the campaign and start sending; returns its job."""
     _require_postgresql()
+    refuse_unless_sending()
     message_content(campaign)  # refuse content WhatsApp would refuse, before queueing anything
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -157,6 +166,15 @@ def stop_campaign(campaign: Campaign, reason: str = "stopped by a user") -> Job:
     return job
 
 
+def stop_running_campaigns(reason: str) -> int:
+    """Stop every running job of the active organization (its suspension); return how many."""
+    jobs = list(Job.objects.filter(state=Job.State.RUNNING))
+    for job in jobs:
+        ratelimit.set_stopped(job.pk, True)
+        mark_stopped(job, reason)
+    return len(jobs)
+
+
 def mark_stopped(job: Job, reason: str) -> None:
     """Record that the job stopped and why (a user, or an error that stops sending)."""
     now = timezone.now()
@@ -169,6 +187,7 @@ def mark_stopped(job: Job, reason: str) -> None:
 
 def resume_campaign(campaign: Campaign, user: User | None = None) -> Job:
     """Go on with the stopped job: only its rows still pending are sent."""
+    refuse_unless_sending()
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         job = _latest_job(campaign)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.inbox import events
 from crm.models import Customer, Role, User
+from crm.outgoing import emit, payloads
 from crm.roles import role_of
 from crm.whatsapp import reading
 
@@ -68,10 +69,14 @@ def assign(customer: Customer, agent: User | None, *, by: Any) -> None:
     check_assignment(customer, agent, by=by)
     # The previous and the new assignee hear of it even where they see only their own chats.
     concerned = sorted({str(pk) for pk in (customer.user_id, agent and agent.pk) if pk})
+    previous = customer.user_id
     with transaction.atomic():
         Customer.objects.filter(pk=customer.pk).update(user=agent)
         customer.user = agent
         events.publish(events.CONVERSATION, customer=customer.pk, users=concerned)
+        if previous != (agent and agent.pk):
+            emit("conversation.assigned",
+                 payloads.conversation_assigned(customer, agent, previous, by))
 
 
 def agents() -> list[User]:

@@ -21,4 +21,7 @@ urlpatterns = [
     path("<uuid:customer_id>/status/", views.status, name="status"),
     path("<uuid:customer_id>/composer/", views.composer, name="composer"),
     path("<uuid:customer_id>/template-fields/", views.template_fields, name="template-fields"),
+    path("<uuid:customer_id>/orders/", views.create_order, name="create-order"),
+    path("<uuid:customer_id>/orders/<uuid:order_id>/payment-link/", views.payment_link,
+         name="payment-link"),
 ]

@@ -20,9 +20,12 @@ from crm.contacts import queries as contact_queries
 from crm.contacts import services as contacts
 from crm.contacts.errors import ContactsError
 from crm.inbox import events, queries, replies, services
+from crm.inbox.orders import line_from_form, orders_context
 from crm.inbox.access import inbox_view
 from crm.visibility import agents_limited, visible_event
-from crm.models import Customer, User, WhatsAppNumber
+from crm.models import Customer, Order, User, WhatsAppNumber
+from crm.orders.services import create_order as create_order_service
+from crm.payments.services import send_payment_link
 from crm.webhooks.numbers import digits
 from crm.whatsapp.refusals import Refused
 from tenancy.context import tenant_context
@@ -84,6 +87,7 @@ def _thread_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
             customer.automation_paused_until
             if customer.automation_paused_until and customer.automation_paused_until
             > timezone.now() else None),
+        **orders_context(customer),
     }
 
 
@@ -248,6 +252,40 @@ def reply(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
         return redirect("inbox:conversation", customer_id=customer.pk)
     customer.refresh_from_db()
     return render(request, "inbox/_thread.html", _thread_context(request, customer))
+
+
+@require_POST
+@inbox_view
+def create_order(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    """A one-line order for this customer (form: `product`, or `name` and `unit_price`;
+    `quantity`), its total computed by crm.orders."""
+    customer = _customer(request, customer_id)
+    try:
+        create_order_service(customer, [line_from_form(request.POST)])
+    except Refused as refusal:
+        return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    return render(request, "inbox/_thread.html",
+                  {**_thread_context(request, customer), "order_notice": "Order created."})
+
+
+@require_POST
+@inbox_view
+def payment_link(request: HttpRequest, customer_id: uuid.UUID,
+                 order_id: uuid.UUID) -> HttpResponse:
+    """Create the order's Razorpay payment link and send it to the customer on WhatsApp."""
+    customer = _customer(request, customer_id)
+    order = Order.objects.filter(pk=order_id, customer=customer).first()
+    if order is None:
+        raise Http404("No such order in this conversation.")
+    try:
+        sent = send_payment_link(order, user=request.user)
+    except Refused as refusal:
+        return HttpResponse(refusal.detail, status=refusal.status, content_type="text/plain")
+    notice = ("Payment link sent." if sent.refusal is None else
+              f"Link {sent.payment.razorpay_short_url} created but not sent: "
+              f"{sent.refusal.detail}")
+    return render(request, "inbox/_thread.html",
+                  {**_thread_context(request, customer), "order_notice": notice})
 
 
 @require_GET

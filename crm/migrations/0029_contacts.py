@@ -52,7 +52,7 @@ def _run_on_postgresql(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0024_flows'),
+        ('crm', '0028_outgoing_webhooks'),
     ]
 
     operations = [

@@ -1,4 +1,5 @@
 """The wb-crm models, grouped by domain; this module only re-exports them."""
+from crm.models.accounts import AuditEvent, Invitation
 from crm.models.audiences import ContactImport, Segment
 from crm.models.automation import (
     AutomationRule,
@@ -22,6 +23,7 @@ from crm.models.contacts import (
     CustomerLabel,
     Label,
 )
+from crm.models.credentials import IntegrationCredential
 from crm.models.customers import (
     AddressCollectionSession,
     Customer,
@@ -43,11 +45,14 @@ from crm.models.messaging import (
     Verification,
     WhatsAppNumber,
 )
-from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
+from crm.models.orders import Order, OrderItem, Payment, PaymentEvent, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
+from crm.models.outgoing import WebhookDelivery, WebhookSubscription
+from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "AddressCollectionSession",
     "AttributeDefinition",
     "AutomationRule",
@@ -55,6 +60,7 @@ __all__ = [
     "AutomationSchedule",
     "Campaign",
     "CampaignCustomer",
+    "CampaignFunnel",
     "CampaignLog",
     "CampaignRecipient",
     "Category",
@@ -64,10 +70,13 @@ __all__ = [
     "Customer",
     "CustomerAddress",
     "CustomerLabel",
+    "DailyMessageStat",
     "File",
+    "IntegrationCredential",
     "Flow",
     "FlowLog",
     "FlowSession",
+    "Invitation",
     "Job",
     "Label",
     "JobStatus",
@@ -78,10 +87,12 @@ __all__ = [
     "OrderItem",
     "Organization",
     "Payment",
+    "PaymentEvent",
     "PaymentTransaction",
     "Product",
     "QuickReply",
     "ReferrerTracking",
+    "ResponseTime",
     "Role",
     "Segment",
     "SubCategory",
@@ -89,6 +100,8 @@ __all__ = [
     "User",
     "Verification",
     "WhatsAppApiLog",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WhatsAppNumber",
     "ZohoMapping",
     "ZohoPayloadLog",

@@ -117,6 +117,9 @@ class JobStatus(TenantModel):
     # New in the port (crm.0016): the uploaded recipient's own values for the campaign's
     # {{placeholders}} (campaign_recipients.params), copied when the run is queued.
     params = models.JSONField(null=True, blank=True)
+    # New in the port (crm.0032): when the recipient first wrote within 24 hours of this run's
+    # message (set by the report triggers, once).
+    replied_at = UTCDateTimeField(null=True, blank=True, editable=False)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 

@@ -90,6 +90,17 @@ class Customer(TenantModel):
                          name="customers_org_status_act_idx"),
             models.Index(fields=["organization", "snoozed_until"], name="customers_snoozed_idx",
                          condition=models.Q(conversation_status="snoozed")),
+            # The few customers who opted out of marketing (a campaign report's opt-outs).
+            models.Index(fields=["organization", "marketing_opt_out_at"],
+                         condition=models.Q(marketing_opt_out_at__isnull=False),
+                         name="customers_org_opted_out_idx"),
+            # Conversations waiting now (the customer wrote last), counted by the dashboard.
+            models.Index(
+                fields=["organization"], name="customers_org_waiting_idx",
+                condition=models.Q(last_inbound_at__isnull=False)
+                & (models.Q(last_message_at__isnull=True)
+                   | models.Q(last_inbound_at__gte=models.F("last_message_at"))),
+            ),
         ]
 
     def __str__(self) -> str:

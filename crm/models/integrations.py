@@ -14,7 +14,16 @@ _CUSTOMER_BY_WA_ID = FromMatch("wa_id", "crm.Customer", "wa_id")
 
 
 class Lead(TenantModel):
-    """A lead pushed to Zoho CRM; zoho_lead_id is unique per organization."""
+    """A lead pushed to Zoho CRM; zoho_lead_id is unique per organization (a local stand-in
+    until the push stores Zoho's id)."""
+
+    class ZohoPush(models.TextChoices):
+        """Where the lead's push to Zoho stands (none: never asked, as wb-crm's leads)."""
+
+        QUEUED = "queued"
+        PUSHED = "pushed"
+        WAITING = "waiting", "waiting for working credentials"
+        FAILED = "failed", "refused by Zoho"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     zoho_lead_id = VarCharField()
@@ -40,6 +49,10 @@ class Lead(TenantModel):
     sub_source = models.CharField(max_length=50, null=True, blank=True)
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
+    zoho_push_status = models.CharField(max_length=20, choices=ZohoPush.choices, null=True,
+                                        blank=True, editable=False)
+    zoho_pushed_at = UTCDateTimeField(null=True, blank=True, editable=False)
+    zoho_push_error = models.TextField(null=True, blank=True, editable=False)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (
         FromParent("customer"),

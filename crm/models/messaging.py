@@ -5,6 +5,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -148,6 +149,16 @@ class NumberFlowConfig(TenantModel):
     def __str__(self) -> str:
         return f"{self.flow_name} on {self.display_number}"
 
+    def clean(self) -> None:
+        """The admin's form: flow_key names one of the organization's flows (as the API)."""
+        from crm.automation.errors import InvalidRule
+        from crm.automation.flows import check_flow_key
+
+        try:
+            check_flow_key(self.flow_key)
+        except InvalidRule as error:
+            raise ValidationError({"flow_key": error.problem}) from None
+
 
 class Message(TenantModel):
     """One WhatsApp message, inbound or outbound, in a customer's conversation."""
@@ -185,6 +196,17 @@ class Message(TenantModel):
         "AutomationRule", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
         db_constraint=False, db_index=False,
     )
+    # New in the port (crm.0032): what Meta's status webhooks say a message costs (`pricing`:
+    # billable, pricing_model, category; `conversation`: id, origin, expiry), and the category
+    # it is billed under (NULL: free or not priced yet); the campaign run that sent it. Written
+    # by the webhook and the sender only; the report roll-ups' triggers read them.
+    pricing = models.JSONField(null=True, blank=True, editable=False)
+    conversation = models.JSONField(null=True, blank=True, editable=False)
+    billable_category = VarCharField(null=True, blank=True, editable=False)
+    campaign_job = models.ForeignKey(
+        "Job", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+        db_constraint=False, db_index=False, editable=False,
+    )
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 
@@ -203,6 +225,10 @@ class Message(TenantModel):
             models.Index(fields=["organization", "customer", "timestamp"],
                          condition=models.Q(sender_type="customer"),
                          name="messages_org_customer_in_idx"),
+            # A campaign report's failures by Meta's code, from its own messages only.
+            models.Index(fields=["organization", "campaign_job", "delivery_status"],
+                         include=["error_code"], condition=models.Q(campaign_job__isnull=False),
+                         name="messages_org_campaign_job_idx"),
         ]
 
     def __str__(self) -> str:

@@ -29,6 +29,11 @@ class Order(TenantModel):
     )
     payment_completed_at = UTCDateTimeField(null=True, blank=True)
     modification_started_at = UTCDateTimeField(null=True, blank=True)
+    # crm.0026: the total the server computed from the items (wb-crm's inbound carts have none
+    # until an agent or the API prices them), and its currency.
+    total_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, null=True, blank=True, default="INR")
+    updated_at = UTCDateTimeField(null=True, blank=True)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 
@@ -56,6 +61,7 @@ class OrderItem(TenantModel):
         db_index=False,
     )
     product_retailer_id = VarCharField(null=True, blank=True)
+    name = VarCharField(null=True, blank=True)  # crm.0026: a free-form line ("Consultation")
     quantity = models.IntegerField(default=1)
     price = models.FloatField(null=True, blank=True)
     total_price = models.FloatField(null=True, blank=True)
@@ -90,12 +96,20 @@ class Payment(TenantModel):
     notification_sent = models.BooleanField(null=True, blank=True, default=False)
     created_at = UTCDateTimeField(null=True, blank=True, db_index=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
+    # crm.0026: when the link expires, and when beat last asked Razorpay about it (lost webhooks).
+    expires_at = UTCDateTimeField(null=True, blank=True)
+    checked_at = UTCDateTimeField(null=True, blank=True)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("order"),)
 
     class Meta:
         db_table = "payments"
         ordering = ["-created_at"]
+        indexes = [
+            # Beat's reconciliation: links still open, oldest first.
+            models.Index(fields=["created_at"], name="payments_open_links_idx",
+                         condition=models.Q(status="created")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} ({self.status})"
@@ -133,3 +147,29 @@ class PaymentTransaction(TenantModel):
 
     def __str__(self) -> str:
         return self.transaction_id
+
+
+class PaymentEvent(TenantModel):
+    """A gateway webhook event, kept once per event id: a retried delivery changes nothing."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    provider = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=100)
+    event = models.CharField(max_length=100)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", db_index=False)
+    outcome = models.TextField()
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "payment_events"
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "provider", "event_id"],
+                                    name="payment_events_once"),
+        ]
+        indexes = [models.Index(fields=["organization", "order"], name="payment_events_order_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.event_id}: {self.outcome}"

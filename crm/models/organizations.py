@@ -49,6 +49,11 @@ class Organization(models.Model):
         default=30, help_text="A conversation an agent answered within these minutes is left to "
         "the agent: automation does not answer it.",
     )
+    # New in the port (crm.0034): an organization made by self-serve sign-up sends nothing until
+    # its ORG_ADMIN confirmed their e-mail; organizations made otherwise count as confirmed.
+    email_confirmed = models.BooleanField(
+        default=True, help_text="Its ORG_ADMIN confirmed their e-mail address: it may send."
+    )
 
     class Meta:
         db_table = "organizations"
@@ -141,6 +146,9 @@ class User(AbstractBaseUser, TenantModel):
     )
     created_at = UTCDateTimeField(null=True, blank=True)
     updated_at = UTCDateTimeField(null=True, blank=True)
+    # New in the port (crm.0034): a deactivated user cannot sign in, and their sessions and
+    # tokens stop working (crm.auth), while their history keeps naming them.
+    is_active = models.BooleanField(default=True)
     # wb-crm's users table has no last_login column; Django skips the login signal without it.
     last_login = None
 

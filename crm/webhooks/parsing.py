@@ -77,6 +77,9 @@ def _status(status: inbound.StatusItem) -> StatusUpdate:
         recipient_id=status.recipient_id,
         error_code=error.code if error else None,
         error_title=(error.title or error.message) if error else None,
+        pricing=status.pricing.model_dump(exclude_none=True) if status.pricing else None,
+        conversation=(status.conversation.model_dump(mode="json", exclude_none=True)
+                      if status.conversation else None),
     )
 
 

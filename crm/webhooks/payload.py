@@ -88,6 +88,8 @@ class StatusUpdate:
     recipient_id: str | None
     error_code: int | None
     error_title: str | None
+    pricing: dict[str, Any] | None = None  # Meta's `pricing` object, as validated
+    conversation: dict[str, Any] | None = None  # Meta's `conversation` object, as validated
 
 
 @dataclass(frozen=True, slots=True)

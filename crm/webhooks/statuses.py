@@ -19,6 +19,8 @@ from django.db.models import Q
 from crm.shared_state import connection, key
 from crm.inbox import events
 from crm.models import Message
+from crm.outgoing import emit, payloads
+from crm.reports.pricing import record_pricing
 from crm.webhooks.payload import StatusUpdate
 from crm.whatsapp.errors import OptedOutError
 from crm.whatsapp.optout import opt_out_recipient_of
@@ -45,6 +47,7 @@ def apply_status(update: StatusUpdate) -> Outcome:
     if behind:
         can_move |= Q(delivery_status__in=behind)
     failed = update.status == "failed"
+    record_pricing(update.wamid, update.pricing, update.conversation)
     # One statement decides and writes, so concurrent deliveries of statuses cannot interleave
     # between a read and a write and move a message backwards.
     applied = Message.objects.filter(message_id=update.wamid).filter(can_move).update(
@@ -57,6 +60,7 @@ def apply_status(update: StatusUpdate) -> Outcome:
         if failed and update.error_code in OptedOutError.codes:
             opt_out_recipient_of(update.wamid, update.timestamp)
         events.publish(events.STATUS, message_id=update.wamid, status=update.status)
+        emit("message.status", payloads.message_status(update))
         return Outcome.APPLIED
     # Only when nothing moved: was the status stale, or is the message not stored (yet)?
     if Message.objects.filter(message_id=update.wamid).exists():

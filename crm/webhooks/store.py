@@ -15,6 +15,7 @@ from django.utils import timezone
 from crm.automation.tasks import queue_after_commit
 from crm.inbox import events
 from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
+from crm.outgoing import emit_each, payloads
 from crm.webhooks.payload import InboundMessage
 from crm.whatsapp.optout import apply_keywords
 from tenancy.context import get_current_organization_id
@@ -272,6 +273,9 @@ def store_messages(
         [_message_row(m, customers[m.from_wa_id], to_wa_id) for m in new]
     )
     events.publish(events.MESSAGE, customers=sorted({str(c.pk) for c in customers.values()}))
+    received = [payloads.message_received(row, customers[message.from_wa_id])
+                for row, message in zip(rows, new)]
+    emit_each("message.received", received)
     _orders(new, customers)
     _referrals(new, customers)
     apply_keywords(new, customers)

@@ -268,12 +268,33 @@ class StatusError(Inbound):
     message: Text = None
 
 
+class StatusPricing(Inbound):
+    """What Meta charges for the message (kept on it for usage reports)."""
+
+    billable: Annotated[bool, Strict()] | None = None
+    pricing_model: Text = None
+    category: Text = None
+    type: Text = None
+
+
+class ConversationOrigin(Inbound):
+    type: Text = None
+
+
+class StatusConversation(Inbound):
+    id: Text = None
+    origin: ConversationOrigin | None = None
+    expiration_timestamp: UnixTime | None = None
+
+
 class StatusItem(Inbound):
     id: Identifier
     status: Filled
     timestamp: UnixTime
     recipient_id: Text = None
     errors: Annotated[tuple[StatusError, ...], BeforeValidator(_array)] = ()
+    pricing: StatusPricing | None = None
+    conversation: StatusConversation | None = None
 
 
 class Profile(Inbound):

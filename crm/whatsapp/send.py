@@ -8,6 +8,7 @@ from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.accounts import gate
 from crm.automation import arming
 from crm.models import AutomationRule, Customer, Message, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
@@ -141,6 +142,9 @@ def send_message(
     """
     if customer.organization_id != get_current_organization_id():
         raise Refused(404, "customer_not_found", "No customer of your organization has this id.")
+    blocked = gate.why_not_sending()
+    if blocked:
+        raise Refused(409, "sending_blocked", blocked)
     content = (payload if isinstance(payload, MessageContent)
                else MessageContent.model_validate(payload))
     last = last_inbound(customer)

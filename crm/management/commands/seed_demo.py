@@ -9,6 +9,7 @@ import json
 import struct
 import zlib
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -52,6 +53,7 @@ from crm.models import (
     User,
     WhatsAppNumber,
 )
+from crm.payments import demo as razorpay_demo
 from crm.whatsapp.media import storage_name
 from crm.whatsapp.verification import mark_verified_by_hand
 from tenancy.context import tenant_context, unscoped
@@ -207,6 +209,14 @@ class Command(BaseCommand):
         for username, where, role in logins:
             self.stdout.write(f"  {username:<14} {role:<12} {where}")
         self._print_whatsapp()
+        self._print_razorpay(orgs[0][0])
+
+    def _print_razorpay(self, org: Organization) -> None:
+        """Where payment links go, and the one command that pays the newest one (demo keys)."""
+        self.stdout.write(
+            f"Razorpay at {settings.RAZORPAY_API_URL} for {org.name} (demo keys); its webhook "
+            f"/webhooks/razorpay/{org.pk}/ (secret {razorpay_demo.WEBHOOK_SECRET!r}). Pay the "
+            f"newest link: .venv/bin/python bench/fake_razorpay.py pay --organization {org.pk}")
 
     def _print_whatsapp(self) -> None:
         """Where the webhook and sending point, and the demo secrets (never real ones)."""
@@ -285,25 +295,29 @@ class Command(BaseCommand):
             number.save(update_fields=["access_token", "whatsapp_business_account_id"])
         if not number.is_verified:  # demo tokens mean nothing to Meta: vouched for by hand
             mark_verified_by_hand(number, "seed_demo")
-        self._get(NumberFlowConfig, phone_number=number.phone_number_id, defaults={
-            "display_number": number.display_number, "flow_key": f"{org.code}_default",
-            "flow_name": f"{org.name} welcome flow", "created_at": self.now,
-            "display_digits": "".join(c for c in number.display_number if c.isdigit())})
         for title, category, content in QUICK_REPLIES:
             self._get(QuickReply, title=title, defaults={
                 "content": content, "category": category, "created_by": admin,
                 "created_at": self.now})
         flow = None
         if spec is ORGANIZATIONS[0]:
+            self.created += razorpay_demo.configure()  # payment links go to the fake Razorpay
             # The name JSON-escaped, so any name keeps the steps valid JSON.
             steps = json.loads(json.dumps(APPOINTMENT_FLOW).replace(
                 "{org}", json.dumps(org.name)[1:-1]))
             flow = self._get(Flow, name="Appointment booking", defaults={"steps": steps})
+        # The number's flow config names the flow its new customers get (the welcome rule starts
+        # "the number's flow"); the other organizations' numbers name none.
+        self._get(NumberFlowConfig, phone_number=number.phone_number_id, defaults={
+            "display_number": number.display_number,
+            "flow_key": str(flow.pk) if flow is not None else f"{org.code}_default",
+            "flow_name": f"{org.name} welcome flow", "created_at": self.now,
+            "display_digits": "".join(c for c in number.display_number if c.isdigit())})
         for name, priority, stop, trigger, body in DEMO_RULES:
             actions = [{"type": "send", "message": {
                 "type": "text", "text": {"body": body.replace("{org}", org.name)}}}]
             if flow is not None and name == "Welcome":
-                actions = [{"type": "start_flow", "flow": str(flow.pk)}]
+                actions = [{"type": "start_flow", "flow": "number"}]
             self._get(AutomationRule, name=name, defaults={
                 "priority": priority, "stop_processing": stop, "trigger": trigger,
                 "conditions": {"numbers": [], "hours": "any"}, "actions": actions})
@@ -423,13 +437,15 @@ class Command(BaseCommand):
     ) -> None:
         """An order per customer, with two items, a payment link and a transaction."""
         for i, customer in enumerate(customers):
+            lines = list(enumerate(products[i:i + 2], start=1))
+            total = sum(quantity * product.price for quantity, product in lines)
             order = self._get(Order, customer=customer, catalog_id=f"demo-catalog-{org.code}",
                               defaults={"shipping_address": customer.default_address,
                                         "status": ("paid", "pending")[i % 2],
+                                        "total_amount": Decimal(str(round(total, 2))),
+                                        "currency": "INR",
                                         "timestamp": self._ago(days=1, hours=i)})
-            total = 0.0
-            for quantity, product in enumerate(products[i:i + 2], start=1):
-                total += quantity * product.price
+            for quantity, product in lines:
                 self._get(OrderItem, order=order, product=product, defaults={
                     "product_retailer_id": product.sku, "quantity": quantity,
                     "item_price": product.price, "price": product.price,

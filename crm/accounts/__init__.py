@@ -1,0 +1,1 @@
+"""Self-serve accounts: sign-up, e-mail confirmation, invitations, password reset, the team."""

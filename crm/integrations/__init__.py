@@ -1,0 +1,1 @@
+"""Organizations' credentials for third parties: encryption, the provider registry, loading."""

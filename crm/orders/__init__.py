@@ -1,0 +1,1 @@
+"""Orders: created with their items (totals computed here), moved through their states."""

@@ -1,0 +1,1 @@
+"""Reports: message pricing and usage, roll-ups, campaign reports and the dashboard."""

@@ -1,0 +1,150 @@
+"""Report roll-ups: kept by triggers as messages and statuses arrive, equal to SQL over the raw
+rows, rebuilt the same, and never mixing organizations (the Python scope off too)."""
+from __future__ import annotations
+
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from crm.models import CampaignFunnel, DailyMessageStat, JobStatus, Message, ResponseTime
+from crm.reports import queries, rollups
+from crm.reports.period import Period
+from crm.reports.pricing import billable_category
+from crm.webhooks.parsing import parse_payload
+from crm.webhooks.statuses import apply_status
+from tenancy.context import tenant_context
+from tests import whatsapp_payloads as wp
+from tests.factories import MessageFactory
+from tests.reports_support import (
+    MARKETING,
+    NUMBER,
+    build,
+    percentile,
+    raw_billable,
+    raw_campaign,
+    raw_first_responses,
+    raw_messages_per_day,
+)
+
+pytestmark = pytest.mark.usefixtures("python_scope")
+NOVEMBER = Period(date(2026, 11, 1), date(2026, 11, 30), "Asia/Kolkata")
+
+
+@pytest.fixture
+def both(org_a, org_b):
+    """The same scenario in A and B: any figure of B's entering A's would double it."""
+    return build(org_a), build(org_b)
+
+
+def test_messages_per_day_equal_sql_over_messages(both) -> None:
+    for scenario in both:
+        with tenant_context(scenario.org):
+            found = {day: counts for day, counts in queries.messages_per_day(NOVEMBER).items()
+                     if counts != {"in": 0, "out": 0}}
+            assert found == raw_messages_per_day(scenario.org)
+            # 23:30 in Kolkata and 50 minutes later are two local days.
+            assert set(found) >= {"2026-11-10", "2026-11-11"}
+
+
+def test_usage_counts_billable_messages_by_category(both) -> None:
+    for scenario in both:
+        with tenant_context(scenario.org):
+            usage = queries.usage(NOVEMBER)
+            expected = {"marketing": 4, "utility": 1}
+            assert usage["billable"] == raw_billable(scenario.org) == expected
+            assert usage["billable_total"] == 5
+            assert usage["messages"]["in"] + usage["messages"]["out"] == Message.objects.count()
+
+
+def test_first_responses_equal_a_walk_over_the_raw_messages(both) -> None:
+    for scenario in both:
+        with tenant_context(scenario.org):
+            raw = raw_first_responses(scenario.org)
+            assert sorted(seconds for _, seconds in raw) == [600, 1800, 4200]
+            figures = queries.agents(NOVEMBER)
+            seconds = [s for _, s in raw]
+            assert figures["overall"] == {"responses": 3,
+                                          "median_seconds": percentile(seconds, 0.5),
+                                          "p90_seconds": percentile(seconds, 0.9)}
+            by_agent = {row["agent_id"]: row for row in figures["agents"]}
+            for agent in scenario.agents:
+                mine = [s for a, s in raw if a == str(agent.pk)]
+                assert by_agent[str(agent.pk)]["responses"] == len(mine)
+                assert by_agent[str(agent.pk)]["median_seconds"] == percentile(mine, 0.5)
+                assert by_agent[str(agent.pk)]["name"] == agent.username
+            only = queries.agents(NOVEMBER, str(scenario.agents[1].pk))
+            assert [row["agent_id"] for row in only["agents"]] == [str(scenario.agents[1].pk)]
+
+
+def test_campaign_funnels_follow_statuses_and_replies(both) -> None:
+    for scenario in both:
+        with tenant_context(scenario.org):
+            raw = raw_campaign(scenario.job)
+            funnels = CampaignFunnel.objects.filter(job=scenario.job)
+            total = queries.funnel_row(*(sum(getattr(f, name) for f in funnels) for name in
+                                         ("sent", "delivered", "read", "failed", "replied")))
+            assert total == {key: raw[key] for key in total}
+            assert total == {"sent": 3, "delivered": 2, "read": 1, "failed": 2, "replied": 1}
+            assert JobStatus.objects.filter(replied_at__isnull=False).count() == 1
+
+
+def test_a_rebuild_gives_what_the_triggers_kept(both) -> None:
+    scenario = both[0]
+    with tenant_context(scenario.org):
+        def snapshot() -> tuple[object, ...]:
+            daily = sorted(DailyMessageStat.objects.values_list(
+                "day", "number", "direction", "category", "messages", "billable"))
+            per_day = {}
+            for day, number, direction, _, messages, billable in daily:
+                key = (day, number, direction)
+                per_day[key] = [a + b for a, b in zip(per_day.get(key, [0, 0]),
+                                                      [messages, billable])]
+            return (per_day, sorted(ResponseTime.objects.values_list(
+                "customer", "waiting_since", "responded_at", "agent_id", "seconds")),
+                sorted(CampaignFunnel.objects.values_list(
+                    "job", "number", "sent", "delivered", "read", "failed", "replied")))
+
+        kept = snapshot()
+        DailyMessageStat.objects.update(messages=99)
+        ResponseTime.objects.all().delete()
+        rebuilt = rollups.rebuild(Period(date(2026, 11, 9), date(2026, 11, 13), "Asia/Kolkata"))
+        assert rebuilt.runs == 1
+        assert snapshot() == kept
+        ResponseTime.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_report_stats", "--organization", scenario.org.code,
+                 "--from", "2026-11-09", "--to", "2026-11-13", stdout=out)
+    assert "5 day(s)" in out.getvalue() and "1 campaign run(s)" in out.getvalue()
+    with tenant_context(scenario.org):
+        assert snapshot() == kept
+    with pytest.raises(CommandError, match="from"):
+        call_command("rebuild_report_stats", "--from", "someday")
+
+
+def test_status_webhooks_store_pricing_once_and_billable_only_when_billed(org_a) -> None:
+    with tenant_context(org_a):
+        message = MessageFactory(message_id="wamid.priced", sender_type="agent",
+                                 from_wa_id=NUMBER, delivery_status="sent")
+    item = wp.status("wamid.priced", "delivered", "919811111111")
+    item["pricing"] = MARKETING
+    item["conversation"] = {"id": "conv1", "origin": {"type": "marketing"},
+                            "expiration_timestamp": wp.ts(86400)}
+    payload = parse_payload(wp.body(wp.delivery(wp.entry(
+        wp.change("1", NUMBER, statuses=[item])))))
+    update = payload.changes[0].statuses[0]
+    later = wp.status("wamid.priced", "read", "919811111111")
+    later["pricing"] = {"billable": True, "category": "utility"}
+    with tenant_context(org_a):
+        apply_status(update)
+        apply_status(parse_payload(wp.body(wp.delivery(wp.entry(wp.change(
+            "1", NUMBER, statuses=[later]))))).changes[0].statuses[0])
+        message.refresh_from_db()
+    assert message.delivery_status == "read"
+    assert message.pricing == MARKETING and message.billable_category == "marketing"
+    assert message.conversation["origin"] == {"type": "marketing"}
+    assert billable_category({"billable": False, "category": "marketing"}) is None
+    assert billable_category({"category": "service", "type": "free_entry_point"}) is None
+    assert billable_category(None) is None
