@@ -9,4 +9,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
 app = Celery("crm", task_cls="tenancy.celery:TenantTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["crm.campaigns", "crm.automation"], related_name="tasks")
+app.autodiscover_tasks(["crm.campaigns", "crm.automation", "crm.webhooks"], related_name="tasks")

@@ -23,7 +23,8 @@ TENANT_TABLES = {
     "flows", "flow_sessions",  # guided flows (crm.0024)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
-                 "files"}
+                 "files",
+                 "webhook_deliveries"}  # platform-only: kept before the organization is known
 
 
 def _ids(**settings: object) -> set[str]:

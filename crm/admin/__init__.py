@@ -10,6 +10,7 @@ from crm.admin import (  # noqa: F401  (registers the model admins)
     orders,
     organizations,
     users,
+    webhooks,
 )
 
 __all__ = ["site"]

@@ -38,6 +38,7 @@ from crm.models.messaging import (
 )
 from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
+from crm.models.webhooks import DeliveryState, WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -53,6 +54,7 @@ __all__ = [
     "Cost",
     "Customer",
     "CustomerAddress",
+    "DeliveryState",
     "File",
     "Flow",
     "FlowLog",
@@ -75,6 +77,7 @@ __all__ = [
     "Template",
     "User",
     "Verification",
+    "WebhookDelivery",
     "WhatsAppApiLog",
     "WhatsAppNumber",
     "ZohoMapping",

@@ -24,7 +24,7 @@ from crm.webhooks.payload import (
 from crm.whatsapp import inbound
 from crm.whatsapp.inbound import WHATSAPP_OBJECT
 
-__all__ = ["WHATSAPP_OBJECT", "load_json", "parse_payload"]
+__all__ = ["WHATSAPP_OBJECT", "load_json", "parse_data", "parse_payload"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -98,7 +98,11 @@ def _change(change: inbound.ChangeItem, raw: dict[str, Any], where: str) -> Chan
 
 def parse_payload(body: bytes) -> Payload:
     """The whole delivery, validated; MalformedPayload names the first part that is not valid."""
-    data = load_json(body)
+    return parse_data(load_json(body))
+
+
+def parse_data(data: Any) -> Payload:
+    """A decoded delivery, validated (see parse_payload)."""
     try:
         delivery = inbound.Delivery.model_validate(data)
     except ValidationError as error:
