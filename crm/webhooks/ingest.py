@@ -95,6 +95,8 @@ def _ingest_change(change: Change, receiver: Receiver, report: Report) -> None:
 def ingest(payload: Payload) -> Report:
     """Store everything a validated delivery carries for organizations able to receive it."""
     report = Report()
+    for where, problem in payload.problems:  # the delivery is kept raw: staff can read them
+        report.ignore("item not understood", at=where, problem=problem)
     if payload.object != WHATSAPP_OBJECT:
         report.ignore("not a WhatsApp Business Account delivery", object=payload.object)
         return report

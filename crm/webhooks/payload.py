@@ -109,3 +109,4 @@ class Payload:
 
     object: str
     changes: tuple[Change, ...]
+    problems: tuple[tuple[str, str], ...] = ()  # (path, what was expected) of items skipped
