@@ -96,8 +96,9 @@ def drain(workers: int) -> str:
          "-c", "2", "-n", f"bench{n}-{QUEUE}@%h", "-l", "error", "--without-heartbeat",
          "--without-gossip", "--without-mingle"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(workers)]
-    subprocess.run([sys.executable, "-c", "from crm.webhooks.tasks import process_deliveries;"
-                    "process_deliveries.delay()"], cwd=ROOT, env={**env}, check=True)
+    subprocess.run([sys.executable, "-c", "import django; django.setup(); from crm.webhooks."
+                    "tasks import process_deliveries; process_deliveries.delay()"],
+                   cwd=ROOT, env=env, check=True)
     first = None
     try:
         while True:
@@ -127,10 +128,13 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=3000)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--lock-seconds", type=float, default=8.0)
-    parser.add_argument("--skip-prepare", action="store_true")
+    parser.add_argument("--drain-only", action="store_true",
+                        help="only part 3, on what an earlier run left waiting")
     args = parser.parse_args()
-    if not args.skip_prepare:
-        prepare()
+    if args.drain_only:
+        print("3. " + drain(2))
+        return
+    prepare()
     os.environ["CELERY_TASK_DEFAULT_QUEUE"] = QUEUE
     healthz = [build_request("GET", "/healthz", {})] * args.deliveries
     posts = deliveries(args.deliveries + 200, args.customers, "a")

@@ -503,28 +503,32 @@ def test_out_of_service_number_does_not_stop_the_rest_of_the_batch(
                                        "call_permission_reply": {"response": "accept"}},
                        sender=ASHA),
 ], ids=["unsupported", "unknown", "ephemeral", "system", "new-interactive-kind"])
-def test_unknown_message_types_are_acknowledged_and_write_nothing(
-    numbers: dict[str, WhatsAppNumber], build: Callable[[], dict[str, Any]],
-    caplog: pytest.LogCaptureFixture,
+def test_messages_of_kinds_without_columns_are_stored_and_described(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization,
+    build: Callable[[], dict[str, Any]],
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="crm.webhooks")
     item = build()
     response = post(to_a(wp.with_referral(item)))
     assert response.status_code == 200
-    assert response.json()["ignored"] == [{
-        "reason": "unsupported message type", "type": item["type"], "message_id": item["id"],
-        "at": "entry[0].changes[0]",
-    }]
-    assert nothing_written()
-    assert "unsupported message type" in caplog.text
+    assert response.json()["stored"]["messages"] == 1 and response.json()["ignored"] == []
+    (stored,) = rows(org_a, Message, "type", "body", "raw_message", "sender_type")
+    kind = "interactive call_permission_reply" if item["type"] == "interactive" else item["type"]
+    assert stored == {
+        "type": item["type"], "raw_message": item, "sender_type": "customer",
+        "body": "changed number" if item["type"] == "system" else
+        f"Message of a kind WhatsApp does not show here ({kind})" + (
+            ": Message type unknown" if "errors" in item else ""),
+    }
+    (customer,) = rows(org_a, Customer, "wa_id", "last_inbound_at")
+    assert customer["last_inbound_at"] is not None  # the customer wrote: the window opens
 
 
 def test_unknown_type_next_to_a_known_one(
     numbers: dict[str, WhatsAppNumber], org_a: Organization
 ) -> None:
     response = post(to_a(wp.unsupported(ASHA), wp.text(RAVI, "hello"))).json()
-    assert response["stored"]["messages"] == 1 and len(response["ignored"]) == 1
-    assert [c["wa_id"] for c in rows(org_a, Customer, "wa_id")] == [RAVI]
+    assert response["stored"]["messages"] == 2 and response["ignored"] == []
+    assert {c["wa_id"] for c in rows(org_a, Customer, "wa_id")} == {ASHA, RAVI}
 
 
 @pytest.mark.parametrize("payload, reason", [
@@ -724,10 +728,10 @@ def test_logs_never_hold_message_content(
     numbers: dict[str, WhatsAppNumber], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    post(to_a(wp.text(ASHA, "secret text body"), wp.unsupported(RAVI)))
+    post(to_a(wp.text(ASHA, "secret text body"), {**wp.unsupported(RAVI), "timestamp": "x"}))
     post(wp.delivery(wp.entry(wp.change("1", DISPLAY_A, messages=[wp.text(ASHA, "secret")]))))
     assert "secret" not in caplog.text
-    assert "unsupported message type" in caplog.text
+    assert "item not understood" in caplog.text
 
 
 # --- Queries -----------------------------------------------------------------------------

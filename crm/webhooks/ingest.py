@@ -51,15 +51,7 @@ class Report:
 
 def _ingest_change(change: Change, receiver: Receiver, report: Report) -> None:
     """Store one change's messages and statuses as its number's organization, atomically."""
-    messages = []
-    for message in change.messages:
-        if message.content is None:
-            report.ignore(
-                "unsupported message type", type=message.type, message_id=message.wamid,
-                at=change.where,
-            )
-        else:
-            messages.append(message)
+    messages = list(change.messages)  # every kind is kept (crm.webhooks.content describes)
     statuses = []
     for status in change.statuses:
         if status.status not in RANK:

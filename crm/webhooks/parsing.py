@@ -66,7 +66,7 @@ def _message(message: inbound.MessageItem, raw: dict[str, Any]) -> InboundMessag
         from_wa_id=message.from_,
         timestamp=message.timestamp,
         type=message.type,
-        content=content_of(message),
+        content=content_of(message, raw),
         referral=Referral(**referral.model_dump()) if referral is not None else None,
         raw=raw,
     )
