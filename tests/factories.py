@@ -51,6 +51,7 @@ from crm.models import (
     SubCategory,
     Template,
     User,
+    WebhookDelivery,
     WhatsAppApiLog,
     WhatsAppNumber,
     ZohoMapping,
@@ -161,6 +162,20 @@ class FileFactory(DjangoModelFactory):
     id = factory.Sequence(lambda n: f"{10**15 + n}")
     name = factory.Faker("file_name", category="image")
     mimetype = "image/jpeg"
+
+
+class WebhookDeliveryFactory(DjangoModelFactory):
+    """A kept webhook delivery (platform table), already processed."""
+
+    class Meta:
+        model = WebhookDelivery
+
+    received_at = _now
+    body = '{"object": "whatsapp_business_account", "entry": []}'
+    state = "done"
+    attempts = 1
+    processed_at = _now
+    report = factory.LazyFunction(lambda: {"stored": {"messages": 0}, "ignored": []})
 
 
 # --- Organization staff --------------------------------------------------------------------
