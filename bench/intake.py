@@ -90,7 +90,7 @@ def locked(seconds: float, ready: threading.Event) -> None:
 
 def drain(workers: int) -> str:
     """Start `workers` Celery worker processes; the rate at which they empty the queue."""
-    waiting = sql(DB, "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'")[0][0]
+    waiting = sql(DB, "SELECT count(*) FROM inbound_deliveries WHERE state = 'pending'")[0][0]
     env = {**env_for(DB), "CELERY_TASK_DEFAULT_QUEUE": QUEUE}
     started = time.monotonic()
     processes = [subprocess.Popen(
@@ -104,7 +104,7 @@ def drain(workers: int) -> str:
     first = None
     try:
         while True:
-            left = sql(DB, "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'")[0][0]
+            left = sql(DB, "SELECT count(*) FROM inbound_deliveries WHERE state = 'pending'")[0][0]
             if first is None and left < waiting:
                 first = time.monotonic()
             if left == 0:
@@ -115,9 +115,9 @@ def drain(workers: int) -> str:
             process.terminate()
             process.wait(30)
     row = sql(DB, "SELECT min(processed_at), max(processed_at), count(*) FROM "
-                  "webhook_deliveries WHERE state = 'done'")[0]
+                  "inbound_deliveries WHERE state = 'done'")[0]
     seconds = (row[1] - row[0]).total_seconds()
-    failed = sql(DB, "SELECT count(*) FROM webhook_deliveries WHERE state = 'failed'")[0][0]
+    failed = sql(DB, "SELECT count(*) FROM inbound_deliveries WHERE state = 'failed'")[0][0]
     stored = sql(DB, "SELECT count(*) FROM messages")[0][0]
     return (f"{waiting} waiting deliveries processed by {workers} workers in {seconds:.1f} s "
             f"(first to last processing): {row[2] / seconds:.0f} per second; "

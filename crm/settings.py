@@ -134,7 +134,7 @@ TENANCY_SHARED_MODELS = [
     "crm.Cost",
     "crm.File",
     # Platform-only: a delivery is kept before its organization is known (crm.webhooks).
-    "crm.WebhookDelivery",
+    "crm.InboundDelivery",
 ]
 
 SILENCED_SYSTEM_CHECKS = [

@@ -51,7 +51,7 @@ from crm.models import (
     SubCategory,
     Template,
     User,
-    WebhookDelivery,
+    InboundDelivery,
     WhatsAppApiLog,
     WhatsAppNumber,
     ZohoMapping,
@@ -164,11 +164,11 @@ class FileFactory(DjangoModelFactory):
     mimetype = "image/jpeg"
 
 
-class WebhookDeliveryFactory(DjangoModelFactory):
+class InboundDeliveryFactory(DjangoModelFactory):
     """A kept webhook delivery (platform table), already processed."""
 
     class Meta:
-        model = WebhookDelivery
+        model = InboundDelivery
 
     received_at = _now
     body = '{"object": "whatsapp_business_account", "entry": []}'

@@ -24,7 +24,7 @@ TENANT_TABLES = {
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files",
-                 "webhook_deliveries"}  # platform-only: kept before the organization is known
+                 "inbound_deliveries"}  # platform-only: kept before the organization is known
 
 
 def _ids(**settings: object) -> set[str]:

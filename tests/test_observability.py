@@ -8,7 +8,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from crm.models import WebhookDelivery
+from crm.models import InboundDelivery
 from crm.observability import health
 from crm.observability.metrics import GRAPH_ERRORS
 
@@ -50,8 +50,8 @@ def test_metrics_want_the_token() -> None:
 def test_metrics_count_requests_and_read_the_webhook_queue() -> None:
     Client().get("/healthz")
     GRAPH_ERRORS.labels("131047").inc()
-    WebhookDelivery.objects.create(received_at=timezone.now() - timedelta(seconds=90), body="{}")
-    WebhookDelivery.objects.create(received_at=timezone.now(), body="{}", state="failed")
+    InboundDelivery.objects.create(received_at=timezone.now() - timedelta(seconds=90), body="{}")
+    InboundDelivery.objects.create(received_at=timezone.now(), body="{}", state="failed")
     with override_settings(METRICS_TOKEN=TOKEN):
         answer = Client().get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200
@@ -59,8 +59,8 @@ def test_metrics_count_requests_and_read_the_webhook_queue() -> None:
     assert 'wbcrm_http_requests_total{method="GET",status="200",view="healthz"}' in text
     assert 'wbcrm_http_request_duration_seconds_count{view="healthz"}' in text
     assert 'wbcrm_graph_api_errors_total{code="131047"}' in text
-    assert "wbcrm_webhook_deliveries_waiting 1.0" in text
-    assert "wbcrm_webhook_deliveries_failed 1.0" in text
+    assert "wbcrm_inbound_deliveries_waiting 1.0" in text
+    assert "wbcrm_inbound_deliveries_failed 1.0" in text
     oldest = next(line for line in text.splitlines()
                   if line.startswith("wbcrm_webhook_oldest_waiting_seconds "))
     assert 89 < float(oldest.split()[1]) < 200

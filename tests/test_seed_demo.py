@@ -60,7 +60,7 @@ def test_second_run_creates_nothing(seeded: str) -> None:
         "crm.WhatsAppApiLog", "crm.ZohoPayloadLog", "crm.ApiToken", "crm.AutomationRun",
         "crm.AutomationSchedule",
         "crm.FlowSession",
-        "crm.WebhookDelivery",  # written by Meta's deliveries only
+        "crm.InboundDelivery",  # written by Meta's deliveries only
     }
 
 

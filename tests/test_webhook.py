@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from crm.models import (
     Customer,
-    WebhookDelivery,
+    InboundDelivery,
     Message,
     Order,
     OrderItem,
@@ -655,7 +655,7 @@ def test_malformed_deliveries_are_400_and_write_nothing_at_all(
     response = post(raw=raw)
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "malformed payload"
-    assert nothing_written() and total(WebhookDelivery) == 0
+    assert nothing_written() and total(InboundDelivery) == 0
     assert "secret text body" not in caplog.text
     assert "malformed" in caplog.text
 
@@ -680,7 +680,7 @@ def test_an_item_not_understood_is_skipped_and_named_and_the_others_are_stored(
     assert len(rows(org_a, Message, "id")) == kept - 1
     assert "secret text body" not in caplog.text
     assert where in caplog.text
-    assert WebhookDelivery.objects.get().body == wp.body(payload).decode()  # kept raw
+    assert InboundDelivery.objects.get().body == wp.body(payload).decode()  # kept raw
 
 
 def test_the_valid_batch_used_above_is_valid(numbers: dict[str, WhatsAppNumber]) -> None:

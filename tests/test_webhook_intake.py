@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from crm.models import Customer, DeliveryState, Message, Organization, Role, WebhookDelivery
+from crm.models import Customer, DeliveryState, Message, Organization, Role, InboundDelivery
 from crm.webhooks import deliveries, tasks
 from tenancy.context import tenant_context, unscoped
 from tests import whatsapp_payloads as wp
@@ -65,7 +65,7 @@ def stored(org: Organization) -> list[tuple[str, str]]:
 
 
 def states() -> list[str]:
-    return list(WebhookDelivery.objects.order_by("pk").values_list("state", flat=True))
+    return list(InboundDelivery.objects.order_by("pk").values_list("state", flat=True))
 
 
 def test_deliveries_are_kept_without_workers_then_stored_in_received_order(
@@ -75,12 +75,12 @@ def test_deliveries_are_kept_without_workers_then_stored_in_received_order(
            post(wp.text(ASHA, "two", at=1)), post(wp.text(ASHA, "three", at=2))]
     assert states() == ["pending"] * 4 and len(no_worker) == 4
     assert stored(org_a) == []
-    kept = WebhookDelivery.objects.get(pk=ids[0])
+    kept = InboundDelivery.objects.get(pk=ids[0])
     assert kept.senders == [f"{PNID}:{ASHA}"] and b'"one"' in kept.body.encode()
     assert deliveries.process_pending() == 4
     assert stored(org_a) == [(ASHA, "one"), (RAVI, "hi"), (ASHA, "two"), (ASHA, "three")]
     assert states() == ["done"] * 4
-    report = WebhookDelivery.objects.get(pk=ids[0]).report
+    report = InboundDelivery.objects.get(pk=ids[0]).report
     assert report["stored"]["messages"] == 1
 
 
@@ -95,7 +95,7 @@ def test_a_customers_later_delivery_waits_while_another_worker_holds_an_earlier_
     def other_worker() -> None:  # holds the first delivery as a worker in mid-batch does
         try:
             with transaction.atomic():
-                WebhookDelivery.objects.select_for_update().get(pk=first)
+                InboundDelivery.objects.select_for_update().get(pk=first)
                 held.set()
                 release.wait(10)
         finally:
@@ -107,13 +107,13 @@ def test_a_customers_later_delivery_waits_while_another_worker_holds_an_earlier_
         assert held.wait(10)
         assert deliveries.process_pending() == 1  # only the other customer's
         assert stored(org_a) == [(RAVI, "other customer")]
-        assert WebhookDelivery.objects.get(pk=second).state == DeliveryState.PENDING
+        assert InboundDelivery.objects.get(pk=second).state == DeliveryState.PENDING
     finally:
         release.set()
         thread.join(10)
     assert deliveries.process_pending() == 2
     assert stored(org_a) == [(RAVI, "other customer"), (ASHA, "first"), (ASHA, "second")]
-    assert WebhookDelivery.objects.get(pk=other).state == DeliveryState.DONE
+    assert InboundDelivery.objects.get(pk=other).state == DeliveryState.DONE
 
 
 def test_failures_are_retried_with_back_off_then_kept_as_failed_and_replayed(
@@ -125,20 +125,20 @@ def test_failures_are_retried_with_back_off_then_kept_as_failed_and_replayed(
     monkeypatch.setattr(deliveries, "ingest", broken)
     with override_settings(WEBHOOK_RETRY_SECONDS=2.0):
         pk = post(wp.text(ASHA, "hello"))
-        delivery = WebhookDelivery.objects.get(pk=pk)
+        delivery = InboundDelivery.objects.get(pk=pk)
         assert (delivery.state, delivery.attempts) == ("pending", 1)
         assert delivery.error == "RuntimeError: the database said no"
         first_wait = delivery.next_attempt_at - timezone.now()
         assert timedelta(seconds=1) < first_wait <= timedelta(seconds=2)
         assert deliveries.process_pending() == 0  # not due yet
-        WebhookDelivery.objects.update(next_attempt_at=timezone.now())
+        InboundDelivery.objects.update(next_attempt_at=timezone.now())
         deliveries.process_pending()
         delivery.refresh_from_db()
         assert delivery.attempts == 2
         assert timedelta(seconds=3) < delivery.next_attempt_at - timezone.now() <= timedelta(
             seconds=4)
     with override_settings(WEBHOOK_RETRY_SECONDS=0.0):
-        WebhookDelivery.objects.update(next_attempt_at=None)
+        InboundDelivery.objects.update(next_attempt_at=None)
         deliveries.process_pending()
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == ("failed", 5)
@@ -154,7 +154,7 @@ def test_failures_are_retried_with_back_off_then_kept_as_failed_and_replayed(
 
 def test_replay_since_stores_nothing_twice(number: Any, org_a: Organization) -> None:
     old = post(wp.text(ASHA, "before"))
-    WebhookDelivery.objects.filter(pk=old).update(
+    InboundDelivery.objects.filter(pk=old).update(
         received_at=timezone.now() - timedelta(days=2))
     post(wp.text(ASHA, "after"))
     since = (timezone.now() - timedelta(days=1)).isoformat()
@@ -162,25 +162,25 @@ def test_replay_since_stores_nothing_twice(number: Any, org_a: Organization) -> 
     assert states() == ["done", "pending"]
     deliveries.process_pending()
     assert stored(org_a) == [(ASHA, "before"), (ASHA, "after")]
-    assert WebhookDelivery.objects.order_by("pk").last().report["stored"]["duplicates"] == 1
+    assert InboundDelivery.objects.order_by("pk").last().report["stored"]["duplicates"] == 1
 
 
 def test_only_platform_staff_see_and_replay_deliveries(
     number: Any, org_a: Organization, no_worker: list[int]
 ) -> None:
     pk = post(wp.text(ASHA, "hello"))
-    WebhookDelivery.objects.filter(pk=pk).update(state="failed", error="ValueError: broken")
+    InboundDelivery.objects.filter(pk=pk).update(state="failed", error="ValueError: broken")
     platform = signed_in(make_staff(None, Role.SUPER_ADMIN), org_a)
-    page = platform.get(admin_url(WebhookDelivery))
+    page = platform.get(admin_url(InboundDelivery))
     assert page.status_code == 200 and b"ValueError: broken" in page.content
-    assert platform.get(admin_url(WebhookDelivery, "change", pk)).status_code == 200
+    assert platform.get(admin_url(InboundDelivery, "change", pk)).status_code == 200
     replay = {"action": "replay_selected", "_selected_action": [pk]}
-    platform.post(admin_url(WebhookDelivery), replay)
+    platform.post(admin_url(InboundDelivery), replay)
     assert states() == ["pending"]
     for role in (Role.ORG_ADMIN, Role.AGENT):
         client = signed_in(make_staff(org_a, role))
-        assert client.get(admin_url(WebhookDelivery)).status_code == 403
-        assert client.get(admin_url(WebhookDelivery, "change", pk)).status_code in (403, 404)
+        assert client.get(admin_url(InboundDelivery)).status_code == 403
+        assert client.get(admin_url(InboundDelivery, "change", pk)).status_code in (403, 404)
 
 
 def _waiting_on_a_lock() -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm.models import WebhookDelivery
+from crm.models import InboundDelivery
 
 
 class Processed:
@@ -26,6 +26,6 @@ class Processed:
         answer = self.response.json()
         if self.status_code != 200:
             return answer
-        delivery = WebhookDelivery.objects.get(pk=answer["delivery"])
+        delivery = InboundDelivery.objects.get(pk=answer["delivery"])
         assert delivery.report is not None, f"{delivery} not processed: {delivery.error}"
         return delivery.report

@@ -7,13 +7,13 @@ from django.http import HttpRequest
 
 from crm.admin.base import ReadOnlyMixin, SharedModelAdmin
 from crm.admin.sites import site
-from crm.models import WebhookDelivery
+from crm.models import InboundDelivery
 from crm.roles import is_platform_staff
 from crm.webhooks.deliveries import replay
 
 
-@admin.register(WebhookDelivery, site=site)
-class WebhookDeliveryAdmin(ReadOnlyMixin, SharedModelAdmin):
+@admin.register(InboundDelivery, site=site)
+class InboundDeliveryAdmin(ReadOnlyMixin, SharedModelAdmin):
     """Read-only: written by the webhook and the workers; "Replay" queues chosen ones again."""
 
     list_display = ("id", "received_at", "state", "attempts", "processed_at", "short_error")
@@ -26,7 +26,7 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, SharedModelAdmin):
     readonly_fields = fields
 
     @admin.display(description="error")
-    def short_error(self, obj: WebhookDelivery) -> str:
+    def short_error(self, obj: InboundDelivery) -> str:
         """The first line of the error, as long as a list cell allows."""
         return obj.error.splitlines()[0][:120] if obj.error else ""
 

@@ -38,7 +38,7 @@ from crm.models.messaging import (
 )
 from crm.models.orders import Order, OrderItem, Payment, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
-from crm.models.webhooks import DeliveryState, WebhookDelivery
+from crm.models.webhooks import DeliveryState, InboundDelivery
 
 __all__ = [
     "ApiToken",
@@ -77,7 +77,7 @@ __all__ = [
     "Template",
     "User",
     "Verification",
-    "WebhookDelivery",
+    "InboundDelivery",
     "WhatsAppApiLog",
     "WhatsAppNumber",
     "ZohoMapping",

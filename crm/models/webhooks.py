@@ -18,7 +18,7 @@ class DeliveryState(models.TextChoices):
     FAILED = "failed"
 
 
-class WebhookDelivery(models.Model):
+class InboundDelivery(models.Model):
     """One signed POST of Meta's webhook: its body exactly as received, and what became of it."""
 
     id = models.BigAutoField(primary_key=True)
@@ -37,7 +37,7 @@ class WebhookDelivery(models.Model):
                               help_text="What processing stored and ignored (ids and reasons).")
 
     class Meta:
-        db_table = "webhook_deliveries"
+        db_table = "inbound_deliveries"
         ordering = ["-id"]
         verbose_name_plural = "webhook deliveries"
         indexes = [

@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from crm.models import DeliveryState, WebhookDelivery
+from crm.models import DeliveryState, InboundDelivery
 
 REQUESTS = Counter("wbcrm_http_requests_total", "HTTP requests answered, by view and status.",
                    ["view", "method", "status"])
@@ -40,21 +40,21 @@ class WebhookQueue(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = timezone.now()
-        waiting = WebhookDelivery.objects.filter(state=DeliveryState.PENDING).aggregate(
+        waiting = InboundDelivery.objects.filter(state=DeliveryState.PENDING).aggregate(
             count=Count("id"), oldest=Min("received_at"))
-        failed = WebhookDelivery.objects.filter(state=DeliveryState.FAILED).count()
-        recent = WebhookDelivery.objects.filter(
+        failed = InboundDelivery.objects.filter(state=DeliveryState.FAILED).count()
+        recent = InboundDelivery.objects.filter(
             received_at__gte=now - timedelta(minutes=10), processed_at__gte=now -
             timedelta(minutes=1), state=DeliveryState.DONE,
         ).aggregate(lag=Max(F("processed_at") - F("received_at")))
-        yield GaugeMetricFamily("wbcrm_webhook_deliveries_waiting",
+        yield GaugeMetricFamily("wbcrm_inbound_deliveries_waiting",
                                 "Accepted deliveries no worker has processed yet.",
                                 value=waiting["count"])
         oldest = (now - waiting["oldest"]).total_seconds() if waiting["oldest"] else 0.0
         yield GaugeMetricFamily("wbcrm_webhook_oldest_waiting_seconds",
                                 "Age of the oldest waiting delivery (0 when none waits).",
                                 value=oldest)
-        yield GaugeMetricFamily("wbcrm_webhook_deliveries_failed",
+        yield GaugeMetricFamily("wbcrm_inbound_deliveries_failed",
                                 "Deliveries kept as failed after their last try (replayable).",
                                 value=failed)
         lag = recent["lag"].total_seconds() if recent["lag"] else 0.0

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from crm.models import DeliveryState, WebhookDelivery
+from crm.models import DeliveryState, InboundDelivery
 from crm.observability.metrics import PROCESSING_LAG
 from crm.webhooks.ingest import ingest
 from crm.webhooks.parsing import parse_payload
@@ -53,17 +53,17 @@ def _items(parent: Any, name: str) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
-def accept(body: bytes, senders: list[str]) -> WebhookDelivery:
+def accept(body: bytes, senders: list[str]) -> InboundDelivery:
     """Make a signed delivery durable: one INSERT, committed when this returns."""
-    return WebhookDelivery.objects.create(
+    return InboundDelivery.objects.create(
         received_at=timezone.now(), body=body.decode("utf-8"), senders=senders
     )
 
 
-def _claim(limit: int, now: datetime) -> list[WebhookDelivery]:
+def _claim(limit: int, now: datetime) -> list[InboundDelivery]:
     """The oldest waiting deliveries no other worker holds, locked until this transaction ends."""
     return list(
-        WebhookDelivery.objects.select_for_update(skip_locked=True)
+        InboundDelivery.objects.select_for_update(skip_locked=True)
         .filter(state=DeliveryState.PENDING)
         .exclude(next_attempt_at__gt=now)
         .order_by("id")
@@ -71,15 +71,15 @@ def _claim(limit: int, now: datetime) -> list[WebhookDelivery]:
     )
 
 
-def _held_back(claimed: list[WebhookDelivery]) -> set[int]:
+def _held_back(claimed: list[InboundDelivery]) -> set[int]:
     """Claimed deliveries that must wait: an earlier one of a sender of theirs is not ours."""
-    connection = connections[router.db_for_write(WebhookDelivery)]
+    connection = connections[router.db_for_write(InboundDelivery)]
     senders = sorted({s for delivery in claimed for s in delivery.senders})
     if connection.vendor != "postgresql" or not senders:
         return set()  # SQLite: one writer at a time, so one worker takes them all in order
     ours = [delivery.pk for delivery in claimed]
     earlier = (
-        WebhookDelivery.objects.filter(state=DeliveryState.PENDING, id__lt=max(ours))
+        InboundDelivery.objects.filter(state=DeliveryState.PENDING, id__lt=max(ours))
         .exclude(id__in=ours)
         .filter(senders__has_any_keys=senders)
         .values_list("id", "senders")
@@ -98,12 +98,12 @@ def _held_back(claimed: list[WebhookDelivery]) -> set[int]:
     return held
 
 
-def _process_one(delivery: WebhookDelivery, now: datetime) -> bool:
+def _process_one(delivery: InboundDelivery, now: datetime) -> bool:
     """Store what the delivery carries, or record why not; True when it is done."""
     try:
-        with transaction.atomic(using=router.db_for_write(WebhookDelivery)):
+        with transaction.atomic(using=router.db_for_write(InboundDelivery)):
             report = ingest(parse_payload(delivery.body.encode("utf-8")))
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            InboundDelivery.objects.filter(pk=delivery.pk).update(
                 state=DeliveryState.DONE, processed_at=timezone.now(),
                 attempts=delivery.attempts + 1, report=report.as_json(), error="",
             )
@@ -116,7 +116,7 @@ def _process_one(delivery: WebhookDelivery, now: datetime) -> bool:
     return False
 
 
-def _retry(delivery: WebhookDelivery, error: str, now: datetime) -> None:
+def _retry(delivery: InboundDelivery, error: str, now: datetime) -> None:
     attempts = delivery.attempts + 1
     if attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         _give_up(delivery, error, now)
@@ -124,14 +124,14 @@ def _retry(delivery: WebhookDelivery, error: str, now: datetime) -> None:
     delay = settings.WEBHOOK_RETRY_SECONDS * 2 ** (attempts - 1)
     logger.warning("WhatsApp webhook: delivery %s failed (try %s), retried in %s s: %s",
                    delivery.pk, attempts, delay, error[:300])
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    InboundDelivery.objects.filter(pk=delivery.pk).update(
         attempts=attempts, error=error[:4000], next_attempt_at=now + timedelta(seconds=delay))
 
 
-def _give_up(delivery: WebhookDelivery, error: str, now: datetime) -> None:
+def _give_up(delivery: InboundDelivery, error: str, now: datetime) -> None:
     logger.error("WhatsApp webhook: delivery %s failed for good after %s tries: %s",
                  delivery.pk, delivery.attempts + 1, error[:300])
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    InboundDelivery.objects.filter(pk=delivery.pk).update(
         state=DeliveryState.FAILED, attempts=delivery.attempts + 1, error=error[:4000],
         processed_at=now, next_attempt_at=None)
 
@@ -144,7 +144,7 @@ def process_batch(limit: int | None = None) -> tuple[int, int]:
     """
     now = timezone.now()
     tried = finished = 0
-    with transaction.atomic(using=router.db_for_write(WebhookDelivery)):
+    with transaction.atomic(using=router.db_for_write(InboundDelivery)):
         claimed = _claim(limit or settings.WEBHOOK_BATCH_SIZE, now)
         held = _held_back(claimed)
         for delivery in claimed:
@@ -169,7 +169,7 @@ def process_pending(max_batches: int | None = None) -> int:
 def replay(*, failed_only: bool = False, since: datetime | None = None,
            ids: Iterable[int] = ()) -> int:
     """Put deliveries back in the queue (the failed ones, or all since a time); how many."""
-    rows = WebhookDelivery.objects.all()
+    rows = InboundDelivery.objects.all()
     if failed_only:
         rows = rows.filter(state=DeliveryState.FAILED)
     if since is not None:

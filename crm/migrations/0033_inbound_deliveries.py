@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name='InboundDelivery',
             fields=[
                 ('id', models.BigAutoField(primary_key=True, serialize=False)),
                 ('received_at', models.DateTimeField()),
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name_plural': 'webhook deliveries',
-                'db_table': 'webhook_deliveries',
+                'db_table': 'inbound_deliveries',
                 'ordering': ['-id'],
                 'indexes': [models.Index(condition=models.Q(('state', 'pending')), fields=['id'], name='webhook_pending_idx'), models.Index(fields=['received_at'], name='webhook_received_idx'), models.Index(fields=['state', 'received_at'], name='webhook_state_idx')],
             },
