@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so it times and counts every answer (crm.observability).
+    "crm.observability.middleware.request_metrics",
     "django.middleware.security.SecurityMiddleware",
     # Static files (htmx, the inbox's script and styles, the admin's) from STATIC_ROOT, filled
     # by `manage.py collectstatic`: gunicorn alone serves none.
@@ -154,6 +156,8 @@ TENANCY_SHARED_MODELS = [
     "crm.Product",
     "crm.Cost",
     "crm.File",
+    # Platform-only: a delivery is kept before its organization is known (crm.webhooks).
+    "crm.InboundDelivery",
 ]
 
 SILENCED_SYSTEM_CHECKS = [
@@ -224,6 +228,18 @@ WHATSAPP_GRAPH_RETRIES = env.int("WHATSAPP_GRAPH_RETRIES", default=2)
 WHATSAPP_GRAPH_BACKOFF = env.float("WHATSAPP_GRAPH_BACKOFF", default=0.5)
 # How long each process remembers which organization owns a receiving number (0: never).
 WHATSAPP_NUMBER_CACHE_SECONDS = env.int("WHATSAPP_NUMBER_CACHE_SECONDS", default=30)
+# Accepted webhook deliveries (crm.webhooks.deliveries): a worker's batch (one transaction),
+# tries before a delivery is kept as failed, the first retry's delay (doubling), how often a
+# web process wakes a worker at most, and processing inside the request instead (tests).
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+WEBHOOK_RETRY_SECONDS = env.float("WEBHOOK_RETRY_SECONDS", default=2.0)
+WEBHOOK_NUDGE_SECONDS = env.float("WEBHOOK_NUDGE_SECONDS", default=0.05)
+WEBHOOK_PROCESS_INLINE = env.bool("WEBHOOK_PROCESS_INLINE", default=False)
+# /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (404 unset);
+# /readyz gives each dependency this many seconds.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+READY_TIMEOUT = env.float("READY_TIMEOUT", default=2.0)
 
 # Razorpay (payment links): the REST root (a fake's in tests, benchmarks and bin/run: see
 # bench/fake_razorpay.py), per-call timeout in seconds, retries of reads, first backoff in seconds.
@@ -286,6 +302,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-payment-links": {
         "task": "crm.payments.tasks.reconcile_payment_links",
         "schedule": env.float("PAYMENT_RECONCILE_SECONDS", default=300.0),
+    },
+    "sweep-webhook-deliveries": {
+        "task": "crm.webhooks.tasks.process_deliveries",
+        "schedule": env.float("WEBHOOK_SWEEP_SECONDS", default=1.0),
     },
     "fire-due-automation": {
         "task": "crm.automation.tasks.fire_due_schedules",

@@ -68,6 +68,7 @@ from crm.models import (
     User,
     WebhookDelivery,
     WebhookSubscription,
+    InboundDelivery,
     WhatsAppApiLog,
     WhatsAppNumber,
     ZohoMapping,
@@ -180,6 +181,20 @@ class FileFactory(DjangoModelFactory):
     id = factory.Sequence(lambda n: f"{10**15 + n}")
     name = factory.Faker("file_name", category="image")
     mimetype = "image/jpeg"
+
+
+class InboundDeliveryFactory(DjangoModelFactory):
+    """A kept webhook delivery (platform table), already processed."""
+
+    class Meta:
+        model = InboundDelivery
+
+    received_at = _now
+    body = '{"object": "whatsapp_business_account", "entry": []}'
+    state = "done"
+    attempts = 1
+    processed_at = _now
+    report = factory.LazyFunction(lambda: {"stored": {"messages": 0}, "ignored": []})
 
 
 # --- Organization staff --------------------------------------------------------------------

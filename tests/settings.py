@@ -46,6 +46,10 @@ API_THROTTLE_PER_TOKEN = API_THROTTLE_PER_ORGANIZATION = API_THROTTLE_ANONYMOUS 
 
 # Tests change numbers and organizations between deliveries: no per-process number cache.
 WHATSAPP_NUMBER_CACHE_SECONDS = 0
+# Accepted deliveries are processed inside the request, so a test reads what a POST stored
+# (tests/test_webhook_intake.py runs real workers with this off).
+WEBHOOK_PROCESS_INLINE = True
+WEBHOOK_RETRY_SECONDS = 0.0
 
 # Live inbox events of test runs never reach a running server's subscribers.
 INBOX_EVENTS_PREFIX = f"wbcrm-test:{RUN}:{WORKER}:inbox"

@@ -30,7 +30,8 @@ TENANT_TABLES = {
     "invitations", "audit_events",  # accounts (crm.0034)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
-                 "files"}
+                 "files",
+                 "inbound_deliveries"}  # platform-only: kept before the organization is known
 
 
 def _ids(**settings: object) -> set[str]:

@@ -24,6 +24,7 @@ from tests import whatsapp_payloads as wp
 from tests.factories import NumberFlowConfigFactory, WhatsAppNumberFactory
 from tests.test_admin_support import ALL, admin_url, make_staff, signed_in
 from tests.test_api import client_for, staff
+from tests.webhook_support import Processed
 
 VICTIM = "106540352242922"  # another business's number, known to the attacker
 
@@ -41,7 +42,7 @@ def _deliver(text: str) -> dict[str, Any]:
     answer = Client().post("/webhooks/whatsapp/", raw, content_type="application/json",
                            headers={"X-Hub-Signature-256": wp.signature(raw, wp.SECRET)})
     assert answer.status_code == 200  # acknowledged either way: Meta must not redeliver
-    return answer.json()
+    return Processed(answer).json()
 
 
 def _register(org: Organization, token: str = "attacker-token") -> tuple[Any, dict[str, Any]]:

@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 
 from crm.models import (
     Customer,
+    InboundDelivery,
     Message,
     Order,
     OrderItem,
@@ -27,6 +28,7 @@ from crm.models import (
 from tenancy.context import tenant_context, unscoped
 from tests import whatsapp_payloads as wp
 from tests.factories import CustomerFactory, MessageFactory, WhatsAppNumberFactory
+from tests.webhook_support import Processed
 
 URL = "/webhooks/whatsapp/"
 PNID_A, DISPLAY_A = "106540352242922", "15550001111"
@@ -58,7 +60,8 @@ def post(payload: Any = None, *, raw: bytes | None = None, secret: str = wp.SECR
     """POST a delivery signed like Meta (or as `sig` says)."""
     raw = wp.body(payload) if raw is None else raw
     headers = {"X-Hub-Signature-256": sig if sig is not None else wp.signature(raw, secret)}
-    return (client or Client()).post(URL, raw, content_type="application/json", headers=headers)
+    return Processed(
+        (client or Client()).post(URL, raw, content_type="application/json", headers=headers))
 
 
 def to_a(*messages: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -500,28 +503,32 @@ def test_out_of_service_number_does_not_stop_the_rest_of_the_batch(
                                        "call_permission_reply": {"response": "accept"}},
                        sender=ASHA),
 ], ids=["unsupported", "unknown", "ephemeral", "system", "new-interactive-kind"])
-def test_unknown_message_types_are_acknowledged_and_write_nothing(
-    numbers: dict[str, WhatsAppNumber], build: Callable[[], dict[str, Any]],
-    caplog: pytest.LogCaptureFixture,
+def test_messages_of_kinds_without_columns_are_stored_and_described(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization,
+    build: Callable[[], dict[str, Any]],
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="crm.webhooks")
     item = build()
     response = post(to_a(wp.with_referral(item)))
     assert response.status_code == 200
-    assert response.json()["ignored"] == [{
-        "reason": "unsupported message type", "type": item["type"], "message_id": item["id"],
-        "at": "entry[0].changes[0]",
-    }]
-    assert nothing_written()
-    assert "unsupported message type" in caplog.text
+    assert response.json()["stored"]["messages"] == 1 and response.json()["ignored"] == []
+    (stored,) = rows(org_a, Message, "type", "body", "raw_message", "sender_type")
+    kind = "interactive call_permission_reply" if item["type"] == "interactive" else item["type"]
+    assert stored == {
+        "type": item["type"], "raw_message": item, "sender_type": "customer",
+        "body": "changed number" if item["type"] == "system" else
+        f"Message of a kind WhatsApp does not show here ({kind})" + (
+            ": Message type unknown" if "errors" in item else ""),
+    }
+    (customer,) = rows(org_a, Customer, "wa_id", "last_inbound_at")
+    assert customer["last_inbound_at"] is not None  # the customer wrote: the window opens
 
 
 def test_unknown_type_next_to_a_known_one(
     numbers: dict[str, WhatsAppNumber], org_a: Organization
 ) -> None:
     response = post(to_a(wp.unsupported(ASHA), wp.text(RAVI, "hello"))).json()
-    assert response["stored"]["messages"] == 1 and len(response["ignored"]) == 1
-    assert [c["wa_id"] for c in rows(org_a, Customer, "wa_id")] == [RAVI]
+    assert response["stored"]["messages"] == 2 and response["ignored"] == []
+    assert {c["wa_id"] for c in rows(org_a, Customer, "wa_id")} == {ASHA, RAVI}
 
 
 @pytest.mark.parametrize("payload, reason", [
@@ -566,6 +573,7 @@ def _raw(text: str) -> Callable[[dict[str, Any]], bytes]:
     return lambda d: text.encode()
 
 
+# Not a webhook delivery at all: refused (400) before anything is kept.
 MALFORMED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "not-json": _raw("this is not json"),
     "truncated": lambda d: wp.body(d)[:-3],
@@ -579,39 +587,59 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "no-object": lambda d: d.pop("object"),
     "no-entry": lambda d: d.pop("entry"),
     "entry-not-list": lambda d: d.update(entry={"id": "1"}),
-    "no-changes": lambda d: d["entry"][1].pop("changes"),
-    "no-field": lambda d: d["entry"][1]["changes"][0].pop("field"),
-    "no-value": lambda d: d["entry"][1]["changes"][0].pop("value"),
-    "no-metadata": lambda d: _a(d).pop("metadata"),
-    "no-phone-number-id": lambda d: _a(d)["metadata"].pop("phone_number_id"),
-    "messages-not-list": lambda d: _a(d).update(messages={"0": _msg(d, 0)}),
-    "message-not-object": lambda d: _a(d)["messages"].append("wamid.x"),
-    "no-id": lambda d: _msg(d, 0).pop("id"),
-    "id-too-long": lambda d: _msg(d, 0).update(id="wamid." + "A" * 5000),
-    "wa-id-too-long": lambda d: _msg(d, 0).update({"from": "9" * 5000}),
-    "no-from": lambda d: _msg(d, 0).pop("from"),
-    "no-type": lambda d: _msg(d, 0).pop("type"),
-    "bad-timestamp": lambda d: _msg(d, 0).update(timestamp="yesterday"),
-    "far-timestamp": lambda d: _msg(d, 0).update(timestamp="99999999999999"),
-    "text-without-body": lambda d: _msg(d, 0).update(text={}),
-    "text-body-not-string": lambda d: _msg(d, 0).update(text={"body": 42}),
-    "image-without-id": lambda d: _msg(d, 1)["image"].pop("id"),
-    "image-object-missing": lambda d: _msg(d, 1).pop("image"),
-    "latitude-not-number": lambda d: _msg(d, 2)["location"].update(latitude="north"),
-    "latitude-out-of-range": lambda d: _msg(d, 2)["location"].update(latitude=123.0),
-    "quantity-not-integer": lambda d: _msg(d, 3)["order"]["product_items"][0].update(
-        quantity="two"),
-    "quantity-too-large": lambda d: _msg(d, 3)["order"]["product_items"][0].update(
-        quantity=10**12),
-    "no-products": lambda d: _msg(d, 3)["order"].update(product_items=[]),
-    "contacts-not-list": lambda d: _msg(d, 4).update(contacts={"name": "x"}),
-    "reply-without-title": lambda d: _msg(d, 5)["interactive"]["button_reply"].pop("title"),
-    "contact-without-wa-id": lambda d: _a(d)["contacts"][0].pop("wa_id"),
-    "referral-not-object": lambda d: _msg(d, 0).update(referral="ad"),
-    "status-without-id": lambda d: _a(d)["statuses"][0].pop("id"),
-    "status-without-timestamp": lambda d: _a(d)["statuses"][0].pop("timestamp"),
-    "error-code-too-large": lambda d: _a(d)["statuses"][0]["errors"][0].update(code=10**12),
-    "errors-not-list": lambda d: _a(d)["statuses"][0].update(errors={"code": 1}),
+}
+M, S = "entry[1].changes[0].value.messages", "entry[1].changes[0].value.statuses"
+# A delivery of the right shape holding one item that is not understood: that item is skipped
+# and named (path, never content); every other item is stored. (breakage, path, messages kept)
+NOT_UNDERSTOOD: dict[str, tuple[Callable[[dict[str, Any]], Any], str, int]] = {
+    "no-changes": (lambda d: d["entry"][1].pop("changes"), "entry[1].changes", 1),
+    "no-field": (lambda d: d["entry"][1]["changes"][0].pop("field"),
+                 "entry[1].changes[0].field", 1),
+    "no-value": (lambda d: d["entry"][1]["changes"][0].pop("value"),
+                 "entry[1].changes[0].value", 1),
+    "no-metadata": (lambda d: _a(d).pop("metadata"), "entry[1].changes[0].value.metadata", 1),
+    "no-phone-number-id": (lambda d: _a(d)["metadata"].pop("phone_number_id"),
+                           "entry[1].changes[0].value.metadata.phone_number_id", 1),
+    "messages-not-list": (lambda d: _a(d).update(messages={"0": _msg(d, 0)}), M, 1),
+    "message-not-object": (lambda d: _a(d)["messages"].append("wamid.x"), f"{M}[6]", 7),
+    "no-id": (lambda d: _msg(d, 0).pop("id"), f"{M}[0].id", 6),
+    "id-too-long": (lambda d: _msg(d, 0).update(id="wamid." + "A" * 5000), f"{M}[0].id", 6),
+    "wa-id-too-long": (lambda d: _msg(d, 0).update({"from": "9" * 5000}), f"{M}[0].from", 6),
+    "no-from": (lambda d: _msg(d, 0).pop("from"), f"{M}[0].from", 6),
+    "no-type": (lambda d: _msg(d, 0).pop("type"), f"{M}[0].type", 6),
+    "bad-timestamp": (lambda d: _msg(d, 0).update(timestamp="yesterday"),
+                      f"{M}[0].timestamp", 6),
+    "far-timestamp": (lambda d: _msg(d, 0).update(timestamp="99999999999999"),
+                      f"{M}[0].timestamp", 6),
+    "text-without-body": (lambda d: _msg(d, 0).update(text={}), f"{M}[0].text.body", 6),
+    "text-body-not-string": (lambda d: _msg(d, 0).update(text={"body": 42}),
+                             f"{M}[0].text.body", 6),
+    "image-without-id": (lambda d: _msg(d, 1)["image"].pop("id"), f"{M}[1].image.id", 6),
+    "image-object-missing": (lambda d: _msg(d, 1).pop("image"), f"{M}[1].image", 6),
+    "latitude-not-number": (lambda d: _msg(d, 2)["location"].update(latitude="north"),
+                            f"{M}[2].location.latitude", 6),
+    "latitude-out-of-range": (lambda d: _msg(d, 2)["location"].update(latitude=123.0),
+                              f"{M}[2].location", 6),
+    "quantity-not-integer": (lambda d: _msg(d, 3)["order"]["product_items"][0].update(
+        quantity="two"), f"{M}[3].order.product_items[0].quantity", 6),
+    "quantity-too-large": (lambda d: _msg(d, 3)["order"]["product_items"][0].update(
+        quantity=10**12), f"{M}[3].order.product_items[0].quantity", 6),
+    "no-products": (lambda d: _msg(d, 3)["order"].update(product_items=[]),
+                    f"{M}[3].order.product_items", 6),
+    "contacts-not-list": (lambda d: _msg(d, 4).update(contacts={"name": "x"}),
+                          f"{M}[4].contacts", 6),
+    "reply-without-title": (lambda d: _msg(d, 5)["interactive"]["button_reply"].pop("title"),
+                            f"{M}[5].interactive.button_reply.title", 6),
+    "contact-without-wa-id": (lambda d: _a(d)["contacts"][0].pop("wa_id"),
+                              "entry[1].changes[0].value.contacts[0].wa_id", 7),
+    "referral-not-object": (lambda d: _msg(d, 0).update(referral="ad"), f"{M}[0].referral", 6),
+    "status-without-id": (lambda d: _a(d)["statuses"][0].pop("id"), f"{S}[0].id", 7),
+    "status-without-timestamp": (lambda d: _a(d)["statuses"][0].pop("timestamp"),
+                                 f"{S}[0].timestamp", 7),
+    "error-code-too-large": (lambda d: _a(d)["statuses"][0]["errors"][0].update(code=10**12),
+                             f"{S}[0].errors[0].code", 7),
+    "errors-not-list": (lambda d: _a(d)["statuses"][0].update(errors={"code": 1}),
+                        f"{S}[0].errors", 7),
 }
 
 
@@ -627,9 +655,32 @@ def test_malformed_deliveries_are_400_and_write_nothing_at_all(
     response = post(raw=raw)
     assert response.status_code == 400, response.content
     assert response.json()["error"] == "malformed payload"
-    assert nothing_written()
+    assert nothing_written() and total(InboundDelivery) == 0
     assert "secret text body" not in caplog.text
     assert "malformed" in caplog.text
+
+
+@pytest.mark.parametrize("breakage, where, kept", NOT_UNDERSTOOD.values(),
+                         ids=NOT_UNDERSTOOD.keys())
+def test_an_item_not_understood_is_skipped_and_named_and_the_others_are_stored(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization, org_b: Organization,
+    breakage: Callable[[dict[str, Any]], Any], where: str, kept: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    payload = _valid()
+    breakage(payload)
+    response = post(payload)
+    assert response.status_code == 200, response.content
+    report = response.json()
+    assert report["stored"]["messages"] == kept
+    skipped = [i for i in report["ignored"] if i["reason"] == "item not understood"]
+    assert [i["at"] for i in skipped] == [where]
+    assert rows(org_b, Message, "body") == [{"body": "valid, for B"}]
+    assert len(rows(org_a, Message, "id")) == kept - 1
+    assert "secret text body" not in caplog.text
+    assert where in caplog.text
+    assert InboundDelivery.objects.get().body == wp.body(payload).decode()  # kept raw
 
 
 def test_the_valid_batch_used_above_is_valid(numbers: dict[str, WhatsAppNumber]) -> None:
@@ -638,24 +689,29 @@ def test_the_valid_batch_used_above_is_valid(numbers: dict[str, WhatsAppNumber])
     assert response.json()["stored"]["messages"] == 7
 
 
-def test_malformed_detail_names_the_part(numbers: dict[str, WhatsAppNumber]) -> None:
+def test_an_item_not_understood_is_named_with_what_was_expected(
+    numbers: dict[str, WhatsAppNumber]
+) -> None:
     payload = _valid()
     _msg(payload, 2)["location"]["latitude"] = "north"
-    assert post(payload).json()["detail"] == (
-        "entry[1].changes[0].value.messages[2].location.latitude: expected a number"
-    )
+    assert post(payload).json()["ignored"][0] == {
+        "reason": "item not understood",
+        "at": "entry[1].changes[0].value.messages[2].location.latitude",
+        "problem": "expected a number",
+    }
 
 
 @pytest.mark.parametrize("context", [{"id": {"nested": 1}}, {"id": ["wamid.x"]}, {"id": 7},
                                      {"id": "w" * 5000}, "wamid.x", ["wamid.x"]],
                          ids=["id-object", "id-list", "id-number", "id-too-long", "string", "list"])
-def test_a_reply_context_of_the_wrong_shape_is_400_naming_it(
+def test_a_reply_context_of_the_wrong_shape_is_skipped_naming_it(
     numbers: dict[str, WhatsAppNumber], context: Any
 ) -> None:
     reply = {**wp.text(ASHA, "hello"), "context": context}
     response = post(to_a(reply))
-    assert response.status_code == 400, response.content
-    assert response.json()["detail"].startswith("entry[0].changes[0].value.messages[0].context")
+    assert response.status_code == 200, response.content
+    (skipped,) = response.json()["ignored"]
+    assert skipped["at"].startswith("entry[0].changes[0].value.messages[0].context")
     assert nothing_written()
 
 
@@ -672,10 +728,10 @@ def test_logs_never_hold_message_content(
     numbers: dict[str, WhatsAppNumber], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    post(to_a(wp.text(ASHA, "secret text body"), wp.unsupported(RAVI)))
+    post(to_a(wp.text(ASHA, "secret text body"), {**wp.unsupported(RAVI), "timestamp": "x"}))
     post(wp.delivery(wp.entry(wp.change("1", DISPLAY_A, messages=[wp.text(ASHA, "secret")]))))
     assert "secret" not in caplog.text
-    assert "unsupported message type" in caplog.text
+    assert "item not understood" in caplog.text
 
 
 # --- Queries -----------------------------------------------------------------------------
@@ -699,10 +755,15 @@ def test_queries_per_delivery_stay_flat(
     redelivered = _queries(to_a(*[wp.text(w, "again", at=1, wamid=f"wamid.r{w}")
                                   for w in wa_ids]))
     lock = 1 if connection.vendor == "postgresql" else 0  # the advisory lock statement
+    # The intake, the same for every delivery: the INSERT that accepts it; the worker's batch
+    # (savepoint, claim, earlier deliveries of its senders, the delivery's savepoint, its
+    # update, two releases) and the batch that finds nothing more (savepoint, claim, release).
+    intake = 11
     # number, savepoint, (lock,) wamid check, customer select, insert + reselect or update,
     # message insert, the outgoing webhook subscriptions, release
-    assert (new_one, known_one) == (9 + lock, 8 + lock)
+    assert (new_one, known_one) == (9 + lock + intake, 8 + lock + intake)
     assert (new_ten, known_ten) == (new_one, known_one)
     assert redelivered == known_one
     assert _queries(to_a(*[wp.text(w, "again", at=1, wamid=f"wamid.r{w}")
-                           for w in wa_ids])) == 4 + lock  # number, savepoint, check, release
+                           for w in wa_ids])) == 4 + lock + intake  # number, savepoint, check,
+    # release

@@ -16,6 +16,7 @@ from crm.admin import (  # noqa: F401  (registers the model admins)
     outgoing,
     reports,
     users,
+    webhooks,
 )
 
 __all__ = ["site"]

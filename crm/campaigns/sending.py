@@ -27,6 +27,7 @@ from crm.campaigns.personalise import Missing, fill, has_placeholders, values_fo
 from crm.campaigns.services import finish_if_done, mark_stopped
 from crm.inbox import events
 from crm.models import Job, JobStatus, WhatsAppNumber
+from crm.observability.metrics import CAMPAIGN_SENDS
 from crm.webhooks.numbers import digits
 from crm.webhooks.statuses import replay
 from crm.whatsapp.client import GraphClient
@@ -210,6 +211,7 @@ class Sender:
     def _record(self, row: Row, outcome: Outcome) -> None:
         outcome.api_logs, self.client.kept_logs = self.client.kept_logs, []
         record(self.job.pk, self.job.campaign_id, row.customer_id, outcome)
+        CAMPAIGN_SENDS.labels(self.number.phone_number_id, outcome.status).inc()
 
 
 def _error_log(error: GraphError) -> dict[str, object]:

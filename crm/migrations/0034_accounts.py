@@ -32,7 +32,7 @@ def _run_on_postgresql(statements):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0032_reports'),
+        ('crm', '0033_inbound_deliveries'),
     ]
 
     operations = [

@@ -49,6 +49,7 @@ from crm.models.orders import Order, OrderItem, Payment, PaymentEvent, PaymentTr
 from crm.models.organizations import ApiToken, Organization, Role, User
 from crm.models.outgoing import WebhookDelivery, WebhookSubscription
 from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime
+from crm.models.webhooks import DeliveryState, InboundDelivery
 
 __all__ = [
     "ApiToken",
@@ -71,6 +72,7 @@ __all__ = [
     "CustomerAddress",
     "CustomerLabel",
     "DailyMessageStat",
+    "DeliveryState",
     "File",
     "IntegrationCredential",
     "Flow",
@@ -99,6 +101,7 @@ __all__ = [
     "Template",
     "User",
     "Verification",
+    "InboundDelivery",
     "WhatsAppApiLog",
     "WebhookDelivery",
     "WebhookSubscription",

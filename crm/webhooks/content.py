@@ -85,7 +85,26 @@ BUILDERS: dict[str, Callable[[Any], Content | None]] = {
 }
 
 
-def content_of(message: inbound.MessageItem) -> Content | None:
-    """The content of a validated message; None for a type we do not store."""
+def _described(message: inbound.MessageItem, raw: dict[str, Any]) -> Content:
+    """A message of a kind without columns of its own (unsupported, unknown, system, a reply
+    kind Meta added later, one carrying only errors): kept with a line saying what it is."""
+    system = raw.get("system")
+    if message.type == "system" and isinstance(system, dict) and isinstance(
+            system.get("body"), str):
+        return Content(body=system["body"])
+    errors = raw.get("errors")
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(
+        errors[0], dict) else {}
+    reason = first.get("title") or first.get("message")
+    kind = message.type
+    if kind == "interactive" and isinstance(raw.get("interactive"), dict):
+        kind = f"interactive {raw['interactive'].get('type') or ''}".strip()
+    text = f"Message of a kind WhatsApp does not show here ({kind})"
+    return Content(body=f"{text}: {reason}" if isinstance(reason, str) and reason else text)
+
+
+def content_of(message: inbound.MessageItem, raw: dict[str, Any]) -> Content:
+    """The content of a validated message; kinds without columns of their own are described."""
     found = message.object
-    return None if found is None else BUILDERS[message.type](found)
+    built = None if found is None else BUILDERS[message.type](found)
+    return built if built is not None else _described(message, raw)

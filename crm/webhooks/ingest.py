@@ -51,15 +51,7 @@ class Report:
 
 def _ingest_change(change: Change, receiver: Receiver, report: Report) -> None:
     """Store one change's messages and statuses as its number's organization, atomically."""
-    messages = []
-    for message in change.messages:
-        if message.content is None:
-            report.ignore(
-                "unsupported message type", type=message.type, message_id=message.wamid,
-                at=change.where,
-            )
-        else:
-            messages.append(message)
+    messages = list(change.messages)  # every kind is kept (crm.webhooks.content describes)
     statuses = []
     for status in change.statuses:
         if status.status not in RANK:
@@ -95,6 +87,8 @@ def _ingest_change(change: Change, receiver: Receiver, report: Report) -> None:
 def ingest(payload: Payload) -> Report:
     """Store everything a validated delivery carries for organizations able to receive it."""
     report = Report()
+    for where, problem in payload.problems:  # the delivery is kept raw: staff can read them
+        report.ignore("item not understood", at=where, problem=problem)
     if payload.object != WHATSAPP_OBJECT:
         report.ignore("not a WhatsApp Business Account delivery", object=payload.object)
         return report

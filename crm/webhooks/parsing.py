@@ -1,7 +1,11 @@
-"""Parse a raw webhook body into a Payload, validating all of it before anything is written.
+"""Parse a raw webhook body into a Payload, item by item.
 
-The validation is crm.whatsapp.inbound's pydantic models; what ingest gets are the small
-dataclasses of crm.webhooks.payload, each message with its object exactly as received (`raw`).
+Only the top-level shape can refuse a delivery (`check_shape`, in the view); each contact,
+message and status is validated on its own by crm.whatsapp.inbound's pydantic models, and one
+that is not understood becomes a problem of the Payload (its path and what was expected, never
+its content), never a reason to drop the others: the delivery itself is kept raw. What ingest
+gets are the small dataclasses of crm.webhooks.payload, each message with its object exactly as
+received (`raw`).
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from crm.webhooks.payload import (
 from crm.whatsapp import inbound
 from crm.whatsapp.inbound import WHATSAPP_OBJECT
 
-__all__ = ["WHATSAPP_OBJECT", "load_json", "parse_payload"]
+__all__ = ["WHATSAPP_OBJECT", "check_shape", "load_json", "parse_data", "parse_payload"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -62,7 +66,7 @@ def _message(message: inbound.MessageItem, raw: dict[str, Any]) -> InboundMessag
         from_wa_id=message.from_,
         timestamp=message.timestamp,
         type=message.type,
-        content=content_of(message),
+        content=content_of(message, raw),
         referral=Referral(**referral.model_dump()) if referral is not None else None,
         raw=raw,
     )
@@ -83,35 +87,97 @@ def _status(status: inbound.StatusItem) -> StatusUpdate:
     )
 
 
-def _change(change: inbound.ChangeItem, raw: dict[str, Any], where: str) -> Change:
+Problems = list[tuple[str, str]]
+_LISTS = ("contacts", "messages", "statuses")
+
+
+def _validated(model: type[Any], raw: Any, where: str, problems: Problems) -> Any:
+    """`raw` as `model`, or None with the first problem recorded under `where`."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        inner, problem = inbound.problems(error)[0]
+        problems.append((where if inner == "$" else f"{where}.{inner}", problem))
+        return None
+
+
+def _items(value: dict[str, Any], name: str, where: str, problems: Problems) -> list[Any]:
+    """`value[name]` as a list (absent or null: empty); anything else is one problem."""
+    items = value.get(name)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        problems.append((f"{where}.value.{name}", "expected an array"))
+        return []
+    return items
+
+
+def _change(raw: Any, where: str, problems: Problems) -> Change | None:
+    """One change, its items validated one by one: an item not understood is only that one."""
+    head = raw
+    if isinstance(raw, dict) and isinstance(raw.get("value"), dict):
+        head = {**raw, "value": {k: v for k, v in raw["value"].items() if k not in _LISTS}}
+    change = _validated(inbound.ChangeItem, head, where, problems)
+    if change is None:
+        return None
     value = change.value
     if value is None:  # other subscriptions (template status, account updates): not ours
         return Change(where=where, field=change.field)
-    raw_messages = raw["value"].get("messages") or []
+    lists = {name: _items(raw["value"], name, where, problems) for name in _LISTS}
+    names, messages, statuses = [], [], []
+    for k, item in enumerate(lists["contacts"]):
+        contact = _validated(inbound.ContactItem, item, f"{where}.value.contacts[{k}]", problems)
+        if contact is not None:
+            names.append((contact.wa_id, contact.profile.name if contact.profile else None))
+    for k, item in enumerate(lists["messages"]):
+        message = _validated(inbound.MessageItem, item, f"{where}.value.messages[{k}]", problems)
+        if message is not None:
+            messages.append(_message(message, item))
+    for k, item in enumerate(lists["statuses"]):
+        status = _validated(inbound.StatusItem, item, f"{where}.value.statuses[{k}]", problems)
+        if status is not None:
+            statuses.append(_status(status))
     return Change(
-        where=where,
-        field=change.field,
-        phone_number_id=value.metadata.phone_number_id,
-        display_phone_number=value.metadata.display_phone_number,
-        names=tuple((c.wa_id, c.profile.name if c.profile else None) for c in value.contacts),
-        messages=tuple(_message(m, raw_messages[i]) for i, m in enumerate(value.messages)),
-        statuses=tuple(_status(s) for s in value.statuses),
+        where=where, field=change.field, phone_number_id=value.metadata.phone_number_id,
+        display_phone_number=value.metadata.display_phone_number, names=tuple(names),
+        messages=tuple(messages), statuses=tuple(statuses),
     )
 
 
+def check_shape(data: Any) -> None:
+    """Refuse what is not a webhook delivery at all: an object naming its `object`, and for a
+    WhatsApp Business Account an `entry` array. Everything inside is judged item by item."""
+    if not isinstance(data, dict):
+        raise MalformedPayload("$", "expected an object")
+    if not isinstance(data.get("object"), str) or not data["object"]:
+        raise MalformedPayload("object", "required" if "object" not in data else
+                               "expected a non-empty string")
+    if data["object"] == WHATSAPP_OBJECT and not isinstance(data.get("entry"), list):
+        raise MalformedPayload("entry", "required" if data.get("entry") is None else
+                               "expected an array")
+
+
 def parse_payload(body: bytes) -> Payload:
-    """The whole delivery, validated; MalformedPayload names the first part that is not valid."""
-    data = load_json(body)
-    try:
-        delivery = inbound.Delivery.model_validate(data)
-    except ValidationError as error:
-        where, problem = inbound.problems(error)[0]
-        raise MalformedPayload(where, problem) from None
-    if delivery.object != WHATSAPP_OBJECT:
-        return Payload(object=delivery.object, changes=())
-    changes = [
-        _change(change, data["entry"][i]["changes"][j], f"entry[{i}].changes[{j}]")
-        for i, entry in enumerate(delivery.entry)
-        for j, change in enumerate(entry.changes)
-    ]
-    return Payload(object=delivery.object, changes=tuple(changes))
+    """A delivery's body (strict JSON of the right top-level shape, else MalformedPayload)."""
+    return parse_data(load_json(body))
+
+
+def parse_data(data: Any) -> Payload:
+    """A decoded delivery; each item Meta sent that is not understood is one of `problems`."""
+    check_shape(data)
+    if data["object"] != WHATSAPP_OBJECT:
+        return Payload(object=data["object"], changes=())
+    problems: Problems = []
+    changes = []
+    for i, entry in enumerate(data["entry"]):
+        raw_changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(raw_changes, list):
+            problems.append((f"entry[{i}]" if not isinstance(entry, dict) else
+                             f"entry[{i}].changes", "expected an object" if not isinstance(
+                                 entry, dict) else "expected an array"))
+            continue
+        for j, raw in enumerate(raw_changes):
+            change = _change(raw, f"entry[{i}].changes[{j}]", problems)
+            if change is not None:
+                changes.append(change)
+    return Payload(object=data["object"], changes=tuple(changes), problems=tuple(problems))

@@ -67,13 +67,13 @@ class Content:
 
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
-    """One `messages[]` item; `content` is None for a type we do not store."""
+    """One `messages[]` item; a kind without columns of its own has a describing body."""
 
     wamid: str
     from_wa_id: str
     timestamp: datetime
     type: str
-    content: Content | None
+    content: Content
     referral: Referral | None
     raw: dict[str, Any]
 
@@ -111,3 +111,4 @@ class Payload:
 
     object: str
     changes: tuple[Change, ...]
+    problems: tuple[tuple[str, str], ...] = ()  # (path, what was expected) of items skipped

@@ -192,7 +192,6 @@ def customers_for(
 
 def _message_row(message: InboundMessage, customer: Customer, to_wa_id: str | None) -> Message:
     content = message.content
-    assert content is not None, "only messages of a stored type reach the store"
     return Message(
         customer=customer,
         message_id=message.wamid,
@@ -215,7 +214,7 @@ def _message_row(message: InboundMessage, customer: Customer, to_wa_id: str | No
 def _orders(messages: Sequence[InboundMessage], customers: dict[str, Customer]) -> None:
     orders, items = [], []
     for message in messages:
-        details = message.content.order if message.content else None
+        details = message.content.order
         if details is None:
             continue
         order = Order(

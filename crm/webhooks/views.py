@@ -8,10 +8,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from crm.webhooks.ingest import ingest
-from crm.webhooks.parsing import parse_payload
+from crm.webhooks.deliveries import accept, senders_of
+from crm.webhooks.parsing import check_shape, load_json
 from crm.webhooks.payload import MalformedPayload
 from crm.webhooks.signature import handshake_challenge, signature_matches
+from crm.webhooks.tasks import after_accept
 
 logger = logging.getLogger("crm.webhooks")
 
@@ -35,18 +36,22 @@ def _delivery(request: HttpRequest) -> HttpResponse:
         )
         return JsonResponse({"error": "invalid signature"}, status=401)
     try:
-        payload = parse_payload(body)
+        data = load_json(body)
+        check_shape(data)  # the items are judged one by one by the worker
     except MalformedPayload as error:
         # The path and what was expected only: never the payload's content.
         logger.warning("WhatsApp webhook: malformed delivery refused (%s)", error)
         return JsonResponse({"error": "malformed payload", "detail": str(error)}, status=400)
-    return JsonResponse(ingest(payload).as_json())
+    # Durable before the answer: from here on Meta need not send it again.
+    delivery = accept(body, senders_of(data))
+    after_accept()
+    return JsonResponse({"delivery": delivery.pk})
 
 
 @csrf_exempt  # Meta signs its deliveries; it has no CSRF token to send
 @require_http_methods(["GET", "POST"])
 def whatsapp_webhook(request: HttpRequest) -> HttpResponse:
-    """Answer Meta's verification handshake, or store a signed delivery."""
+    """Answer Meta's verification handshake, or accept a signed delivery (kept, then processed)."""
     if request.method == "GET":
         return _handshake(request)
     return _delivery(request)

@@ -28,6 +28,7 @@ from django.utils import timezone
 from pydantic import BaseModel
 
 from crm.models import Campaign, Job, WhatsAppApiLog, WhatsAppNumber
+from crm.observability.metrics import GRAPH_ERRORS
 from crm.whatsapp.errors import (
     Action,
     GraphError,
@@ -308,6 +309,8 @@ class GraphClient:
         logger.log(level, "Graph API %s %s -> %s in %d ms%s", method, httpx.URL(url).path,
                    response.status_code if response is not None else "no answer", duration_ms,
                    f" (code {error.code}, {error.action.value})" if error is not None else "")
+        if error is not None:
+            GRAPH_ERRORS.labels(str(error.code) if error.code is not None else "none").inc()
         row = self._log_row(method, url, kwargs, started_at, duration_ms, response, error)
         if self._keep_logs:
             self.kept_logs.append(row)

@@ -1,0 +1,1 @@
+"""Operations: /healthz, /readyz and Prometheus metrics at /metrics."""
