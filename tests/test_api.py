@@ -35,8 +35,9 @@ WRITABLE = [r for r in TENANT if not issubclass(r.base, ReadOnlyTenantViewSet)]
 # Templates are created on Meta first (tests/test_whatsapp_templates.py covers that); orders from
 # their items, priced by the server (tests/test_orders.py).
 CREATABLE = [r for r in WRITABLE if r.model not in (Template, Order)]
+# Keys the API can set (a non-editable one, such as messages.campaign_job, is ignored on input).
 REFERENCES = [(r, fk.name) for r in WRITABLE for fk in tenant_foreign_keys(r.model)
-              if fk.name not in ("created_by", "updated_by")]
+              if fk.name not in ("created_by", "updated_by") and fk.editable]
 
 
 def _ids(resources: list[Resource]) -> list[str]:
