@@ -14,8 +14,9 @@ multipart, `GET /{version}/{media_id}` for its short-lived URL, that URL for the
 `FakeGraph.add_media()`); any request without a bearer token is a 401 (code 190). Errors are
 queued with `FakeGraph.fail()` in process or
 `POST /_fake/errors {"code": 131047, "status": 400, "times": 1, "to": "<wa_id or omit>"}` over
-HTTP (`"path": "/register"` limits one to the requests on such a path). Every request is recorded with the server's own clock (`GET /_fake/requests`, reset by
-`POST /_fake/reset`), so a benchmark can split a round trip into the app's time and the fake's.
+HTTP (`"path": "/register"` limits one to the requests on such a path). Every request is
+recorded with the server's own clock (`GET /_fake/requests`, reset by `POST /_fake/reset`), so
+a benchmark can split a round trip into the app's time and the fake's.
 The same handler serves an `httpx.MockTransport` (`FakeGraph.transport()`), so tests get the
 fake's answers without a socket.
 """
