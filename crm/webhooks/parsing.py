@@ -83,10 +83,13 @@ def _status(status: inbound.StatusItem) -> StatusUpdate:
     )
 
 
-def _change(change: inbound.ChangeItem, raw: dict[str, Any], where: str) -> Change:
+def _change(change: inbound.ChangeItem, raw: dict[str, Any], where: str,
+            account_id: Any = None) -> Change:
     value = change.value
-    if value is None:  # other subscriptions (template status, account updates): not ours
-        return Change(where=where, field=change.field)
+    if value is None:  # other subscriptions: their value as received (crm.webhooks.account)
+        return Change(where=where, field=change.field,
+                      account_id=account_id if isinstance(account_id, str) else None,
+                      value=raw.get("value") if isinstance(raw.get("value"), dict) else None)
     raw_messages = raw["value"].get("messages") or []
     return Change(
         where=where,
@@ -110,7 +113,8 @@ def parse_payload(body: bytes) -> Payload:
     if delivery.object != WHATSAPP_OBJECT:
         return Payload(object=delivery.object, changes=())
     changes = [
-        _change(change, data["entry"][i]["changes"][j], f"entry[{i}].changes[{j}]")
+        _change(change, data["entry"][i]["changes"][j], f"entry[{i}].changes[{j}]",
+                data["entry"][i].get("id"))
         for i, entry in enumerate(delivery.entry)
         for j, change in enumerate(entry.changes)
     ]
