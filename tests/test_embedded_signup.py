@@ -87,7 +87,7 @@ def test_bad_ids_and_missing_settings_are_refused_before_meta(
     assert _connect(admin_a, code="").status_code == 400
     settings.WHATSAPP_APP_ID = ""
     off = _connect(admin_a)
-    assert off.status_code == 503 and "WHATSAPP_APP_ID" in off.json()["detail"]
+    assert off.status_code == 409 and "WHATSAPP_APP_ID" in off.json()["detail"]
     assert fake_graph.calls == []
 
 

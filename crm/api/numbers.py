@@ -50,8 +50,8 @@ class EmbeddedSignupView(OrganizationScopedMixin, APIView):
     permission_classes = (OrgAdminOnly,)
 
     @extend_schema(request=EmbeddedSignupResult, responses={
-        201: serializer_for(WhatsAppNumber), 400: REFUSED, 409: REFUSED, 502: REFUSED,
-        503: REFUSED}, summary="Connect a WhatsApp number through Embedded Signup")
+        201: serializer_for(WhatsAppNumber), 400: REFUSED, 409: REFUSED, 502: REFUSED},
+        summary="Connect a WhatsApp number through Embedded Signup")
     def post(self, request: Request) -> Response:
         """Exchange the code, subscribe the app, register the number, store it, sync templates."""
         result = EmbeddedSignupResult(data=request.data)

@@ -50,11 +50,11 @@ RETRY = {
 
 
 def app_credentials() -> tuple[str, str]:
-    """The Meta app's id and secret from the settings; 503 saying what to set if missing."""
+    """The Meta app's id and secret from the settings; 409 saying what to set if missing."""
     app_id = str(getattr(settings, "WHATSAPP_APP_ID", "") or "")
     secret = str(getattr(settings, "WHATSAPP_APP_SECRET", "") or "")
     if not app_id or not secret:
-        raise Refused(503, "embedded_signup_off", "Embedded Signup is not set up on this server: "
+        raise Refused(409, "embedded_signup_off", "Embedded Signup is not set up on this server: "
                       "set WHATSAPP_APP_ID and WHATSAPP_APP_SECRET (and "
                       "WHATSAPP_EMBEDDED_SIGNUP_CONFIG_ID for the page).")
     return app_id, secret
