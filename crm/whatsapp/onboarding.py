@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from crm.models import Verification, WhatsAppNumber
 from crm.whatsapp.client import GraphClient
-from crm.whatsapp.errors import GraphError, ServerError, UnsafeRequest
+from crm.whatsapp.errors import GraphError, ServerError
 from crm.whatsapp.refusals import Refused
 from crm.whatsapp.templates import fetch_account_templates, store_account_templates
 from crm.whatsapp.verification import IN_SERVICE_ELSEWHERE
@@ -118,10 +118,7 @@ def connect_number(code: str, waba_id: str, phone_number_id: str) -> WhatsAppNum
     """Connect the number through Meta's steps, then store it verified; Refused otherwise."""
     _check_ids(code, waba_id, phone_number_id)
     token = _step("exchange", lambda: _exchange(code, phone_number_id, waba_id))
-    try:
-        client = GraphClient(_probe(phone_number_id, waba_id, token), retries=0)
-    except UnsafeRequest:  # unreachable with digit ids; kept for a clear answer if it changes
-        raise Refused(400, "invalid", "Ids must be digits.", field="phone_number_id") from None
+    client = GraphClient(_probe(phone_number_id, waba_id, token), retries=0)
     details: dict[str, Any] = _step("read", lambda: client.get_phone_number(NUMBER_FIELDS))
     if str(details.get("id")) != phone_number_id:
         raise Refused(400, "meta_read_failed", f"Meta answered for another number than "
