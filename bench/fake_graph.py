@@ -4,15 +4,19 @@
     WHATSAPP_GRAPH_URL=http://127.0.0.1:8081 bin/run
 
 Answers `POST /{version}/{phone_number_id}/messages` (a send: a new wamid; `status: read`:
-success), `GET /{version}/{phone_number_id}` (the number's details), the templates of an account
+success), `GET /{version}/{phone_number_id}` (the number's details), Embedded Signup's calls
+(`GET /{version}/oauth/access_token` exchanging any code but `bad` for a business token,
+`POST /{version}/{waba_id}/subscribed_apps`, `POST /{version}/{phone_number_id}/register` with a
+6-digit pin), the templates of an account
 (`GET` paged by `limit`/`after`, `POST`, `DELETE /{version}/{waba_id}/message_templates`; seed
 them with `FakeGraph.add_template()`), media (`POST /{version}/{phone_number_id}/media`
 multipart, `GET /{version}/{media_id}` for its short-lived URL, that URL for the bytes; seed with
 `FakeGraph.add_media()`); any request without a bearer token is a 401 (code 190). Errors are
 queued with `FakeGraph.fail()` in process or
 `POST /_fake/errors {"code": 131047, "status": 400, "times": 1, "to": "<wa_id or omit>"}` over
-HTTP. Every request is recorded with the server's own clock (`GET /_fake/requests`, reset by
-`POST /_fake/reset`), so a benchmark can split a round trip into the app's time and the fake's.
+HTTP (`"path": "/register"` limits one to the requests on such a path). Every request is
+recorded with the server's own clock (`GET /_fake/requests`, reset by `POST /_fake/reset`), so
+a benchmark can split a round trip into the app's time and the fake's.
 The same handler serves an `httpx.MockTransport` (`FakeGraph.transport()`), so tests get the
 fake's answers without a socket.
 """
@@ -79,6 +83,7 @@ class QueuedError:
     times: int
     to: str | None = None
     message: str = "(fake) error"
+    path: str | None = None  # only requests whose path ends with this
 
 
 @dataclass
@@ -102,6 +107,9 @@ class FakeGraph:
         self.route("POST", r"/v[\d.]+/(?P<number>[^/]+)/media", _upload)
         for method in ("GET", "POST", "DELETE"):
             self.route(method, r"/v[\d.]+/(?P<waba>[^/]+)/message_templates", _templates)
+        self.route("GET", r"/v[\d.]+/oauth/access_token", _access_token)
+        self.route("POST", r"/v[\d.]+/(?P<waba>[^/]+)/subscribed_apps", _success)
+        self.route("POST", r"/v[\d.]+/(?P<number>[^/]+)/register", _register)
 
     def add_template(self, waba_id: str, name: str, language: str = "en_US", **values: Any
                      ) -> dict[str, Any]:
@@ -125,11 +133,13 @@ class FakeGraph:
         self.routes.insert(0, (method, re.compile(pattern), handler))
 
     def fail(self, code: int, *, status: int | None = None, times: int = 1,
-             to: str | None = None, message: str = "(fake) error") -> None:
-        """Answer the next `times` matching requests (to `to`, if given) with Meta error `code`."""
+             to: str | None = None, message: str = "(fake) error", path: str | None = None
+             ) -> None:
+        """Answer the next `times` matching requests (to `to`, and on a path ending with `path`,
+        if given) with Meta error `code`."""
         with self._lock:
             self.errors.append(QueuedError(code, status or ERROR_STATUS.get(code, 400), times,
-                                           to, message))
+                                           to, message, path))
 
     def reset(self) -> None:
         """Forget recorded calls and queued errors."""
@@ -183,7 +193,8 @@ class FakeGraph:
         to = call.body.get("to") if isinstance(call.body, dict) else None
         with self._lock:
             for queued in self.errors:
-                if queued.to is None or queued.to == to:
+                if (queued.to is None or queued.to == to) and (
+                        queued.path is None or call.path.endswith(queued.path)):
                     queued.times -= 1
                     if queued.times <= 0:
                         self.errors.remove(queued)
@@ -200,7 +211,8 @@ class FakeGraph:
             return 200, {"success": True}
         if call.path == "/_fake/errors" and call.method == "POST" and isinstance(call.body, dict):
             self.fail(int(call.body["code"]), status=call.body.get("status"),
-                      times=int(call.body.get("times", 1)), to=call.body.get("to"))
+                      times=int(call.body.get("times", 1)), to=call.body.get("to"),
+                      path=call.body.get("path"))
             return 200, {"success": True}
         return 404, {"error": "unknown control path"}
 
@@ -249,6 +261,30 @@ def _phone_number(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[in
     number = match["number"]
     return 200, {"id": number, "display_phone_number": f"+1 555 {number[-7:]}",
                  "verified_name": "Fake Business", "quality_rating": "GREEN"}
+
+
+def _access_token(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+    """Embedded Signup's code exchange: a business token for any code (`bad` fails)."""
+    query = {key: values[-1] for key, values in call.query.items()}
+    if not query.get("client_id") or not query.get("client_secret"):
+        return error_body(101, 400, "(fake) Missing client_id or client_secret.")
+    if not query.get("code") or query["code"] == "bad":
+        return error_body(100, 400, "(fake) Invalid verification code format.")
+    token = "EAAFAKE" + hashlib.sha256(query["code"].encode()).hexdigest()[:24]
+    return 200, {"access_token": token, "token_type": "bearer"}
+
+
+def _success(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+    return 200, {"success": True}
+
+
+def _register(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:
+    body = call.body if isinstance(call.body, dict) else {}
+    pin = body.get("pin")
+    if body.get("messaging_product") != "whatsapp" or not (
+            isinstance(pin, str) and re.fullmatch(r"[0-9]{6}", pin)):
+        return error_body(100, 400, "(fake) messaging_product and a 6-digit pin are required.")
+    return 200, {"success": True}
 
 
 def _templates(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any]:

@@ -212,6 +212,13 @@ WHATSAPP_VERIFY_TOKEN = env("WHATSAPP_VERIFY_TOKEN", default="") or (
     DEMO_WHATSAPP_VERIFY_TOKEN if DEMO else "")
 WHATSAPP_APP_SECRET = env("WHATSAPP_APP_SECRET", default="") or (
     DEMO_WHATSAPP_APP_SECRET if DEMO else "")
+# Embedded Signup (/whatsapp/connect/): the Meta app's id and the Embedded Signup configuration
+# id (App Dashboard > WhatsApp > Embedded Signup); the secret is WHATSAPP_APP_SECRET above. A demo
+# run fills the app id (the fake Graph API takes any) and offers a form to post a code by hand.
+DEMO_WHATSAPP_APP_ID = "100000000000001"
+WHATSAPP_APP_ID = env("WHATSAPP_APP_ID", default="") or (DEMO_WHATSAPP_APP_ID if DEMO else "")
+WHATSAPP_EMBEDDED_SIGNUP_CONFIG_ID = env("WHATSAPP_EMBEDDED_SIGNUP_CONFIG_ID", default="")
+WHATSAPP_EMBEDDED_SIGNUP_BY_HAND = env.bool("WHATSAPP_EMBEDDED_SIGNUP_BY_HAND", default=DEMO)
 # Graph API (sending): root URL (a fake's in local runs and benchmarks), version, per-call
 # timeout in seconds, retries of retryable errors and the first backoff in seconds.
 # In a demo run (bin/run) without WHATSAPP_GRAPH_URL: the fake Graph API bin/run started.

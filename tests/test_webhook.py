@@ -534,8 +534,8 @@ def test_unknown_type_next_to_a_known_one(
 @pytest.mark.parametrize("payload, reason", [
     ({"object": "page", "entry": [{"id": "1", "changes": []}]},
      "not a WhatsApp Business Account delivery"),
-    (wp.delivery(wp.entry({"field": "message_template_status_update",
-                           "value": {"event": "APPROVED", "message_template_id": 1}})),
+    (wp.delivery(wp.entry({"field": "business_capability_update",
+                           "value": {"max_daily_conversation_per_phone": 1000}})),
      "change field not handled"),
 ])
 def test_other_objects_and_fields_are_acknowledged(

@@ -45,3 +45,13 @@ class InviteForm(forms.Form):
 
     email = forms.EmailField(max_length=100)
     role = forms.ChoiceField(choices=[(name, name) for name in TEAM_ROLES])
+
+
+class EmbeddedSignupForm(forms.Form):
+    """Embedded Signup's result typed by hand (demo and tests, against the fake Graph API)."""
+
+    code = forms.CharField(max_length=1000, help_text="FB.login's authResponse.code")
+    waba_id = forms.RegexField(r"\A[0-9]{1,100}\Z", label="WhatsApp Business Account id",
+                               error_messages={"invalid": "Digits only."})
+    phone_number_id = forms.RegexField(r"\A[0-9]{1,100}\Z", label="Phone number id",
+                                       error_messages={"invalid": "Digits only."})

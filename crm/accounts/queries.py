@@ -39,8 +39,7 @@ def checklist(organization: Organization) -> list[Step]:
         Step("Confirm your e-mail address", organization.email_confirmed,
              "Open the link we e-mailed you; nothing is sent until then.", ""),
         Step("Connect a WhatsApp number", number,
-             "Add your number and verify it in the back office.",
-             "/admin/crm/whatsappnumber/"),
+             "Connect it through Meta's Embedded Signup.", "/whatsapp/connect/"),
         Step("Invite your team", team, "Invite agents by e-mail.", "/team/"),
         Step("Send a first message", sent, "Answer a customer from the inbox.", "/inbox/"),
     ]

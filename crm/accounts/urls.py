@@ -14,6 +14,7 @@ urlpatterns = [
     path("onboarding/", views.onboarding, name="onboarding"),
     path("onboarding/resend/", views.resend_confirmation, name="resend"),
     path("team/", views.team_page, name="team"),
+    path("whatsapp/connect/", views.connect_whatsapp, name="connect-whatsapp"),
     path("team/invitations/<uuid:pk>/", views.team_action, {"kind": "invitation"},
          name="team-invitation"),
     path("team/users/<uuid:pk>/", views.team_action, {"kind": "user"}, name="team-user"),

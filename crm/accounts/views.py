@@ -19,9 +19,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from crm.accounts import queries, services, team
 from crm.accounts.errors import AccountError
-from crm.accounts.forms import InviteForm, JoinForm, NewPasswordForm, ResetRequestForm, SignUpForm
+from crm.accounts.forms import (
+    EmbeddedSignupForm,
+    InviteForm,
+    JoinForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    SignUpForm,
+)
 from crm.models import Invitation, Organization, Role, User
 from crm.roles import role_of
+from crm.whatsapp.onboarding import connect_number
+from crm.whatsapp.refusals import Refused
 from tenancy.context import get_current_organization_id, tenant_context
 
 BACKEND = "crm.auth.OrganizationUserBackend"
@@ -147,6 +156,35 @@ def resend_confirmation(request: HttpRequest) -> HttpResponse:
     """Send the confirmation e-mail again."""
     services.send_confirmation(request.user)
     return redirect("accounts:onboarding")
+
+
+@require_http_methods(["GET", "POST"])
+@_staff_view(admin_only=True)
+def connect_whatsapp(request: HttpRequest) -> HttpResponse:
+    """Meta's Embedded Signup (Facebook JS SDK), posting to the API; by hand in the demo."""
+    by_hand = settings.WHATSAPP_EMBEDDED_SIGNUP_BY_HAND
+    form = EmbeddedSignupForm(request.POST or None) if by_hand else None
+    number, status = None, 200
+    if request.method == "POST":
+        if form is None:
+            return HttpResponse("Embedded Signup posts to /api/v1/whatsapp/embedded-signup/.",
+                                status=405)
+        if form.is_valid():
+            try:
+                number = connect_number(**form.cleaned_data)
+            except Refused as refusal:
+                form.add_error(refusal.field if refusal.field in form.fields else None,
+                               refusal.detail)
+        if number is None:
+            status = 400
+    missing = [name for name in ("WHATSAPP_APP_ID", "WHATSAPP_APP_SECRET",
+                                 "WHATSAPP_EMBEDDED_SIGNUP_CONFIG_ID")
+               if not getattr(settings, name, "")]
+    return render(request, "accounts/connect_whatsapp.html", {
+        "form": form, "number": number, "missing": missing,
+        "app_id": settings.WHATSAPP_APP_ID,
+        "config_id": settings.WHATSAPP_EMBEDDED_SIGNUP_CONFIG_ID,
+        "graph_version": settings.WHATSAPP_API_VERSION}, status=status)
 
 
 @require_http_methods(["GET", "POST"])

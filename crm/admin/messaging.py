@@ -69,12 +69,15 @@ class WhatsAppNumberAdmin(TenantModelAdmin):
     form = WhatsAppNumberForm
     list_display = (
         "__str__", "phone_number_id", "display_number", "access_token_status", "webhook_path",
-        "is_active", "verification_status", "created_at",
+        "is_active", "verification_status", "quality_rating", "messaging_limit_tier",
+        "account_restriction", "created_at",
     )
     list_filter = ("is_active", "verification_status")
     search_fields = ("display_number", "phone_number_id", "webhook_path")
+    # Meta's view of the number (Embedded Signup and the account webhooks); the PIN never shows.
     readonly_fields = ("access_token_status", "verification_status", "verified_at",
-                       "verification_note")
+                       "verification_note", "quality_rating", "messaging_limit_tier",
+                       "account_restriction", "account_updated_at")
     actions = ("mark_verified_by_hand",)
 
     def save_model(self, request: HttpRequest, obj: WhatsAppNumber, form: Any,

@@ -48,6 +48,8 @@ SYSTEM_FIELDS = ("organization", "created_at", "updated_at", "created_by", "upda
                  "verification_status", "verified_at", "verification_note")
 # Secrets are accepted on write and never returned.
 WRITE_ONLY = {WhatsAppNumber: ("access_token",), User: ("password",)}
+# Secrets the server keeps for itself: neither read nor written over the API.
+HIDDEN = {WhatsAppNumber: ("registration_pin",)}
 SECRET_HEADER = re.compile(r"authorization|token|secret|api[-_]?key", re.IGNORECASE)
 
 
@@ -351,7 +353,7 @@ def serializer_for(model: type[models.Model]) -> type[ModelSerializer]:
     names = {f.name for f in model._meta.get_fields()}
     meta = type("Meta", (), {
         "model": model,
-        "fields": "__all__",
+        **({"exclude": HIDDEN[model]} if model in HIDDEN else {"fields": "__all__"}),
         "read_only_fields": tuple(name for name in SYSTEM_FIELDS if name in names),
         "extra_kwargs": {name: {"write_only": True} for name in WRITE_ONLY.get(model, ())},
     })

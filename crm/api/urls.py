@@ -28,6 +28,7 @@ from crm.api.conversations import (
 )
 from crm.api.integrations import IntegrationTestView, IntegrationView
 from crm.api.media import MediaUploadView
+from crm.api.numbers import EmbeddedSignupView
 from crm.api.organization import OrganizationView
 from crm.api.platform import OrganizationsView, SuspensionView
 from crm.api.resources import RESOURCES
@@ -62,6 +63,8 @@ urlpatterns = [
     path("platform/organizations/<uuid:pk>/reactivate/", SuspensionView.as_view(suspend=False),
          name="api-platform-reactivate"),
     path("media/", MediaUploadView.as_view(), name="api-media"),
+    path("whatsapp/embedded-signup/", EmbeddedSignupView.as_view(),
+         name="api-embedded-signup"),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -58,6 +58,16 @@ class WhatsAppNumber(TenantModel):
     verification_note = models.CharField(max_length=255, null=True, blank=True)
     # New in the port (crm.0012): the most campaign messages sent from it in any one second.
     messages_per_second = models.PositiveIntegerField(default=80)
+    # Embedded Signup (crm.0036): Meta's verified business name, and the two-step verification
+    # PIN the server chose when it registered the number (kept to register it again; never shown).
+    verified_name = models.CharField(max_length=255, null=True, blank=True)
+    registration_pin = models.CharField(max_length=6, null=True, blank=True, editable=False)
+    # The account's health as Meta's webhook last reported it (crm.webhooks.account): quality
+    # rating (GREEN, YELLOW, RED), messaging limit tier, and a ban or restriction, if any.
+    quality_rating = models.CharField(max_length=20, null=True, blank=True, editable=False)
+    messaging_limit_tier = models.CharField(max_length=50, null=True, blank=True, editable=False)
+    account_restriction = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    account_updated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "whatsapp_numbers"

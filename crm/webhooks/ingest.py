@@ -8,6 +8,7 @@ from typing import Any
 from django.db import router, transaction
 
 from crm.models import Message
+from crm.webhooks import account
 from crm.webhooks.numbers import Receiver, digits, find_receivers
 from crm.webhooks.parsing import WHATSAPP_OBJECT
 from crm.webhooks.payload import Change, Payload
@@ -96,6 +97,9 @@ def ingest(payload: Payload) -> Report:
         change.phone_number_id for change in payload.changes if change.phone_number_id
     )
     for change in payload.changes:
+        if change.field in account.HANDLERS:
+            account.HANDLERS[change.field](change, report)
+            continue
         if change.field != "messages":
             report.ignore("change field not handled", field=change.field, at=change.where)
             continue

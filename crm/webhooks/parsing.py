@@ -112,7 +112,7 @@ def _items(value: dict[str, Any], name: str, where: str, problems: Problems) -> 
     return items
 
 
-def _change(raw: Any, where: str, problems: Problems) -> Change | None:
+def _change(raw: Any, where: str, problems: Problems, account_id: Any = None) -> Change | None:
     """One change, its items validated one by one: an item not understood is only that one."""
     head = raw
     if isinstance(raw, dict) and isinstance(raw.get("value"), dict):
@@ -121,8 +121,10 @@ def _change(raw: Any, where: str, problems: Problems) -> Change | None:
     if change is None:
         return None
     value = change.value
-    if value is None:  # other subscriptions (template status, account updates): not ours
-        return Change(where=where, field=change.field)
+    if value is None:  # other subscriptions: their value as received (crm.webhooks.account)
+        return Change(where=where, field=change.field,
+                      account_id=account_id if isinstance(account_id, str) else None,
+                      value=raw.get("value") if isinstance(raw.get("value"), dict) else None)
     lists = {name: _items(raw["value"], name, where, problems) for name in _LISTS}
     names, messages, statuses = [], [], []
     for k, item in enumerate(lists["contacts"]):
@@ -177,7 +179,7 @@ def parse_data(data: Any) -> Payload:
                                  entry, dict) else "expected an array"))
             continue
         for j, raw in enumerate(raw_changes):
-            change = _change(raw, f"entry[{i}].changes[{j}]", problems)
+            change = _change(raw, f"entry[{i}].changes[{j}]", problems, entry.get("id"))
             if change is not None:
                 changes.append(change)
     return Payload(object=data["object"], changes=tuple(changes), problems=tuple(problems))

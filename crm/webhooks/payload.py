@@ -103,6 +103,10 @@ class Change:
     names: tuple[tuple[str, str | None], ...] = ()
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
+    # An account field (crm.webhooks.account): the entry's WhatsApp Business Account id and the
+    # change's `value` as received, read by that field's handler.
+    account_id: str | None = None
+    value: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

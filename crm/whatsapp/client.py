@@ -51,7 +51,9 @@ _SEGMENT = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 _SEGMENT_LENGTH = 128
 # A token in a URL or a text (Meta's `paging.next` carries the caller's): masked in the logs.
 _TOKEN_IN_TEXT = re.compile(r"(access_token=)[^&\s\"']+", re.IGNORECASE)
-_SECRET_KEYS = frozenset({"access_token", "authorization"})
+_SECRET_KEYS = frozenset({"access_token", "authorization", "client_secret"})
+# Query parameters never logged: the app secret and Embedded Signup's one-time code.
+_SECRET_PARAMS = frozenset({"client_secret", "code"})
 
 _lock = threading.Lock()
 _shared: httpx.Client | None = None
@@ -330,8 +332,9 @@ class GraphClient:
         if isinstance(body, dict) and isinstance(body.get("messages"), list) and body["messages"]:
             wamid = str(body["messages"][0].get("id") or "")[:100] or None
         payload = kwargs.get("json")
-        request = {"method": method, **({"params": dict(kwargs["params"])}
-                                        if kwargs.get("params") else {})}
+        request = {"method": method, **({"params": {
+            key: "***" if key in _SECRET_PARAMS else value
+            for key, value in kwargs["params"].items()}} if kwargs.get("params") else {})}
         if payload is not None:
             request["json"] = payload
         if kwargs.get("data"):

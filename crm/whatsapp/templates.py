@@ -26,7 +26,8 @@ from tenancy.context import get_current_organization_id
 
 __all__ = [
     "SyncReport", "TemplateParameterError", "check_template", "create_template", "delete_template",
-    "find_template", "sync_templates", "validate_parameters", "validate_send",
+    "fetch_account_templates", "find_template", "store_account_templates", "sync_templates",
+    "validate_parameters", "validate_send",
 ]
 
 FIELDS = "name,language,status,category,components"
@@ -167,6 +168,18 @@ def sync_templates() -> SyncReport:
             raise MetaRefused(error) from None
         _store(waba_id, items, report)
         report.accounts.append(waba_id)
+    return report
+
+
+def fetch_account_templates(client: GraphClient, waba_id: str) -> list[dict[str, Any]]:
+    """Every template of one account, from Meta (a GraphError as raised)."""
+    return list(_pages(client, waba_id))
+
+
+def store_account_templates(waba_id: str, items: list[dict[str, Any]]) -> SyncReport:
+    """Upsert one account's fetched templates (`fetch_account_templates`) as the organization's."""
+    report = SyncReport(accounts=[waba_id])
+    _store(waba_id, items, report)
     return report
 
 
