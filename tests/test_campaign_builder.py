@@ -33,7 +33,8 @@ COMPONENTS = [
     {"type": "HEADER", "format": "TEXT", "text": "Hi {{1}}"},
     {"type": "BODY", "text": "Dear {{1}}, our {{2}} store has {{3}}."},
     {"type": "FOOTER", "text": "Reply STOP to opt out"},
-    {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Shop", "url": "https://x.test/{{1}}"}]},
+    {"type": "BUTTONS",
+     "buttons": [{"type": "URL", "text": "Shop", "url": "https://x.test/{{1}}"}]},
 ]
 
 

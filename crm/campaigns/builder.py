@@ -20,6 +20,7 @@ from crm.campaigns.errors import AudienceRefused, CampaignActionError
 from crm.models import (
     AttributeDefinition, Campaign, CampaignCustomer, CampaignRecipient, Cost, Job, Template, User,
 )
+from crm.storable import PROBLEM, unstorable
 from crm.whatsapp.template_parameters import BAD_TEXT, MEDIA_FORMATS, placeholders
 
 APPROVED = "APPROVED"
@@ -113,6 +114,8 @@ def _value(parameter: Parameter, source: str, text: str, attributes: set[str]) -
         raise BuilderRefused(parameter.field, "choose the customer's name, phone, one of your "
                              "custom attributes, or a fixed text.")
     text = text.strip()
+    if unstorable(text):
+        raise BuilderRefused(f"text_{parameter.field}", f"the text {PROBLEM}.")
     if not text:
         raise BuilderRefused(f"text_{parameter.field}", "type the fixed text (or, for a media "
                              "header, the media's https link).")
@@ -156,6 +159,8 @@ def build(user: User, name: str, template: Template, mapping: dict[str, str],
     nothing is saved when any part is refused."""
     if not name.strip():
         raise BuilderRefused("name", "give the campaign a name.")
+    if unstorable(name):
+        raise BuilderRefused("name", f"the name {PROBLEM}.")
     built = content(template, mapping)
     now = timezone.now()
     with transaction.atomic():
