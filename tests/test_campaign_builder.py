@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
-from crm.models import Campaign, Organization, Role
+from crm.models import Campaign, JobStatus, Organization, Role
 from tenancy.context import tenant_context
 from tests.factories import (
     AttributeDefinitionFactory,
@@ -142,8 +142,27 @@ def test_bad_input_is_a_form_error_naming_the_field_and_saves_nothing(
     answer = client.post("/campaigns/new/", _form(world, **changes))
     assert answer.status_code == 400
     assert f'data-field="{field}"'.encode() in answer.content, answer.content.decode()
+    if field == "name":  # the form comes back as it was sent
+        assert b'<option value="attribute.city" selected>' in answer.content
     with tenant_context(org_a):
         assert not Campaign.objects.exists()
+
+
+def test_a_customer_without_the_mapped_attribute_is_not_sent_a_hole(
+    org_a: Organization, fake_graph: FakeGraph, django_capture_on_commit_callbacks: Any
+) -> None:
+    world = _world(org_a)
+    with tenant_context(org_a):
+        world["people"][1].attributes = {}
+        world["people"][1].save(update_fields=["attributes"])
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    built = client.post("/campaigns/new/", _form(world))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"{built['Location']}send/", {"when": "now"})
+    assert [call.body["to"] for call in fake_graph.sent()] == [world["people"][0].wa_id]
+    with tenant_context(org_a):
+        reasons = set(JobStatus.objects.values_list("reason", flat=True))
+    assert any("no 'city' attribute" in (reason or "") for reason in reasons), reasons
 
 
 def test_agents_read_but_may_not_write(org_a: Organization) -> None:

@@ -87,8 +87,10 @@ def parameters(template: Template) -> list[Parameter]:
     return found
 
 
-def preview(template: Template) -> dict[str, Any]:
-    """What the builder shows of a template: its texts and buttons, and its parameters."""
+def preview(template: Template, mapping: Any = None) -> dict[str, Any]:
+    """What the builder shows of a template: its texts and buttons, and its parameters with what
+    `mapping` (the form sent back after a refusal) chose for them."""
+    mapping = mapping or {}
     header = _component(template, "HEADER")
     return {
         "template": template, "header": header.get("text") or "",
@@ -97,7 +99,8 @@ def preview(template: Template) -> dict[str, Any]:
         "footer": _component(template, "FOOTER").get("text") or "",
         "buttons": [b for b in _component(template, "BUTTONS").get("buttons") or []
                     if isinstance(b, dict)],
-        "parameters": parameters(template),
+        "parameters": [{"parameter": p, "source": mapping.get(p.field, "name"),
+                        "text": mapping.get(f"text_{p.field}", "")} for p in parameters(template)],
         "attributes": list(AttributeDefinition.objects.values_list("key", flat=True)),
     }
 

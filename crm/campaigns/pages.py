@@ -78,8 +78,7 @@ def template_preview(request: HttpRequest) -> HttpResponse:
     template = builder.find_template(value)
     if template is None:
         raise Http404("No such approved template.")
-    return render(request, "campaigns/_preview.html", {**builder.preview(template),
-                                                       "mapping": {}})
+    return render(request, "campaigns/_preview.html", builder.preview(template))
 
 
 @require_POST
@@ -113,10 +112,9 @@ def build(request: HttpRequest) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, template: Any, field: str, message: str) -> HttpResponse:
-    extra: dict[str, Any] = {"error": {"field": field, "message": message},
-                             "form": request.POST, "mapping": request.POST}
+    extra: dict[str, Any] = {"error": {"field": field, "message": message}, "form": request.POST}
     if template is not None:
-        extra.update(builder.preview(template))
+        extra.update(builder.preview(template, request.POST))
     return render(request, "campaigns/index.html", _builder_context(request, **extra), status=400)
 
 
