@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
-from crm.models import Campaign, JobStatus, Organization, Role
+from crm.models import Campaign, Job, JobStatus, Organization, Role, WhatsAppNumber
 from tenancy.context import tenant_context
 from tests.factories import (
     AttributeDefinitionFactory,
@@ -20,6 +20,8 @@ from tests.factories import (
     CostFactory,
     CustomerFactory,
     CustomerLabelFactory,
+    JobFactory,
+    JobStatusFactory,
     LabelFactory,
     SegmentFactory,
     TemplateFactory,
@@ -163,6 +165,26 @@ def test_a_customer_without_the_mapped_attribute_is_not_sent_a_hole(
     with tenant_context(org_a):
         reasons = set(JobStatus.objects.values_list("reason", flat=True))
     assert any("no 'city' attribute" in (reason or "") for reason in reasons), reasons
+
+
+def test_progress_polls_while_running_and_stop_then_resume(org_a: Organization) -> None:
+    with tenant_context(org_a):
+        WhatsAppNumberFactory()
+        campaign = CampaignFactory(status="running")
+        job = JobFactory(campaign=campaign, state=Job.State.RUNNING)
+        JobStatusFactory(job=job, whatsapp_number=WhatsAppNumber.objects.get())
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    fragment = client.get(f"/campaigns/{campaign.pk}/progress/").content.decode()
+    assert f'hx-get="/campaigns/{campaign.pk}/progress/"' in fragment and ">Stop<" in fragment
+    assert client.post(f"/campaigns/{campaign.pk}/stop/").status_code == 302
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'data-state="stopped"' in page and ">Resume<" in page and "hx-get" not in page
+    assert client.post(f"/campaigns/{campaign.pk}/resume/").status_code == 302
+    again = client.post(f"/campaigns/{campaign.pk}/resume/")
+    assert again.status_code == 400 and b'data-field="campaign"' in again.content
+    with tenant_context(org_a):
+        job.refresh_from_db()
+        assert job.state == Job.State.RUNNING and job.last_attempted_by is not None
 
 
 def test_agents_read_but_may_not_write(org_a: Organization) -> None:
