@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("crm.api.urls")),
     path("inbox/", include("crm.inbox.urls")),
     path("contacts/", include("crm.imports.urls")),
+    path("campaigns/", include("crm.campaigns.urls")),
     path("reports/", include("crm.reports.urls")),
     path("", include("crm.accounts.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -44,6 +44,7 @@ from tests.test_admin_support import (
     registered,
     signed_in,
 )
+from tests.factories import CampaignFactory, TemplateFactory
 from tests.test_api import client_for
 
 LONG = "x" * 100_000
@@ -415,6 +416,47 @@ def test_no_inbox_form_answers_5xx(org_a: Organization, org_b: Organization,
     before = _snapshot(org_b)
     failures = Failures()
     for label, send in _inbox_requests(f"/inbox/{target.pk}/"):
+        failures.call(label, lambda send=send: send(client))
+    assert not failures.seen, "\n".join(failures.seen)
+    assert _snapshot(org_b) == before
+
+
+def _campaign_page_requests(template: Any, campaign: Any
+                            ) -> Iterator[tuple[str, Callable[[Client], Any]]]:
+    """Every campaigns page form and query (crm.campaigns.pages), each field hostile in turn."""
+    fields = ["name", "template", "segment", "label", "param_body_1", "text_param_body_1"]
+    valid = {"name": "Fuzz", "template": str(template.pk), "param_body_1": "text",
+             "text_param_body_1": "x"}
+    for value in FORM_VALUES:
+        for name in fields:
+            data = {**valid, name: value}
+            yield (f"POST /campaigns/new/ {name}={_short(value)}",
+                   lambda c, data=data: c.post("/campaigns/new/", data))
+        for data in ({"when": value}, {"when": "later", "scheduled_at": value}):
+            yield (f"POST send {sorted(data)}={_short(value)}",
+                   lambda c, data=data: c.post(f"/campaigns/{campaign.pk}/send/", data))
+    for value in QUERY_VALUES:
+        url = f"/campaigns/preview/?template={value}"
+        yield f"GET {url}", lambda c, url=url: c.get(url)
+    for path in ("", "progress/"):
+        yield f"GET {path}", lambda c, path=path: c.get(f"/campaigns/{campaign.pk}/{path}")
+    for action in ("stop", "resume", "other"):
+        yield f"POST {action}", lambda c, a=action: c.post(f"/campaigns/{campaign.pk}/{a}/")
+
+
+@pytest.mark.django_db
+def test_no_campaign_page_answers_5xx(org_a: Organization, org_b: Organization,
+                                      fake_graph: FakeGraph) -> None:
+    build_world(org_a, org_b)
+    with tenant_context(org_a):
+        template = TemplateFactory(template_body={"components": [
+            {"type": "BODY", "text": "Hello {{1}}"}]})
+        campaign = CampaignFactory()
+    client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
+    client.raise_request_exception = True
+    before = _snapshot(org_b)
+    failures = Failures()
+    for label, send in _campaign_page_requests(template, campaign):
         failures.call(label, lambda send=send: send(client))
     assert not failures.seen, "\n".join(failures.seen)
     assert _snapshot(org_b) == before

@@ -2,7 +2,8 @@
 
 As in wb-crm, a placeholder is `{{name}}` anywhere in the content's strings (a template's
 parameter texts, a text body, a link...). Its values, for one recipient: `customer_name`,
-`customer_phone` and `customer_id`, then the uploaded recipient's own `params`: an object gives
+`customer_phone`, `customer_id` and `attribute.<key>` (the customer's custom attributes, as the
+campaign builder maps them), then the uploaded recipient's own `params`: an object gives
 its keys, a list gives `{{1}}`, `{{2}}`... in order. A recipient missing a value is not sent a
 message with a hole in it: Missing names the placeholder.
 """
@@ -19,6 +20,10 @@ class Missing(Exception):
     """A placeholder of the content has no value for this recipient."""
 
     def __init__(self, name: str) -> None:
+        if name.startswith("attribute."):
+            super().__init__(f"the customer has no {name[10:]!r} attribute: set it, or map the "
+                             "parameter to a fixed text in the campaign builder")
+            return
         super().__init__(
             f"no value for {{{{{name}}}}}: give every uploaded recipient a '{name}' param, "
             "or take the placeholder out of the campaign's content"
@@ -36,12 +41,15 @@ def has_placeholders(content: Any) -> bool:
     return False
 
 
-def values_for(customer_id: object, name: str | None, wa_id: str, params: Any
-               ) -> dict[str, str]:
+def values_for(customer_id: object, name: str | None, wa_id: str, params: Any,
+               attributes: Any = None) -> dict[str, str]:
     """The placeholder values of one recipient."""
     values = {"customer_id": str(customer_id), "customer_phone": wa_id}
     if name:
         values["customer_name"] = name
+    if isinstance(attributes, Mapping):
+        values.update({f"attribute.{k}": str(v) for k, v in attributes.items()
+                       if v not in (None, "")})
     if isinstance(params, Mapping):
         values.update({str(k): str(v) for k, v in params.items() if v is not None})
     elif isinstance(params, list):

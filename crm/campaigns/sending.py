@@ -59,6 +59,7 @@ class Row:
     attempts: int
     name: str | None
     params: Any
+    attributes: Any = None
 
 
 def claim(job: Job, number: WhatsAppNumber, size: int) -> list[Row]:
@@ -76,14 +77,15 @@ def claim(job: Job, number: WhatsAppNumber, size: int) -> list[Row]:
             "ORDER BY p.customer_id LIMIT %(size)s FOR UPDATE SKIP LOCKED) picked, customers c "
             "WHERE s.job_id = picked.job_id AND s.customer_id = picked.customer_id "
             "AND c.id = s.customer_id AND c.organization_id = %(org)s "
-            "RETURNING s.customer_id, c.wa_id, s.attempts, c.name, s.params",
+            "RETURNING s.customer_id, c.wa_id, s.attempts, c.name, s.params, c.attributes",
             {"lease": timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS),
              "org": get_current_organization_id(), "job": job.pk, "number": number.pk,
              "size": size},
         )
-        # Django's connection hands jsonb over undecoded (params).
-        return [Row(customer_id, wa_id, attempts, name, json.loads(params) if params else None)
-                for customer_id, wa_id, attempts, name, params in cursor.fetchall()]
+        # Django's connection hands jsonb over undecoded (params, attributes).
+        return [Row(customer_id, wa_id, attempts, name, json.loads(params) if params else None,
+                    json.loads(attributes) if attributes else None)
+                for customer_id, wa_id, attempts, name, params, attributes in cursor.fetchall()]
 
 
 def release(job: Job, rows: list[Row], delay: float = 0.0) -> None:
@@ -120,7 +122,7 @@ class Sender:
         if self._fixed is not None:
             return self._fixed
         try:
-            values = values_for(row.customer_id, row.name, row.wa_id, row.params)
+            values = values_for(row.customer_id, row.name, row.wa_id, row.params, row.attributes)
             return validated(self.job.campaign, fill(self._template, values))
         except (Missing, InvalidContent) as error:
             self._record(row, Outcome(
