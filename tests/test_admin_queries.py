@@ -58,10 +58,13 @@ def _count(client: Any, model: type[models.Model], per_page: int) -> tuple[int, 
 
 
 # Organization staff have no changelist of the platform tables (organizations, roles, Meta's
-# inbound deliveries): those pairs are not tests.
+# inbound deliveries): those pairs are not tests. Integration credentials are one row per
+# provider and organization: their page cannot grow.
 CASES = [
     (model, viewer) for model, _ in registered() for viewer in ("org_admin", "super_all")
-    if viewer == "super_all" or is_tenant_model(model) or model._meta.model_name in CATALOG_MODELS
+    if (viewer == "super_all" or is_tenant_model(model)
+        or model._meta.model_name in CATALOG_MODELS)
+    and model._meta.model_name != "integrationcredential"
 ]
 
 

@@ -213,7 +213,7 @@ def test_the_admin_checks_the_organizations_hours_and_time_zone(org_a) -> None:
     client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
     url = admin_url(Organization, "change", org_a)
     form = {"name": "Org A", "description": "", "agents_see_all": "on",
-            "agent_reply_grace_minutes": "15"}
+            "agent_reply_grace_minutes": "15", "default_country": "IN"}
     bad = client.post(url, {**form, "time_zone": "Mars/Olympus", "business_hours": json.dumps(
         WEEK | {"mon": [["10:00", "09:00"]]})})
     assert bad.status_code == 200

@@ -37,7 +37,7 @@ REFUSED = inline_serializer("OrderRefused", {
 AGENT_ACTIONS = frozenset({"create", "status", "payment_link"})
 
 
-class OrderItemSerializer(ModelSerializer):
+class OrderLineSerializer(ModelSerializer):
     class Meta:
         model = OrderItem
         fields = ("id", "product", "name", "product_retailer_id", "quantity", "price",
@@ -57,7 +57,7 @@ class OrderRowSerializer(ModelSerializer):
 class OrderSerializer(OrderRowSerializer):
     """One order with its items."""
 
-    items = OrderItemSerializer(many=True, read_only=True)
+    items = OrderLineSerializer(many=True, read_only=True)
 
 
 class LineSerializer(serializers.Serializer):
