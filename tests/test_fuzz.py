@@ -25,7 +25,15 @@ from rest_framework.test import APIClient
 
 from bench.fake_graph import FakeGraph
 from crm.api.resources import RESOURCES
-from crm.models import AuditEvent, Customer, Invitation, Organization, Role, User
+from crm.models import (
+    AuditEvent,
+    Customer,
+    Invitation,
+    Organization,
+    OrganizationExport,
+    Role,
+    User,
+)
 from tenancy.context import tenant_context, unscoped
 from tenancy.guards import is_tenant_model
 from tests.test_admin_support import (
@@ -162,7 +170,7 @@ def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> dict[str,
 # Endpoints outside RESOURCES, by their first path segment.
 OTHER_PREFIXES: dict[str, type[models.Model]] = {
     "conversations": Customer, "team": User, "invitations": Invitation,
-    "audit-events": AuditEvent, "platform": Organization}
+    "audit-events": AuditEvent, "platform": Organization, "organization": OrganizationExport}
 
 
 def _model_of(path: str) -> type[models.Model]:
