@@ -27,6 +27,7 @@ from bench.fake_graph import FakeGraph
 from crm.api.resources import RESOURCES
 from crm.models import (
     AuditEvent,
+    ContactImport,
     Customer,
     Invitation,
     Organization,
@@ -170,7 +171,8 @@ def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> dict[str,
 # Endpoints outside RESOURCES, by their first path segment.
 OTHER_PREFIXES: dict[str, type[models.Model]] = {
     "conversations": Customer, "team": User, "invitations": Invitation,
-    "audit-events": AuditEvent, "platform": Organization, "organization": OrganizationExport}
+    "audit-events": AuditEvent, "platform": Organization, "organization": OrganizationExport,
+    "contacts": ContactImport, "exports": Customer}
 
 
 def _model_of(path: str) -> type[models.Model]:
