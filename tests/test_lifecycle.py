@@ -211,7 +211,7 @@ def test_delete_organization_dry_run_then_deletes_only_that_organization(
     assert f"messages: {before_a['messages']}" in out.getvalue()
     assert "media files: 1" in out.getvalue()
     assert _counts(org_a) == before_a
-    call_command("delete_organization", org_a.code, "--batch", "2", stdout=StringIO())
+    call_command("delete_organization", org_a.code, "--batch", "5", stdout=StringIO())
     assert set(_counts(org_a).values()) == {0}
     assert _counts(org_b) == before_b
     assert not default_storage.exists(f"whatsapp-media/{org_a.pk}/morg-a")

@@ -87,8 +87,8 @@ def _anonymise(customer: Customer, wa_id: str, token: str) -> dict[str, int]:
             wa_id=token, **_blank(ReferrerTracking, "location")),
         "campaign_statuses": JobStatus.objects.filter(mine).update(params=None),
         "campaign_audiences": CampaignCustomer.objects.filter(mine).delete()[0],
-        "campaign_recipients": CampaignRecipient.objects.filter(phone_number=wa_id).update(
-            phone_number=token, name=None, params=None),
+        # Out of every audience: an upload's row would match the number again at the next run.
+        "campaign_recipients": CampaignRecipient.objects.filter(phone_number=wa_id).delete()[0],
         "logs": _erase_logs(wa_id, token),
         "payments": _erase_payments(customer),
         "webhook_deliveries": WebhookDelivery.objects.filter(
