@@ -231,3 +231,21 @@ def test_key_order_puts_parents_first() -> None:
                     and field.related_model is not model and field.name != "organization":
                 assert position[field.related_model] < position[model], field
     assert OrganizationExport in position
+
+
+def test_a_failed_export_says_so_and_another_may_be_asked_for(
+        org_a: Organization, django_capture_on_commit_callbacks: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(exports, "write_zip", broken)
+    api = client_for(make_staff(org_a, Role.ORG_ADMIN))
+    with pytest.raises(OSError), django_capture_on_commit_callbacks(execute=True):
+        queued = api.post("/api/v1/organization/export/")
+    answer = api.get(f"/api/v1/organization/exports/{queued.json()['id']}/").json()
+    assert answer["state"] == "failed" and "try again" in answer["error"]
+    assert answer["download_url"] is None
+    with django_capture_on_commit_callbacks():
+        assert api.post("/api/v1/organization/export/").status_code == 202
+        assert api.post("/api/v1/organization/export/").status_code == 409
