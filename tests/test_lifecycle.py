@@ -17,10 +17,12 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
-from crm.lifecycle import exports
+from crm.campaigns import services
+from crm.lifecycle import erasure, exports
 from crm.lifecycle.tables import key_order, tenant_models
 from crm.models import (
     AuditEvent,
+    Campaign,
     Customer,
     Message,
     Organization,
@@ -28,8 +30,10 @@ from crm.models import (
     Role,
 )
 from tenancy.context import tenant_context, unscoped
-from tests.celery_support import eager  # noqa: F401  (fixture)
+from tests.campaign_support import scenario
+from tests.celery_support import eager, redis_keys  # noqa: F401  (fixtures)
 from tests.factories import (
+    CampaignCustomerFactory,
     CampaignLogFactory,
     CampaignRecipientFactory,
     ConversationNoteFactory,
@@ -249,3 +253,19 @@ def test_a_failed_export_says_so_and_another_may_be_asked_for(
     with django_capture_on_commit_callbacks():
         assert api.post("/api/v1/organization/export/").status_code == 202
         assert api.post("/api/v1/organization/export/").status_code == 409
+
+
+@pytest.mark.usefixtures("redis_keys")
+def test_campaigns_never_message_an_erased_customer(
+        org_a: Organization, fake_graph: Any, django_capture_on_commit_callbacks: Any) -> None:
+    s = scenario(org_a, customers=2, recipients=0, type=Campaign.Type.TEMPLATE,
+                 content={"name": "notice", "language": {"code": "en"}, "category": "utility"})
+    erased, kept = s.customers
+    with tenant_context(org_a):
+        erasure.erase_customer(erased, by=None)
+        CampaignCustomerFactory(campaign=s.campaign, customer=erased)  # chosen again
+    with tenant_context(org_a), django_capture_on_commit_callbacks(execute=True):
+        job = services.run_campaign(s.campaign)
+    assert {call.body["to"] for call in fake_graph.sent()} == {kept.wa_id}
+    with tenant_context(org_a):
+        assert set(job.statuses.values_list("customer_id", flat=True)) == {kept.pk}
