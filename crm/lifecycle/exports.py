@@ -45,8 +45,7 @@ def exported_models() -> list[type[models.Model]]:
 def exported_columns(model: type[models.Model]) -> list[str]:
     """The columns of `model` an export holds: all but the secret ones."""
     secret = secret_fields(model)
-    return [name for name in columns(model) if name not in secret
-            and name.removesuffix("_id") not in secret]
+    return [name for name in columns(model) if name not in secret]
 
 
 def request_export(user: Any) -> OrganizationExport:

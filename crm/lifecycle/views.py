@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any
 
 from django.core.files.storage import default_storage
-from django.db import models
 from django.http import FileResponse
 from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
@@ -39,7 +38,6 @@ class LifecycleView(OrganizationScopedMixin, APIView):
     """A refusal of the services becomes its HTTP answer."""
 
     permission_classes = (OrganizationAdminOnly,)
-    model: ClassVar[type[models.Model]] = OrganizationExport
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, LifecycleError):
@@ -109,8 +107,6 @@ class ExportDownloadView(LifecycleView):
 
 class EraseCustomerView(LifecycleView):
     """POST: erase a customer's personal data (counts kept, never messaged again)."""
-
-    model = Customer
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT,
                    summary="Erase a customer's personal data (ORG_ADMIN)")
