@@ -14,7 +14,7 @@ AGENT_WRITES = frozenset({"customer", "message", "customeraddress", "lead", "qui
 # History written by the system only: nobody edits it by hand.
 LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayloadlog",
                         "automationrun", "automationschedule", "webhookdelivery",
-                        "paymentevent", "auditevent",
+                        "paymentevent", "auditevent", "organizationexport",
                         # report roll-ups, kept by triggers (crm.0032)
                         "dailymessagestat", "campaignfunnel", "responsetime"})
 # What agents do not see in the back office: system history and API credentials.

@@ -54,6 +54,7 @@ from crm.models import (
     Order,
     OrderItem,
     Organization,
+    OrganizationExport,
     Payment,
     PaymentEvent,
     PaymentTransaction,
@@ -560,6 +561,17 @@ class AuditEventFactory(DjangoModelFactory):
     action = "user.signed_in"
     actor_name = "someone"
     details = factory.LazyFunction(lambda: {"via": "session"})
+
+
+class OrganizationExportFactory(DjangoModelFactory):
+    """A finished export of the active organization (no file behind it)."""
+
+    class Meta:
+        model = OrganizationExport
+
+    state = OrganizationExport.State.DONE
+    file_name = factory.Sequence(lambda n: f"organization-exports/test/{n}.zip")
+    size = 22
 
 
 class TemplateFactory(DjangoModelFactory):

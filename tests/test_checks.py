@@ -28,6 +28,7 @@ TENANT_TABLES = {
     "payment_events",  # gateway webhook events, once each (crm.0026)
     "daily_message_stats", "campaign_funnels", "response_times",  # report roll-ups (crm.0032)
     "invitations", "audit_events",  # accounts (crm.0034)
+    "organization_exports",  # exports of an organization (crm.0035)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files",

@@ -31,6 +31,7 @@ from crm.models import (
     Customer,
     Invitation,
     Organization,
+    OrganizationExport,
     Role,
     User,
 )
@@ -171,7 +172,8 @@ def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> dict[str,
 # Endpoints outside RESOURCES, by their first path segment.
 OTHER_PREFIXES: dict[str, type[models.Model]] = {
     "conversations": Customer, "exports": Customer, "contacts": ContactImport, "team": User,
-    "invitations": Invitation, "audit-events": AuditEvent, "platform": Organization}
+    "invitations": Invitation, "audit-events": AuditEvent, "platform": Organization,
+    "organization": OrganizationExport}
 
 
 def _model_of(path: str) -> type[models.Model]:

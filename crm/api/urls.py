@@ -36,6 +36,7 @@ from crm.api.views import ObtainTokenView
 from crm.campaigns.views import urls as campaign_action_urls
 from crm.imports.views import urls as contact_import_urls
 from crm.integrations import registry
+from crm.lifecycle.views import urls as lifecycle_urls
 from crm.reports.views import urls as report_urls
 from crm.zoho.views import urls as lead_action_urls
 
@@ -83,6 +84,7 @@ urlpatterns = [
          name="api-customer-attributes"),
     *campaign_action_urls(),
     *contact_import_urls(),
+    *lifecycle_urls(),
     # One route per registered provider (crm.integrations.registry): any other name is a 404.
     *(path(f"integrations/{name}/", IntegrationView.as_view(), {"provider": name},
            name=f"api-integration-{name}") for name in registry.names()),

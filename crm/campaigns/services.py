@@ -17,6 +17,7 @@ from crm.accounts import gate
 from crm.campaigns import ratelimit
 from crm.campaigns.content import check_settings, is_marketing, message_content
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
+from crm.lifecycle.erasure import TOKEN_PREFIX
 from crm.models import Campaign, Job, User, WhatsAppNumber
 from tenancy.context import get_current_organization_id, tenant_context
 
@@ -69,7 +70,8 @@ def _queue_statuses(job: Job, numbers: list[WhatsAppNumber], skip_opted_out: boo
     """One pending job_status per audience customer, spread over `numbers`; returns the count.
 
     Opted-out customers of a marketing campaign are written as failures with the reason
-    `skipped: opted out` instead (counted as skipped).
+    `skipped: opted out` instead (counted as skipped). Erased customers are left out of every
+    campaign.
     """
     # One INSERT ... SELECT for the whole audience (100,000 rows in about a second); the
     # organization condition is explicit on every table it reads.
@@ -87,18 +89,21 @@ def _queue_statuses(job: Job, numbers: list[WhatsAppNumber], skip_opted_out: boo
             "FROM (SELECT DISTINCT ON (u.id) u.id, u.opted_out, u.params FROM ("
             "SELECT c.id, c.marketing_opt_out_at IS NOT NULL AS opted_out, NULL::jsonb AS params "
             "FROM campaign_customers cc JOIN customers c ON c.id = cc.customer_id "
-            "AND c.organization_id = %(org)s "
+            "AND c.organization_id = %(org)s AND c.wa_id NOT LIKE %(erased)s "
             "WHERE cc.organization_id = %(org)s AND cc.campaign_id = %(campaign)s "
             "UNION ALL SELECT c.id, c.marketing_opt_out_at IS NOT NULL, r.params::jsonb "
             "FROM campaign_recipients r "
             "JOIN customers c ON c.organization_id = %(org)s "
             "AND c.wa_id = regexp_replace(r.phone_number, '[^0-9]', '', 'g') "
+            "AND c.wa_id NOT LIKE %(erased)s "
             "WHERE r.organization_id = %(org)s AND r.campaign_id = %(campaign)s) u "
             "ORDER BY u.id, u.params IS NULL) a",
             {
                 "job": job.pk, "org": get_current_organization_id(),
                 "campaign": job.campaign_id, "numbers": [n.pk for n in numbers],
                 "n": len(numbers), "skip": skip_opted_out,
+                # Erased customers (crm.lifecycle.erasure) are in no audience, whatever the kind.
+                "erased": f"{TOKEN_PREFIX}%",
             },
         )
         return cursor.rowcount

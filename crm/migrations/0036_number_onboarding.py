@@ -14,7 +14,7 @@ def _text(length: int) -> models.CharField:
 
 class Migration(migrations.Migration):
 
-    dependencies = [("crm", "0034_accounts")]
+    dependencies = [("crm", "0035_organization_exports")]
 
     operations = [
         migrations.AddField(model_name="whatsappnumber", name="verified_name",

@@ -37,6 +37,7 @@ from crm.models.integrations import (
     ZohoMapping,
     ZohoPayloadLog,
 )
+from crm.models.lifecycle import OrganizationExport
 from crm.models.messaging import (
     Message,
     NumberFlowConfig,
@@ -88,6 +89,7 @@ __all__ = [
     "Order",
     "OrderItem",
     "Organization",
+    "OrganizationExport",
     "Payment",
     "PaymentEvent",
     "PaymentTransaction",

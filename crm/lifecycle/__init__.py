@@ -1,0 +1,1 @@
+"""An organization's data as a whole: its export, a customer's erasure, its deletion."""
