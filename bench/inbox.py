@@ -99,6 +99,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = f"postgres://{args.user}@{args.host}:5432/{args.database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-key")  # DEBUG off: crm.settings needs a key
+    os.environ.setdefault("FIELD_ENCRYPTION_KEY", "0yQauIyV4Dg_uq25pij4OfiRUSqvL6wQihEwfbSILGI=")
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     import django
 

@@ -76,7 +76,9 @@ def run_ours(db: str, host: str, user: str) -> tuple[float, dict[str, dict[str, 
     """Wall time of `migrate crm 0002 --fake-initial`, seconds per table and phase, output."""
     env = {**os.environ, "DATABASE_URL": f"postgres://{user}@{host}:5432/{db}",
            "DJANGO_SETTINGS_MODULE": "crm.settings",
-           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-key")}
+           "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-key"),
+           "FIELD_ENCRYPTION_KEY": os.environ.get(
+               "FIELD_ENCRYPTION_KEY", "0yQauIyV4Dg_uq25pij4OfiRUSqvL6wQihEwfbSILGI=")}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "manage.py", "migrate", "crm", "0002",
                            "--fake-initial", "--no-input"], cwd=ROOT, env=env,

@@ -53,6 +53,8 @@ def env_for(db: str, user: str = "postgres") -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": f"postgres://{user}@127.0.0.1:5432/{db}",
             "DJANGO_SETTINGS_MODULE": "crm.settings", "DEBUG": "false",
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-key"),
+            "FIELD_ENCRYPTION_KEY": os.environ.get(
+                "FIELD_ENCRYPTION_KEY", "0yQauIyV4Dg_uq25pij4OfiRUSqvL6wQihEwfbSILGI="),
             "ALLOWED_HOSTS": "127.0.0.1", "WHATSAPP_APP_SECRET": SECRET,
             "CONN_MAX_AGE": "600", "LOG_LEVEL": "ERROR"}
 
