@@ -277,17 +277,21 @@ def store_followups(orgs: list[dict[str, Any]], count: int, window: float) -> fl
 
 
 def probe_cost() -> None:
-    """What beat's per-second probe costs while nothing is due (the pending rows only wait)."""
-    from django.utils import timezone
-
-    from crm.automation import delayed
+    """What beat's per-second probe costs while nothing is due (the pending rows only wait): its
+    claim query alone, rolled back, so this process never fires anything itself."""
+    from django.db import connection, transaction
 
     times = []
     for _ in range(50):
-        started = time.perf_counter()
-        delayed.fire_due(timezone.now())
-        times.append(time.perf_counter() - started)
-    print(f"beat's probe with nothing due: {percentiles(times)}", flush=True)
+        with transaction.atomic(), connection.cursor() as cursor:
+            started = time.perf_counter()
+            cursor.execute("SELECT id FROM automation_schedules WHERE state = 'pending' "
+                           "AND due_at <= now() ORDER BY due_at LIMIT 100 "
+                           "FOR UPDATE SKIP LOCKED")
+            cursor.fetchall()
+            times.append(time.perf_counter() - started)
+            transaction.set_rollback(True)
+    print(f"beat's claim query with nothing due: {percentiles(times)}", flush=True)
 
 
 def measure_followups(graph_url: str, orgs: list[dict[str, Any]], args: argparse.Namespace,
