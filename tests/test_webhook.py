@@ -756,9 +756,10 @@ def test_queries_per_delivery_stay_flat(
                                   for w in wa_ids]))
     lock = 1 if connection.vendor == "postgresql" else 0  # the advisory lock statement
     # The intake, the same for every delivery: the INSERT that accepts it; the worker's batch
-    # (savepoint, claim, earlier deliveries of its senders, the delivery's savepoint, its
-    # update, two releases) and the batch that finds nothing more (savepoint, claim, release).
-    intake = 11
+    # (savepoint, claim, earlier deliveries of its senders, its number's lock, the delivery's
+    # savepoint, its update, two releases) and the batch that finds nothing more (savepoint,
+    # claim, release).
+    intake = 11 + lock
     # number, savepoint, (lock,) wamid check, customer select, insert + reselect or update,
     # message insert, the outgoing webhook subscriptions, release
     assert (new_one, known_one) == (9 + lock + intake, 8 + lock + intake)

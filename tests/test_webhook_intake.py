@@ -116,6 +116,69 @@ def test_a_customers_later_delivery_waits_while_another_worker_holds_an_earlier_
     assert InboundDelivery.objects.get(pk=other).state == DeliveryState.DONE
 
 
+def _waiting_on_a_number() -> bool:
+    """A session of this test database waits for a receiving number's advisory lock."""
+    with connection.cursor() as cursor:  # the catalog, not tenant rows
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND wait_event_type = 'Lock' AND wait_event = 'advisory'")
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_taking_two_numbers_in_opposite_order_never_deadlock(
+    number: Any, org_a: Organization, org_b: Organization, no_worker: list[int],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each stored message holds its number's roll-up row to commit: batches lock numbers first."""
+    with tenant_context(org_b):
+        WhatsAppNumberFactory(phone_number_id="106540352240000", display_number="+1 555-000 2222")
+
+    def post_to(pnid: str, display: str, sender: str, text: str) -> None:
+        raw = wp.body(wp.delivery(wp.entry(wp.change(pnid, display, messages=[
+            wp.text(sender, text)]))))
+        assert Client().post(URL, raw, content_type="application/json", headers={
+            "X-Hub-Signature-256": wp.signature(raw)}).status_code == 200
+
+    post_to(PNID, DISPLAY, ASHA, "a to A")  # the first worker's batch: A's number, then B's
+    post_to("106540352240000", "15550002222", RAVI, "r to B")
+    post_to("106540352240000", "15550002222", MEERA, "m to B")  # the second's: B's, then A's
+    post_to(PNID, DISPLAY, "919900000001", "x to A")
+    stored_one, release = threading.Event(), threading.Event()
+    real_ingest = deliveries.ingest
+
+    def pausing_ingest(payload: Any) -> Any:
+        report = real_ingest(payload)
+        if threading.current_thread().name == "first-worker" and not stored_one.is_set():
+            stored_one.set()  # A's roll-up row is now held until this batch commits
+            release.wait(30)
+        return report
+
+    monkeypatch.setattr(deliveries, "ingest", pausing_ingest)
+    results: dict[str, tuple[int, int]] = {}
+
+    def worker() -> None:
+        try:
+            results[threading.current_thread().name] = deliveries.process_batch(limit=2)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=worker, name="first-worker")
+    second = threading.Thread(target=worker, name="second-worker")
+    first.start()
+    try:
+        assert stored_one.wait(20)
+        second.start()
+        wait_for(_waiting_on_a_number, timeout=20)  # it waits before storing anything
+    finally:
+        release.set()
+        first.join(30)
+        second.join(30)
+    assert results == {"first-worker": (2, 2), "second-worker": (2, 2)}
+    assert InboundDelivery.objects.filter(state=DeliveryState.DONE, attempts=1).count() == 4
+    with unscoped():  # both organizations' messages, each stored once
+        assert Message.objects.count() == 4
+
+
 def test_failures_are_retried_with_back_off_then_kept_as_failed_and_replayed(
     number: Any, org_a: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:

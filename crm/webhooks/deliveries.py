@@ -11,10 +11,18 @@ Order per customer: each delivery lists its senders ("<phone_number_id>:<sender>
 skips a delivery while an earlier waiting one of the same sender is not its own (another
 worker holds it, or it waits for a retry), so a customer's deliveries are stored in received
 order even with several workers.
+
+No deadlocks between workers: a batch writes roll-up rows per receiving number (crm.0032's
+triggers) and holds them until it commits, so two batches taking two numbers in opposite order
+would wait on each other. Before storing anything, a batch takes a transaction-scoped advisory
+lock per receiving number it writes for, in one global order: batches sharing a number run one
+after the other (they already did, on the roll-up rows), the others in parallel.
 """
 from __future__ import annotations
 
+import json
 import logging
+import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,19 +40,45 @@ from crm.webhooks.payload import MalformedPayload
 logger = logging.getLogger("crm.webhooks")
 
 
-def senders_of(data: Any) -> list[str]:
-    """The "<phone_number_id>:<sender>" keys of a decoded delivery, in order, each once."""
-    found: dict[str, None] = {}
+NUMBER_LOCKS = 0x77626E6F  # advisory lock namespace of receiving numbers ("wbno")
+
+
+def _values(data: Any) -> Iterable[tuple[Any, Any]]:
+    """(receiving phone_number_id or None, value) of each change of a decoded delivery."""
     for entry in _items(data, "entry"):
         for change in _items(entry, "changes"):
             value = change.get("value")
             metadata = value.get("metadata") if isinstance(value, dict) else None
-            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-            for message in _items(value, "messages"):
-                sender = message.get("from") or message.get("from_user_id")
-                if isinstance(number, str) and isinstance(sender, str):
-                    found[f"{number}:{sender}"[:600]] = None
+            yield (metadata.get("phone_number_id") if isinstance(metadata, dict) else None), value
+
+
+def senders_of(data: Any) -> list[str]:
+    """The "<phone_number_id>:<sender>" keys of a decoded delivery, in order, each once."""
+    found: dict[str, None] = {}
+    for number, value in _values(data):
+        for message in _items(value, "messages"):
+            sender = message.get("from") or message.get("from_user_id")
+            if isinstance(number, str) and isinstance(sender, str):
+                found[f"{number}:{sender}"[:600]] = None
     return list(found)
+
+
+def _lock_numbers(claimed: list[InboundDelivery]) -> None:
+    """Take the advisory lock of every receiving number the deliveries write for, in key order."""
+    connection = connections[router.db_for_write(InboundDelivery)]
+    if connection.vendor != "postgresql":
+        return  # SQLite: one writer at a time already
+    keys: set[int] = set()
+    for delivery in claimed:
+        try:
+            data = json.loads(delivery.body)
+        except ValueError:
+            continue  # processing records it as malformed; it writes nothing
+        keys.update(zlib.crc32(number.encode()) - 2**31 for number, _ in _values(data)
+                    if isinstance(number, str))
+    with connection.cursor() as cursor:
+        for key in sorted(keys):  # one global order: no two batches wait on each other
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NUMBER_LOCKS, key])
 
 
 def _items(parent: Any, name: str) -> list[dict[str, Any]]:
@@ -147,6 +181,7 @@ def process_batch(limit: int | None = None) -> tuple[int, int]:
     with transaction.atomic(using=router.db_for_write(InboundDelivery)):
         claimed = _claim(limit or settings.WEBHOOK_BATCH_SIZE, now)
         held = _held_back(claimed)
+        _lock_numbers([delivery for delivery in claimed if delivery.pk not in held])
         for delivery in claimed:
             if delivery.pk not in held:
                 tried += 1
