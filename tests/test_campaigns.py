@@ -8,13 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
 from crm.campaigns import services
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
 from crm.campaigns.progress import progress
-from crm.campaigns.sending import ChunkEnd, run_chunk
+from crm.campaigns.sending import ChunkEnd, claim, run_chunk
 from crm.campaigns.tasks import start_scheduled_campaigns, sweep_stalled_jobs
 from crm.models import Campaign, CampaignLog, Customer, Job, JobStatus, Organization, Role
 from tenancy.context import tenant_context
@@ -331,3 +333,28 @@ def test_sweep_restarts_senders_of_a_job_nothing_touched(
     assert sweep_stalled_jobs.delay().get() == 1
     assert _sent_to(fake_graph) == Counter(s.wa_ids)
     assert sweep_stalled_jobs.delay().get() == 0  # completed: nothing to restart
+
+
+def test_a_claim_reads_its_rows_in_order_from_an_index(
+    org_a: Organization, org_b: Organization, django_capture_on_commit_callbacks: Any
+) -> None:
+    """No sort of every pending row of the number per claim: its cost must not grow with the job."""
+    scenario(org_b, customers=3, recipients=0)
+    s = scenario(org_a, customers=5, recipients=0)
+    with tenant_context(org_a), django_capture_on_commit_callbacks(execute=False):
+        job = services.run_campaign(s.campaign)  # queued, not sent: every row pending
+    with tenant_context(org_a), transaction.atomic(), CaptureQueriesContext(connection) as seen:
+        rows = claim(job, s.numbers[0], 2)
+        transaction.set_rollback(True)
+    assert len(rows) == 2
+    (update,) = [q["sql"] for q in seen.captured_queries
+                 if q["sql"].startswith("UPDATE job_status")]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # As on a large job: the planner may not read the whole table, nor sort it.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {update}")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+        transaction.set_rollback(True)
+    assert "job_status_org_claim_idx" in plan, plan
+    assert "Sort" not in plan, plan

@@ -127,10 +127,12 @@ class JobStatus(TenantModel):
         db_table = "job_status"
         verbose_name_plural = "job statuses"
         indexes = [
-            # Senders claim a job's pending rows per number.
+            # Senders claim a job's pending rows per number in customer order (crm.0042): the
+            # index hands them over in that order, so a claim reads its 20 rows, not every
+            # pending row of the number sorted.
             models.Index(
-                fields=["organization", "job", "whatsapp_number"],
-                condition=models.Q(status="pending"), name="job_status_org_pending_idx",
+                fields=["organization", "job", "whatsapp_number", "customer"],
+                condition=models.Q(status="pending"), name="job_status_org_claim_idx",
             ),
         ]
 
