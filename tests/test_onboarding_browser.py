@@ -201,7 +201,7 @@ def test_a_business_signs_up_connects_a_number_and_its_invited_agent_replies(
                                                                 timeout=LIVE)
     agent.fill("textarea[name=text]", "Yes, it is ready for pickup")
     agent.click("#composer button[type=submit]")
-    expect(agent.locator(".bubble.out[data-status=sent]")).to_contain_text(
+    expect(agent.locator("#thread .bubble.out[data-status=sent]")).to_contain_text(
         "Yes, it is ready for pickup", timeout=LIVE)
     [sent] = fake.sent()
     assert sent.path.endswith(f"/{PNID}/messages") and sent.body["to"] == CUSTOMER
