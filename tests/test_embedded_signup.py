@@ -127,3 +127,18 @@ def test_the_connect_page_links_from_onboarding_and_posts_by_hand(
     fake_graph.fail(100, path="/oauth/access_token")
     failed = browser.post("/whatsapp/connect/", SIGNUP)
     assert failed.status_code == 400 and b"exchanging" in failed.content
+
+
+def test_the_connect_page_shows_the_organizations_numbers_and_their_health(
+        admin_a: User, org_a: Organization, org_b: Organization) -> None:
+    with tenant_context(org_a):
+        WhatsAppNumberFactory(phone_number_id="200000000000011", display_number="+91 80000 00011",
+                              quality_rating="RED", messaging_limit_tier="TIER_1K",
+                              account_restriction="Restricted from messaging until 2026-12-10")
+    with tenant_context(org_b):
+        WhatsAppNumberFactory(phone_number_id="200000000000022", display_number="+91 80000 00022",
+                              quality_rating="GREEN")
+    page = signed_in(admin_a).get("/whatsapp/connect/").content.decode()
+    assert 'data-number="200000000000011"' in page
+    assert "RED" in page and "TIER_1K" in page and "Restricted from messaging" in page
+    assert "200000000000022" not in page and "00022" not in page  # B's number stays B's

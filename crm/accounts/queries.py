@@ -52,6 +52,11 @@ def team() -> tuple[list[User], list[Invitation]]:
     return users, invitations
 
 
+def numbers() -> list[WhatsAppNumber]:
+    """The active organization's WhatsApp numbers, with the health Meta last reported."""
+    return list(WhatsAppNumber.objects.order_by("display_number", "phone_number_id"))
+
+
 def organizations_with_usage() -> list[dict[str, Any]]:
     """Every organization with its users, customers, numbers and messages (platform staff)."""
     # The platform's list of tenants: it counts across every organization by design.

@@ -182,6 +182,7 @@ def connect_whatsapp(request: HttpRequest) -> HttpResponse:
                if not getattr(settings, name, "")]
     return render(request, "accounts/connect_whatsapp.html", {
         "form": form, "number": number, "missing": missing,
+        "numbers": queries.numbers(),
         "app_id": settings.WHATSAPP_APP_ID,
         "config_id": settings.WHATSAPP_EMBEDDED_SIGNUP_CONFIG_ID,
         "graph_version": settings.WHATSAPP_API_VERSION}, status=status)
