@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 import redis
@@ -35,6 +36,12 @@ def _client() -> redis.Redis:
     return redis.Redis.from_url(settings.INBOX_REDIS_URL, socket_timeout=5)
 
 
+@cache
+def _publisher(url: str) -> redis.Redis:
+    """One client (a connection pool) per process and URL: an event is not a new connection."""
+    return redis.Redis.from_url(url, socket_timeout=5)
+
+
 def channel(organization_id: uuid.UUID) -> str:
     """The pub/sub channel of one organization."""
     return f"{settings.INBOX_EVENTS_PREFIX}:org:{organization_id}"
@@ -54,7 +61,7 @@ def publish(kind: str, organization_id: uuid.UUID | None = None, **data: Any) ->
 
     def send() -> None:
         try:
-            _client().publish(channel(organization_id), body)
+            _publisher(settings.INBOX_REDIS_URL).publish(channel(organization_id), body)
         except redis.RedisError as error:
             logger.warning("inbox event not published (%s): %s", kind, error)
 
