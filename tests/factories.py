@@ -62,6 +62,7 @@ from crm.models import (
     QuickReply,
     ReferrerTracking,
     ResponseTime,
+    ResponseTimeCount,
     Role,
     Segment,
     SubCategory,
@@ -675,6 +676,18 @@ class ResponseTimeFactory(DjangoModelFactory):
     waiting_since = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
     responded_at = _now
     seconds = 300
+
+
+class ResponseTimeCountFactory(DjangoModelFactory):
+    """First replies of one day and agent that took `seconds` (the trigger writes the real ones)."""
+
+    class Meta:
+        model = ResponseTimeCount
+
+    day = factory.LazyFunction(lambda: timezone.now().date())
+    agent_id = factory.Sequence(lambda n: f"agent-{n}")
+    seconds = 300
+    replies = 1
 
 
 class CampaignCustomerFactory(DjangoModelFactory):

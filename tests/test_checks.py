@@ -27,6 +27,7 @@ TENANT_TABLES = {
     "integration_credentials",  # per-organization provider credentials (crm.0025)
     "payment_events",  # gateway webhook events, once each (crm.0026)
     "daily_message_stats", "campaign_funnels", "response_times",  # report roll-ups (crm.0032)
+    "response_time_counts",  # first-reply percentiles from counts (crm.0043)
     "invitations", "audit_events",  # accounts (crm.0034)
     "organization_exports",  # exports of an organization (crm.0035)
 }

@@ -2,14 +2,22 @@
 rows, rebuilt the same, and never mixing organizations (the Python scope off too)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.core.management.base import CommandError
 
-from crm.models import CampaignFunnel, DailyMessageStat, JobStatus, Message, ResponseTime
+from crm.models import (
+    CampaignFunnel,
+    DailyMessageStat,
+    JobStatus,
+    Message,
+    ResponseTime,
+    ResponseTimeCount,
+)
 from crm.reports import queries, rollups
 from crm.reports.period import Period
 from crm.reports.pricing import billable_category
@@ -17,7 +25,7 @@ from crm.webhooks.parsing import parse_payload
 from crm.webhooks.statuses import apply_status
 from tenancy.context import tenant_context
 from tests import whatsapp_payloads as wp
-from tests.factories import MessageFactory
+from tests.factories import CustomerFactory, MessageFactory, ResponseTimeFactory
 from tests.reports_support import (
     MARKETING,
     NUMBER,
@@ -148,3 +156,52 @@ def test_status_webhooks_store_pricing_once_and_billable_only_when_billed(org_a)
     assert billable_category({"billable": False, "category": "marketing"}) is None
     assert billable_category({"category": "service", "type": "free_entry_point"}) is None
     assert billable_category(None) is None
+
+
+def test_first_reply_percentiles_from_counts_equal_percentile_cont_over_the_rows(
+        both) -> None:
+    """Counts of whole seconds hold every value: ties, odd and even counts, replies deleted."""
+    scenario = both[0]
+    with tenant_context(scenario.org):
+        agents = [str(agent.pk) for agent in scenario.agents] + [None]
+        customers = CustomerFactory.create_batch(3)
+        late_evening = datetime(2026, 11, 20, 18, 25, tzinfo=timezone.utc)  # 23:55 in Kolkata
+        for index in range(61):
+            ResponseTimeFactory(
+                customer=customers[index % 3], agent_id=agents[index % len(agents)],
+                waiting_since=late_evening - timedelta(minutes=index),
+                responded_at=late_evening + timedelta(minutes=index % 9),  # some the next day
+                seconds=(index * 37) % 23 * 60 + index % 4)
+        ResponseTime.objects.filter(seconds__lt=100).delete()  # the counts follow deletions
+
+        def expected(period: Period, agent: str | None = None) -> tuple[int, float, float]:
+            only = "AND agent_id IS NOT DISTINCT FROM %(agent)s" if agent != "all" else ""
+            with connection.cursor() as cursor:  # the reference: percentile_cont over the rows
+                cursor.execute(
+                    "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
+                    "percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds) FROM response_times "
+                    "WHERE organization_id = %(org)s AND responded_at >= %(start)s "
+                    f"AND responded_at < %(end)s {only}",
+                    {"org": scenario.org.pk, "start": period.start, "end": period.end,
+                     "agent": agent})
+                count, median, p90 = cursor.fetchone()
+            return count, round(median, 1) if count else None, round(p90, 1) if count else None
+
+        for period in (NOVEMBER, Period(date(2026, 11, 20), date(2026, 11, 20), "Asia/Kolkata"),
+                       Period(date(2026, 11, 21), date(2026, 11, 21), "Asia/Kolkata")):
+            figures = queries.agents(period)
+            overall = figures["overall"]
+            assert (overall["responses"], overall["median_seconds"],
+                    overall["p90_seconds"]) == expected(period, "all")
+            assert overall["responses"] > 0
+            for row in figures["agents"]:
+                assert (row["responses"], row["median_seconds"],
+                        row["p90_seconds"]) == expected(period, row["agent_id"])
+            assert [row["agent_id"] for row in figures["agents"]][-1:] == [None]
+
+
+def test_response_time_counts_stay_in_their_organization(both) -> None:
+    for scenario in both:
+        with tenant_context(scenario.org):
+            counted = sum(ResponseTimeCount.objects.values_list("replies", flat=True))
+            assert counted == ResponseTime.objects.count() == 3

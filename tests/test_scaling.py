@@ -42,6 +42,7 @@ PRIMARY_KEYS_CHANGE = {
     "integration_credentials_pkey",
     "payment_events_pkey",
     "daily_message_stats_pkey", "campaign_funnels_pkey", "response_times_pkey",
+    "response_time_counts_pkey",
     "invitations_pkey", "audit_events_pkey",
     "organization_exports_pkey",
 }

@@ -49,7 +49,7 @@ from crm.models.messaging import (
 from crm.models.orders import Order, OrderItem, Payment, PaymentEvent, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
 from crm.models.outgoing import WebhookDelivery, WebhookSubscription
-from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime
+from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime, ResponseTimeCount
 from crm.models.webhooks import DeliveryState, InboundDelivery
 
 __all__ = [
@@ -97,6 +97,7 @@ __all__ = [
     "QuickReply",
     "ReferrerTracking",
     "ResponseTime",
+    "ResponseTimeCount",
     "Role",
     "Segment",
     "SubCategory",

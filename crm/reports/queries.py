@@ -1,7 +1,7 @@
 """The dashboard's figures (selectors), read from the roll-ups and small indexed ranges.
 
 Every figure of a period reads its organization's roll-ups (daily_message_stats,
-response_times, campaign_funnels) or an index range of one table (new customers, referrals),
+response_time_counts, campaign_funnels) or an index range of one table (new customers, referrals),
 never every message. Days are the organization's local days (see crm.reports.period).
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from crm.models import User
+from crm.reports import distribution
 from crm.reports.period import Period
 from crm.reports.sql import rows
 
@@ -59,33 +60,37 @@ def waiting_now() -> int:
     )[0][0]
 
 
-PERCENTILES = ("count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
-               "percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)")
-RESPONDED = ("FROM response_times WHERE organization_id = %(org)s AND responded_at >= %(start)s "
-             "AND responded_at < %(end)s")
+COUNTED = ("SELECT agent_id, seconds, sum(replies) FROM response_time_counts "
+           "WHERE organization_id = %(org)s AND day BETWEEN %(first)s AND %(last)s")
 
 
-def _figures(count: int, median: float | None, p90: float | None) -> dict[str, Any]:
-    return {"responses": count, "median_seconds": _seconds(median), "p90_seconds": _seconds(p90)}
+def _figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
+    return {"responses": sum(many for _, many in counts),
+            "median_seconds": _seconds(distribution.percentile(counts, 0.5)),
+            "p90_seconds": _seconds(distribution.percentile(counts, 0.9))}
 
 
 def agents(period: Period, agent_id: str | None = None) -> dict[str, Any]:
     """First human replies answered in the period, per agent and overall (count, median and p90
-    seconds); only `agent_id`'s when given. Read from the covering index (response_times)."""
+    seconds); only `agent_id`'s when given. From the counts per day, agent and seconds
+    (response_time_counts): the same figures as percentile_cont over response_times, exactly."""
     only = " AND agent_id = %(agent)s" if agent_id is not None else ""
-    params = {**_params(period), "agent": agent_id}
-    overall = _figures(*rows(f"SELECT {PERCENTILES} {RESPONDED}{only}", params, sorts=True)[0])
-    # Grouped by bytes ("C"): agents' ids are compared, not sorted for people (5x faster).
-    found = rows(f'SELECT agent_id COLLATE "C", {PERCENTILES} {RESPONDED}{only} GROUP BY 1 '
-                 "ORDER BY 1", params, sorts=True)
-    per_agent = [{"agent_id": agent, **_figures(count, median, p90)}
-                 for agent, count, median, p90 in found]
+    # Agents' ids sorted as bytes ("C"), replies with no agent ('') last.
+    found = rows(f"{COUNTED}{only} GROUP BY agent_id, seconds HAVING sum(replies) > 0 "
+                 "ORDER BY agent_id = '', agent_id COLLATE \"C\", seconds",
+                 {**_params(period), "agent": agent_id})
+    by_agent: dict[str, list[tuple[int, int]]] = {}
+    for agent, seconds, replies in found:
+        by_agent.setdefault(agent, []).append((seconds, int(replies)))
+    per_agent = [{"agent_id": agent or None, **_figures(counts)}
+                 for agent, counts in by_agent.items()]
     names = {str(user.pk): user.get_username() for user in User.objects.filter(
         pk__in=[row["agent_id"] for row in per_agent if _is_uuid(row["agent_id"])])}
     for row in per_agent:
         row["name"] = names.get(row["agent_id"] or "")
     return {"from": period.first.isoformat(), "to": period.last.isoformat(),
-            "agents": per_agent, "overall": overall}
+            "agents": per_agent,
+            "overall": _figures(distribution.merged(by_agent.values()))}
 
 
 def _is_uuid(value: str | None) -> bool:

@@ -5,10 +5,9 @@ policies scope the same statements too.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, router
 
 from crm.models import Message
 from crm.reports.errors import ReportsNeedPostgreSQL
@@ -22,19 +21,12 @@ def organization_id() -> Any:
     return organization
 
 
-SORT_MEMORY = "64MB"  # a year of first responses sorts in memory for its percentiles
-
-
-def rows(sql: str, params: dict[str, Any] | None = None, *,
-         sorts: bool = False) -> list[tuple[Any, ...]]:
-    """The rows of one statement of the reports' own SQL (`sorts`: with more sort memory)."""
+def rows(sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """The rows of one statement of the reports' own SQL."""
     connection = connections[router.db_for_read(Message)]
     if connection.vendor != "postgresql":
         raise ReportsNeedPostgreSQL()
     # Our own SQL over tenant tables, each filtered by organization_id (and by the policies).
-    scope = transaction.atomic(using=connection.alias) if sorts else nullcontext()
-    with scope, connection.cursor() as cursor:
-        if sorts:  # for this transaction only
-            cursor.execute("SELECT set_config('work_mem', %s, true)", [SORT_MEMORY])
+    with connection.cursor() as cursor:
         cursor.execute(sql, {"org": organization_id(), **(params or {})})
         return cursor.fetchall() if cursor.description else []
