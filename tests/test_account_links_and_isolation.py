@@ -1,7 +1,12 @@
 """Issue 18's remaining checks: an expired password-reset link, a reused confirmation link, and
 isolation with the Python scope off of what sign-up, the onboarding checklist, password reset
-and suspension touch."""
+and suspension touch, and the demo printing every e-mail in its terminal."""
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -117,3 +122,18 @@ def test_suspending_one_organization_leaves_the_other_working(
         assert not AuditEvent.objects.filter(action="organization.suspended").exists()
     with unscoped():
         assert Organization.objects.get(pk=org_b.pk).is_active
+
+
+def test_the_demo_prints_each_e_mail_in_its_terminal() -> None:
+    """bin/run's environment (DEBUG on, no EMAIL_URL): the e-mails go to the console."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DJANGO_", "PYTEST_")) and k not in ("EMAIL_URL", "DATABASE_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="crm.settings", DEBUG="true", WBCRM_DEMO="true")
+    code = ("import django; django.setup(); from crm.accounts import mail; "
+            "mail.invitation('asha@example.com', 'Sunrise Clinic', 'AGENT', "
+            "'http://localhost:8000/invitations/the-token/')")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            cwd=Path(__file__).resolve().parent.parent, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "To: asha@example.com" in result.stdout
+    assert "http://localhost:8000/invitations/the-token/" in result.stdout
