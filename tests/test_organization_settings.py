@@ -18,6 +18,7 @@ from tenancy.context import tenant_context
 from tests.logo_support import jpeg, png, webp
 from tests.test_admin_support import make_staff, signed_in
 from tests.test_api import client_for
+from tests.test_fuzz import FORM_VALUES, JSON_TEXTS
 
 HX = {"HTTP_HX_REQUEST": "true"}
 HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")} | {
@@ -72,6 +73,20 @@ def test_the_org_admin_changes_the_settings_on_the_page(
     with tenant_context(org_a):
         entry = AuditEvent.objects.filter(action="organization.settings_changed").first()
     assert entry.actor_name == admin_a.username and "name" in entry.details["fields"]
+
+
+def test_hostile_settings_are_refused_never_a_5xx(admin_a: User, org_a: Organization) -> None:
+    client = signed_in(admin_a)
+    client.raise_request_exception = True
+    for value in FORM_VALUES:
+        for name in SETTINGS:
+            answer = client.post("/settings/", {**SETTINGS, name: value})
+            assert answer.status_code in (302, 400), (name, value)
+    for text in JSON_TEXTS:
+        answer = client.post("/settings/", {**SETTINGS, "business_hours": text})
+        assert answer.status_code == 400, text
+    assert client.post("/settings/logo/", {"logo": "not a file"}).status_code == 400
+    assert "\x00" not in repr(_org(org_a).name)
 
 
 def test_agents_cannot_change_the_settings_by_page_or_api(org_a: Organization) -> None:

@@ -5,11 +5,13 @@ import json
 
 from django import forms
 
+from crm.admin.forms import StorableJSONField
 from crm.models import Organization
 
 
-class BusinessHoursField(forms.JSONField):
-    """Business hours as JSON text, shown indented."""
+class BusinessHoursField(StorableJSONField):
+    """Business hours as JSON text, shown indented; what PostgreSQL could not store (a NUL, a
+    lone surrogate) is a form error shown back as typed."""
 
     def prepare_value(self, value: object) -> str:
         if isinstance(value, str):
