@@ -26,6 +26,16 @@ ROLE_CHANGED = "user.role_changed"
 PASSWORD_RESET = "user.password_reset"
 SUSPENDED = "organization.suspended"
 RESUMED = "organization.reactivated"
+SETTINGS_CHANGED = "organization.settings_changed"
+LOGO_CHANGED = "organization.logo_changed"
+LOGO_REMOVED = "organization.logo_removed"
+# Credentials for a third party: which provider, never a value (crm.integrations.credentials).
+CREDENTIALS_STORED = "integration.credentials_stored"
+CREDENTIALS_REPLACED = "integration.credentials_replaced"
+CREDENTIALS_DELETED = "integration.credentials_deleted"
+# Outgoing webhook subscriptions: the URL and events, never the signing secret.
+SUBSCRIPTION_CREATED = "webhook_subscription.created"
+SUBSCRIPTION_DELETED = "webhook_subscription.deleted"
 
 
 def record(action: str, *, actor: Any = None, organization: Any = None,

@@ -10,5 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 app = Celery("crm", task_cls="tenancy.celery:TenantTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["crm.campaigns", "crm.automation", "crm.contacts", "crm.imports",
-                        "crm.outgoing", "crm.payments", "crm.webhooks", "crm.zoho"],
+                        "crm.lifecycle", "crm.outgoing", "crm.payments", "crm.webhooks",
+                        "crm.zoho"],
                        related_name="tasks")

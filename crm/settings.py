@@ -322,6 +322,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm.contacts.tasks.wake_snoozed_conversations",
         "schedule": env.float("SNOOZE_WAKE_SECONDS", default=60.0),
     },
+    # Organization exports past their link's 24 hours: the zip deleted, the export "expired".
+    "sweep-expired-exports": {
+        "task": "crm.lifecycle.tasks.sweep_expired_exports",
+        "schedule": env.float("EXPORT_SWEEP_SECONDS", default=900.0),
+    },
 }
 # Redis holds what every worker shares: per-number send windows, stop flags, back-offs.
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -19,6 +19,7 @@ urlpatterns = [
     path("contacts/", include("crm.imports.urls")),
     path("campaigns/", include("crm.campaigns.urls")),
     path("reports/", include("crm.reports.urls")),
+    path("settings/", include("crm.organizations.urls")),
     path("", include("crm.accounts.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -123,7 +123,7 @@ def test_the_download_link_is_the_organization_admins_and_expires(
     assert api.get(url.replace("token=", "token=x")).status_code == 404
     assert _zip(api, url).namelist()
     monkeypatch.setattr(exports, "LIFETIME", timedelta(seconds=-1))
-    assert api.get(url).status_code == 404
+    assert api.get(url).status_code == 410
     with tenant_context(org_a):
         assert AuditEvent.objects.filter(action=exports.EXPORTED).count() == 1
 

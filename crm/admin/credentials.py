@@ -6,8 +6,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
 
+from crm import audit
 from crm.admin.base import TenantModelAdmin
 from crm.admin.forms import StorableJSONField, TenantModelForm
 from crm.admin.sites import site
@@ -72,7 +74,19 @@ class IntegrationCredentialAdmin(TenantModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         obj.status, obj.status_reason = IntegrationCredential.Status.UNTESTED, ""
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            with tenant_context(obj.organization_id):
+                credentials.audited(obj.provider, replaced=change, by=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic(), tenant_context(obj.organization_id):
+            super().delete_model(request, obj)
+            audit.record(audit.CREDENTIALS_DELETED, actor=request.user, provider=obj.provider)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for row in queryset:
+            self.delete_model(request, row)
 
     @admin.action(description="Test the selected credentials (one harmless call each)")
     def test_credentials(self, request: HttpRequest, queryset: Any) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
 
+from crm import audit
 from crm.admin.base import LogAdmin, TenantModelAdmin
 from crm.admin.sites import site
 from crm.models import WebhookDelivery, WebhookSubscription
 from crm.outgoing import services
 from crm.outgoing.signing import new_secret
+from tenancy.context import tenant_context
 
 
 @admin.register(WebhookSubscription, site=site)
@@ -33,10 +36,21 @@ class WebhookSubscriptionAdmin(TenantModelAdmin):
             services.reactivated(obj, was_active)
             return
         obj.secret = new_secret()
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            with tenant_context(obj.organization_id):
+                services.audit_subscription(audit.SUBSCRIPTION_CREATED, obj, by=request.user)
         messages.warning(request, f"The subscription's secret, shown this once: {obj.secret} "
                                   "(it signs every delivery: keep it where the receiver checks "
                                   "X-WBCRM-Signature).")
+
+    def delete_model(self, request: HttpRequest, obj: WebhookSubscription) -> None:
+        with tenant_context(obj.organization_id):
+            services.delete_subscription(obj, by=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for subscription in queryset:
+            self.delete_model(request, subscription)
 
 
 @admin.register(WebhookDelivery, site=site)

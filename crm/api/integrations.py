@@ -64,7 +64,7 @@ class IntegrationView(OrganizationScopedMixin, APIView):
         """Razorpay: key_id, key_secret, webhook_secret (optional payment_link_template and
         payment_link_template_language); a secret left out keeps the stored one."""
         try:
-            row = credentials.save(provider, request.data)
+            row = credentials.save(provider, request.data, by=request.user)
         except InvalidCredentials as error:
             raise exceptions.ValidationError(error.fields) from None
         return Response(credentials.masked(row))
@@ -73,7 +73,7 @@ class IntegrationView(OrganizationScopedMixin, APIView):
     def delete(self, request: Request, provider: str) -> Response:
         """Delete the stored credentials: calls to the provider stop until new ones are stored."""
         with transaction.atomic():
-            if not credentials.delete(provider):
+            if not credentials.delete(provider, by=request.user):
                 raise exceptions.NotFound(str(NotConfigured(provider)))
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -29,7 +29,7 @@ from crm.api.conversations import (
 from crm.api.integrations import IntegrationTestView, IntegrationView
 from crm.api.media import MediaUploadView
 from crm.api.numbers import EmbeddedSignupView
-from crm.api.organization import OrganizationView
+from crm.api.organization import OrganizationLogoView, OrganizationView
 from crm.api.platform import OrganizationsView, SuspensionView
 from crm.api.resources import RESOURCES
 from crm.api.views import ObtainTokenView
@@ -67,6 +67,7 @@ urlpatterns = [
     path("whatsapp/embedded-signup/", EmbeddedSignupView.as_view(),
          name="api-embedded-signup"),
     path("organization/", OrganizationView.as_view(), name="api-organization"),
+    path("organization/logo/", OrganizationLogoView.as_view(), name="api-organization-logo"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from crm import audit
 from crm.integrations import crypto, registry
 from crm.integrations.errors import IntegrationError, InvalidCredentials, NotConfigured
 from crm.models import IntegrationCredential
@@ -108,22 +109,35 @@ def prepare(provider: str, values: Any, stored_token: str = "") -> tuple[dict[st
     return config, crypto.encrypt(json.dumps(secrets))
 
 
-def save(provider: str, values: Any) -> IntegrationCredential:
-    """Store `provider`'s fields for the current organization (status back to untested)."""
+def save(provider: str, values: Any, *, by: Any = None) -> IntegrationCredential:
+    """Store `provider`'s fields for the current organization (status back to untested); the
+    audit log names `by` and the provider."""
     with transaction.atomic():
         row = IntegrationCredential.objects.select_for_update().filter(provider=provider).first()
         config, token = prepare(provider, values, row.secrets if row else "")
+        replaced = row is not None
         row = row or IntegrationCredential(provider=provider)
         row.config, row.secrets = config, token
         row.status, row.status_reason = IntegrationCredential.Status.UNTESTED, ""
         row.save()
+        audited(provider, replaced=replaced, by=by)
     return row
 
 
-def delete(provider: str) -> bool:
+def audited(provider: str, *, replaced: bool, by: Any) -> None:
+    """Write the audit entry of stored (or replaced) credentials: who and which provider only."""
+    audit.record(audit.CREDENTIALS_REPLACED if replaced else audit.CREDENTIALS_STORED,
+                 actor=by, provider=provider)
+
+
+def delete(provider: str, *, by: Any = None) -> bool:
     """Forget the current organization's credentials for `provider`; whether there were any."""
     registry.get(provider)
-    return IntegrationCredential.objects.filter(provider=provider).delete()[0] > 0
+    with transaction.atomic():
+        deleted = IntegrationCredential.objects.filter(provider=provider).delete()[0] > 0
+        if deleted:
+            audit.record(audit.CREDENTIALS_DELETED, actor=by, provider=provider)
+    return deleted
 
 
 def _mark(provider: str, status: str, reason: str) -> None:

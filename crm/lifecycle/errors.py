@@ -13,13 +13,24 @@ class LifecycleError(Exception):
 
 
 class LinkRefused(LifecycleError):
-    """A download link that is forged, expired, or not for this export."""
+    """A download link that is forged, or not for this export or organization."""
 
     status = 404
 
     def __init__(self) -> None:
         super().__init__("This download link is invalid or expired (links last 24 hours): "
                          "request a new export.")
+
+
+class LinkExpired(LifecycleError):
+    """A genuine download link of the organization's export whose 24 hours are over: its file
+    is deleted (or about to be) by beat."""
+
+    status = 410
+
+    def __init__(self) -> None:
+        super().__init__("This download link expired (links last 24 hours) and its file is "
+                         "deleted: request a new export.")
 
 
 class ExportRunning(LifecycleError):

@@ -4,7 +4,8 @@ Each tenant table (crm.lifecycle.tables, so new tables join by themselves) becom
 `tables/<table>.jsonl`, one JSON object per row, read from a server-side cursor in chunks; the
 organization's media files are copied under `media/`. The zip is written to a temporary file and
 copied to the default storage in chunks: neither the rows nor the zip are ever held in memory.
-Secret columns (password hashes, tokens, encrypted credentials) are left out.
+Secret columns (password hashes, tokens, encrypted credentials) are left out. Beat deletes the
+zips whose link expired (`sweep_expired`).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import json
 import shutil
 import tempfile
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import groupby
 from typing import IO, Any
 
 from django.core import signing
@@ -24,14 +26,15 @@ from django.utils import timezone
 
 from crm import audit
 from crm.admin.base import secret_fields
-from crm.lifecycle.errors import ExportRunning, LinkRefused
+from crm.lifecycle.errors import ExportRunning, LinkExpired, LinkRefused
 from crm.lifecycle.tables import columns, key_order, media_files, of_organization
 from crm.models import OrganizationExport
-from tenancy.context import get_current_organization_id, tenant_context
+from tenancy.context import get_current_organization_id, tenant_context, unscoped
 
 EXPORTED = "organization.exported"
 LIFETIME = timedelta(hours=24)
 CHUNK_ROWS = 2000
+SWEEP_BATCH = 200
 SALT = "crm.lifecycle.export"
 # Its own bookkeeping: the row of the export being written changes while it is written.
 LEFT_OUT = (OrganizationExport,)
@@ -138,18 +141,68 @@ def download_token(export: OrganizationExport) -> str:
 
 
 def checked_download(export_id: Any, token: str) -> OrganizationExport:
-    """The active organization's finished, unexpired export the token was made for."""
+    """The active organization's finished, unexpired export the token was made for.
+
+    LinkRefused (404) for a forged token or one of another export or organization; LinkExpired
+    (410) for a genuine link of this organization's export once its 24 hours are over.
+    """
     try:
-        payload = signing.loads(token, salt=SALT, max_age=LIFETIME)
-    except signing.BadSignature:  # SignatureExpired is one too
+        payload, expired = signing.loads(token, salt=SALT, max_age=LIFETIME), False
+    except signing.SignatureExpired:  # genuine, only too old: read it to answer 410, not 404
+        payload, expired = signing.loads(token, salt=SALT), True
+    except signing.BadSignature:
         raise LinkRefused() from None
     organization_id = get_current_organization_id()
     if not isinstance(payload, dict) or payload.get("export") != str(export_id) or payload.get(
             "organization") != str(organization_id):
         raise LinkRefused()
-    export = OrganizationExport.objects.filter(
-        pk=export_id, organization_id=organization_id, state=OrganizationExport.State.DONE,
-        expires_at__gt=timezone.now()).first()
-    if export is None:
+    export = OrganizationExport.objects.filter(pk=export_id,
+                                               organization_id=organization_id).first()
+    if export is None or export.state not in (OrganizationExport.State.DONE,
+                                              OrganizationExport.State.EXPIRED):
         raise LinkRefused()
+    if expired or export.state == OrganizationExport.State.EXPIRED or (
+            export.expires_at is None or export.expires_at <= timezone.now()):
+        raise LinkExpired()
     return export
+
+
+def expired_exports(now: datetime, batch: int = SWEEP_BATCH) -> list[tuple[Any, Any]]:
+    """(organization id, export id) of done exports whose link expired by `now`, by organization."""
+    # Beat serves every organization: it only lists keys here; each export is then expired
+    # inside its own organization.
+    with unscoped():
+        return list(OrganizationExport.objects.filter(
+            state=OrganizationExport.State.DONE, expires_at__lte=now)
+            .order_by("organization_id", "expires_at", "pk")
+            .values_list("organization_id", "pk")[:batch])
+
+
+def expire(export_id: Any, now: datetime) -> bool:
+    """Delete the zip of the current organization's expired export and mark it expired;
+    whether it was still to expire (a second run changes nothing)."""
+    with transaction.atomic():
+        export = OrganizationExport.objects.select_for_update().filter(
+            pk=export_id, state=OrganizationExport.State.DONE, expires_at__lte=now).first()
+        if export is None:
+            return False
+        if export.file_name:
+            default_storage.delete(export.file_name)  # a missing file is no error
+        OrganizationExport.objects.filter(pk=export.pk).update(
+            state=OrganizationExport.State.EXPIRED)
+    return True
+
+
+def sweep_expired(now: datetime, batch: int = SWEEP_BATCH) -> int:
+    """Beat: expire every organization's exports past their link's lifetime, a batch at a
+    time, each organization inside its own context; how many were expired."""
+    swept = 0
+    while True:
+        due = expired_exports(now, batch)
+        done = 0
+        for organization_id, rows in groupby(due, key=lambda row: row[0]):
+            with tenant_context(organization_id):
+                done += sum(expire(export_id, now) for _, export_id in rows)
+        swept += done
+        if len(due) < batch or not done:
+            return swept

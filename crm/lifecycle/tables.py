@@ -76,11 +76,11 @@ def columns(model: type[models.Model]) -> list[str]:
     return [f.attname for f in model._meta.concrete_fields if f.column]
 
 
-MEDIA_FOLDERS = ("whatsapp-media", "organization-exports")
+MEDIA_FOLDERS = ("whatsapp-media", "organization-exports", "organization-logos")
 
 
 def media_files(organization_id: Any) -> Iterator[str]:
-    """The names of the organization's files in the default storage (media, past exports)."""
+    """The names of the organization's files in the default storage (media, past exports, logos)."""
     for folder in MEDIA_FOLDERS:
         yield from _walk(f"{folder}/{organization_id}")
 

@@ -1,7 +1,9 @@
-"""Celery entry point of organization exports; runs as the organization that queued it."""
+"""Celery entry points of organization exports: the job (run as the organization that queued it)
+and beat's sweep of expired ones."""
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
 from crm.lifecycle import exports
 from crm.models import OrganizationExport
@@ -16,3 +18,9 @@ def run_export_job(export_id: str) -> str:
         return "gone"
     exports.run_export(export)
     return "done"
+
+
+@shared_task(name="crm.lifecycle.tasks.sweep_expired_exports")
+def sweep_expired_exports() -> int:
+    """Beat: delete the zips of exports whose link expired, marking them expired; how many."""
+    return exports.sweep_expired(timezone.now())

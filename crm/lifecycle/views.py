@@ -8,6 +8,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, status
@@ -55,7 +56,8 @@ def describe(request: Request, export: OrganizationExport) -> dict[str, Any]:
         "expires_at": export.expires_at.isoformat() if export.expires_at else None,
         "download_url": None,
     }
-    if export.state == OrganizationExport.State.DONE and export.expires_at:
+    if export.state == OrganizationExport.State.DONE and export.expires_at and (
+            export.expires_at > timezone.now()):
         link = reverse("api-organization-export-download", args=[export.pk])
         answer["download_url"] = request.build_absolute_uri(
             f"{link}?token={exports.download_token(export)}")
@@ -93,7 +95,8 @@ class ExportProgressView(LifecycleView):
 
 
 class ExportDownloadView(LifecycleView):
-    """GET the zip through its signed link, checked here: this export, this organization."""
+    """GET the zip through its signed link, checked here: this export, this organization; 410
+    once the link's 24 hours are over (the file is then deleted by beat)."""
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY},
                    parameters=[OpenApiParameter("token", str)],

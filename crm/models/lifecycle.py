@@ -20,6 +20,8 @@ class OrganizationExport(TenantModel):
         RUNNING = "running"
         DONE = "done"
         FAILED = "failed"
+        # Past `expires_at`: its file was deleted by beat (crm.lifecycle.sweep).
+        EXPIRED = "expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4)
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)

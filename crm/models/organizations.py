@@ -54,6 +54,10 @@ class Organization(models.Model):
     email_confirmed = models.BooleanField(
         default=True, help_text="Its ORG_ADMIN confirmed their e-mail address: it may send."
     )
+    # New in the port (crm.0038): the logo's name in the default storage, under
+    # organization-logos/<id>/ with a name the server chose (crm.organizations.logos). Set only
+    # by crm.organizations.services, never typed into a form.
+    logo = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "organizations"
@@ -61,6 +65,15 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def logo_url(self) -> str | None:
+        """Where signed-in members of the organization fetch its logo; None without one."""
+        if not self.logo:
+            return None
+        from django.urls import reverse
+
+        return reverse("organization:logo", args=[self.logo.rsplit("/", 1)[-1]])
 
     def clean(self) -> None:
         """Refuse an unknown time zone or country, or malformed business hours (admin form)."""

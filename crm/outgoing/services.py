@@ -8,6 +8,7 @@ import random
 import time
 import uuid
 from datetime import timedelta
+from urllib.parse import urlsplit
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crm import audit
 from crm.models import WebhookDelivery, WebhookSubscription
 from crm.outgoing import client
 from crm.outgoing.addresses import check_url
@@ -56,13 +58,31 @@ def check_subscription(url: Any, events: Any) -> tuple[str, list[str]]:
 
 
 def create_subscription(url: str, events: list[str], *, description: str = "",
-                        is_active: bool = True) -> tuple[WebhookSubscription, str]:
-    """A new subscription of the active organization, and its secret (shown to the caller once)."""
+                        is_active: bool = True, by: Any = None
+                        ) -> tuple[WebhookSubscription, str]:
+    """A new subscription of the active organization, and its secret (shown to the caller once);
+    audited as done by `by`."""
     url, events = check_subscription(url, events)
     secret = new_secret()
     subscription = WebhookSubscription.objects.create(
         url=url, events=events, description=description, is_active=is_active, secret=secret)
+    audit_subscription(audit.SUBSCRIPTION_CREATED, subscription, by=by)
     return subscription, secret
+
+
+def delete_subscription(subscription: WebhookSubscription, *, by: Any = None) -> None:
+    """Delete a subscription of the active organization (its deliveries with it), audited."""
+    with transaction.atomic():
+        audit_subscription(audit.SUBSCRIPTION_DELETED, subscription, by=by)
+        subscription.delete()
+
+
+def audit_subscription(action: str, subscription: WebhookSubscription, *, by: Any) -> None:
+    """The audit entry of a subscription: its id, the receiver's host and the events; never the
+    secret, nor the URL's path or query, which may carry the receiver's own token."""
+    audit.record(action, actor=by, subscription=str(subscription.pk),
+                 host=urlsplit(subscription.url).hostname or "",
+                 events=", ".join(subscription.events or []))
 
 
 def reactivated(subscription: WebhookSubscription, was_active: bool) -> None:

@@ -67,7 +67,7 @@ class WebhookSubscriptionViewSet(TenantViewSet):
         with transaction.atomic():
             subscription, secret = services.create_subscription(
                 data["url"], data["events"], description=data.get("description", ""),
-                is_active=data.get("is_active", True))
+                is_active=data.get("is_active", True), by=request.user)
         body = {**WebhookSubscriptionSerializer(subscription).data, "secret": secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -75,6 +75,9 @@ class WebhookSubscriptionViewSet(TenantViewSet):
         was_active = serializer.instance.is_active
         with transaction.atomic():
             services.reactivated(serializer.save(), was_active)
+
+    def perform_destroy(self, instance: WebhookSubscription) -> None:
+        services.delete_subscription(instance, by=self.request.user)
 
 
 class WebhookDeliverySerializer(ModelSerializer):
