@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('crm', '0036_number_onboarding'),
+        ('crm', '0038_organization_logo'),
     ]
 
     operations = [
