@@ -16,6 +16,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from crm.models import Customer, Organization
 from tenancy import rls
@@ -229,6 +230,19 @@ def test_settings_are_sent_once_per_change_not_per_statement(customers: None, or
         assert sent() == before + 1
         names()
         assert sent() == before + 2
+
+
+def test_a_logged_statement_that_sets_the_organization_itself_is_logged_whole(
+    customers: None, org_a
+) -> None:
+    """A migration's own set_config starts like the settings the backend sends, and is kept."""
+    own = f"SELECT set_config('{rls.ORGANIZATION_SETTING}', '', true)"
+    with tenant_context(org_a):
+        names()  # the session is in step: the statement goes alone
+        with transaction.atomic(), CaptureQueriesContext(connection) as logged:
+            with connection.cursor() as cursor:
+                cursor.execute(own)
+    assert [query["sql"] for query in logged.captured_queries] == [own]
 
 
 def test_a_rolled_back_transaction_undoes_the_setting_and_it_is_sent_again(

@@ -61,7 +61,9 @@ class DatabaseOperations(operations.DatabaseOperations):
         query = super().last_executed_query(cursor, sql, params)
         # The settings are counted in tenant_settings_sent; the log shows the statement.
         if query and query.startswith(_PREFIX_START):
-            return query.split(_PREFIX_END, 1)[1]
+            # A statement of its own may start the same way (a migration's set_config).
+            _, found, statement = query.partition(_PREFIX_END)
+            return statement if found else query
         return query
 
 
