@@ -196,7 +196,8 @@ def test_an_agent_labels_notes_and_resolves_a_conversation(
     live_server: Any, browser: Any, org_a: Organization
 ) -> None:
     """From the contact panel: a label, a private note mentioning a colleague, then resolved;
-    the list then shows it under its label and status, and the colleague under Mentions."""
+    the list shows it resolved live, the status and label filters then find it (and the open
+    filter no longer does), and the colleague finds it under Mentions."""
     with tenant_context(org_a):
         LabelFactory(name="VIP", color="#b45309")
     asha = conversation(org_a, "Asha Rao", at=timezone.now() - timedelta(minutes=5))
@@ -205,6 +206,8 @@ def test_an_agent_labels_notes_and_resolves_a_conversation(
     colleague = make_staff(org_a, Role.AGENT, username="meera")
     page = sign_in(browser, live_server.url, agent)
     page.click("text=Asha Rao")
+    page.wait_for_url(f"{live_server.url}/inbox/{asha.pk}/")
+    page.wait_for_selector("body[data-live=on]")  # the opened conversation's page is live too
     panel = page.locator("#thread .contact")
     expect(panel).to_contain_text("No notes.", timeout=LIVE)
 
@@ -223,8 +226,17 @@ def test_an_agent_labels_notes_and_resolves_a_conversation(
         assert asha.conversation_status == "resolved"
         assert note_mentions(asha) == [str(colleague.pk)]
 
+    rows = page.locator("#conversation-list .row")
+    page.select_option(".filters select[name=status]", "open")
+    expect(rows).to_have_count(1, timeout=LIVE)
+    expect(rows).to_contain_text("Ravi Kumar")
+    page.select_option(".filters select[name=status]", "resolved")
+    expect(rows).to_have_count(1, timeout=LIVE)
+    expect(rows).to_contain_text("Asha Rao")
+    page.select_option(".filters select[name=status]", "")
+    expect(rows).to_have_count(2, timeout=LIVE)
     page.select_option(".filters select[name=label]", "VIP")
-    expect(page.locator("#conversation-list .row")).to_have_count(1, timeout=LIVE)
+    expect(rows).to_have_count(1, timeout=LIVE)
     expect(page.locator("#conversation-list")).to_contain_text("Asha Rao")
     mentioned = sign_in(browser, live_server.url, colleague)
     mentioned.check(".filters input[name=mentions]")

@@ -32,6 +32,18 @@
   }
   if (url && window.EventSource) { listen(); }
 
+  // The list refreshes once a burst of events is over. The wait is kept here, on the body,
+  // rather than as the list's own hx-trigger delay: a refresh landing during that delay replaces
+  // the list element, htmx drops the request of an element no longer on the page, and the last
+  // change (a conversation just resolved) would not show until the next event.
+  const LIST_DELAY_MS = 200;
+  let listTimer = null;
+  body.addEventListener("inbox-event", function () {
+    window.clearTimeout(listTimer);
+    listTimer = window.setTimeout(function () { htmx.trigger(body, "inbox-list"); },
+                                  LIST_DELAY_MS);
+  });
+
   // Keep the newest message in view after the thread is (re)loaded, and while images load
   // unless the agent has scrolled up to read.
   let pinned = true;
