@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin_site.urls),
     path("api/v1/", include("crm.api.urls")),
     path("inbox/", include("crm.inbox.urls")),
+    path("contacts/segments/", include("crm.segments.urls")),
     path("contacts/", include("crm.imports.urls")),
     path("campaigns/", include("crm.campaigns.urls")),
     path("reports/", include("crm.reports.urls")),
