@@ -21,6 +21,7 @@ from crm.integrations import crypto
 from crm.models import (
     AttributeDefinition,
     ConversationNote,
+    ConversationResolution,
     CustomerLabel,
     Label,
     AddressCollectionSession,
@@ -675,6 +676,18 @@ class ResponseTimeFactory(DjangoModelFactory):
     waiting_since = factory.LazyFunction(lambda: timezone.now() - timedelta(minutes=5))
     responded_at = _now
     seconds = 300
+
+
+class ConversationResolutionFactory(DjangoModelFactory):
+    """A conversation resolved (crm.contacts.services.set_status records the real ones)."""
+
+    class Meta:
+        model = ConversationResolution
+
+    customer = factory.SubFactory(CustomerFactory)
+    opened_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    resolved_at = _now
+    seconds = 3600
 
 
 class CampaignCustomerFactory(DjangoModelFactory):

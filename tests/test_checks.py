@@ -29,6 +29,7 @@ TENANT_TABLES = {
     "daily_message_stats", "campaign_funnels", "response_times",  # report roll-ups (crm.0032)
     "invitations", "audit_events",  # accounts (crm.0034)
     "organization_exports",  # exports of an organization (crm.0035)
+    "conversation_resolutions",  # resolutions, for resolution times (crm.0039)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files",

@@ -44,6 +44,7 @@ PRIMARY_KEYS_CHANGE = {
     "daily_message_stats_pkey", "campaign_funnels_pkey", "response_times_pkey",
     "invitations_pkey", "audit_events_pkey",
     "organization_exports_pkey",
+    "conversation_resolutions_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 
