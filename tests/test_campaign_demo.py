@@ -41,10 +41,12 @@ with tenant_context(second):
 print(json.dumps([str(now_campaign.pk), str(later.pk)]))
 """
 
-# Per campaign: its latest job's state and each audience row's (wa_id, status, reason).
+# Per campaign: its latest job's state, each audience row's (wa_id, status, reason) and the
+# campaign page's progress counts.
 OUTCOME = """
 import json, sys, django
 django.setup()
+from crm.campaigns.progress import progress
 from crm.models import Campaign
 from tenancy.context import unscoped
 answer = {}
@@ -52,7 +54,7 @@ with unscoped():  # the test reads both demo organizations' outcomes
     for campaign_id in json.loads(sys.argv[1]):
         job = Campaign.objects.get(pk=campaign_id).jobs.order_by("-created_at").first()
         answer[campaign_id] = {"state": job.state, "rows": list(job.statuses.values_list(
-            "customer__wa_id", "status", "reason"))}
+            "customer__wa_id", "status", "reason")), "counts": progress(job)["counts"]}
 print(json.dumps(answer))
 """
 
@@ -91,7 +93,7 @@ def test_demo_runs_campaigns_on_sqlite_with_a_worker_and_beat(
         **{k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "DATABASE_"))},
         "DJANGO_SETTINGS_MODULE": "crm.settings", "DATABASE_URL": f"sqlite:///{database}",
         "DEBUG": "true", "WBCRM_DEMO": "true", "WBCRM_DEMO_GRAPH_URL": graph.url,
-        "CELERY_BROKER_URL": "filesystem://", "CELERY_FILESYSTEM_FOLDER": str(broker),
+        "CELERY_BROKER_URL": "filesystem://localhost//", "CELERY_FILESYSTEM_FOLDER": str(broker),
         "CAMPAIGN_STATE_FILE": str(tmp_path / "campaign-state.sqlite3"),
         "CAMPAIGN_SCHEDULE_SECONDS": "1",
         # No Redis at all: a socket that does not exist.
@@ -110,7 +112,7 @@ def test_demo_runs_campaigns_on_sqlite_with_a_worker_and_beat(
                           "--schedule", str(tmp_path / "beat-schedule")], cwd=ROOT, env=env),
     ]
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while _jobs_done(database) != (2, 0) and time.monotonic() < deadline:
             assert all(p.poll() is None for p in processes), "the worker or beat exited"
             assert _jobs_done(database)[1] == 0, "a campaign stopped: see the worker's stderr"
@@ -131,5 +133,8 @@ def test_demo_runs_campaigns_on_sqlite_with_a_worker_and_beat(
         assert all(status == "success" or reason == "skipped: opted out"
                    for _, status, reason in rows)
         expected.update(wa_id for wa_id, status, _ in rows if status == "success")
+        counts = outcome[campaign]["counts"]
+        assert counts["pending"] == 0 and counts["total"] == len(rows)
+        assert counts["success"] == sum(status == "success" for _, status, _ in rows)
     assert sent == expected
     assert set(sent.values()) == {1}
