@@ -23,17 +23,21 @@ from bench.fake_graph import FakeGraphServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Run one demo organization's campaign now, schedule the other's for beat; print their ids.
+# Add a contact from a file to one demo organization's campaign and run it now (the builder's
+# audience upload and send), schedule the other's for beat; print their ids.
 START = """
 import json, django
 django.setup()
 from django.utils import timezone
-from crm.campaigns import services
+from crm.campaigns import audience, services
 from crm.models import Campaign, Organization
 from tenancy.context import tenant_context
 first, second = Organization.objects.order_by("name")[:2]
 with tenant_context(first):
     now_campaign = Campaign.objects.get(name__endswith="monsoon offer")
+    upload = b"name,phone,labels\\nAsha,+91 98200 11111,VIP\\n"
+    audience.add_audience(now_campaign, {"file": "people.csv", "data": upload, "mapping": {},
+                                         "format": None})
     services.run_campaign(now_campaign)
 with tenant_context(second):
     later = Campaign.objects.get(name__endswith="monsoon offer")
@@ -137,4 +141,5 @@ def test_demo_runs_campaigns_on_sqlite_with_a_worker_and_beat(
         assert counts["pending"] == 0 and counts["total"] == len(rows)
         assert counts["success"] == sum(status == "success" for _, status, _ in rows)
     assert sent == expected
+    assert "919820011111" in sent  # the contact the file added
     assert set(sent.values()) == {1}

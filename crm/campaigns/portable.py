@@ -1,5 +1,5 @@
 """The campaign path on SQLite (the `bin/run` demo): what the PostgreSQL statements of
-`services`, `sending` and `outcomes` do, through the ORM.
+`audience`, `services`, `sending` and `outcomes` do, through the ORM.
 
 SQLite has no regexp_replace, arrays, DISTINCT ON, SKIP LOCKED or data-modifying CTEs, so these
 read the audience into Python (a demo's audience: thousands, not the 100,000 PostgreSQL queues
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from crm.lifecycle.erasure import TOKEN_PREFIX
@@ -38,6 +38,17 @@ SKIPPED = "skipped: opted out"
 
 def _digits(phone: str | None) -> str:
     return re.sub(r"[^0-9]", "", phone or "")
+
+
+def insert_audience(campaign: Campaign, customers: QuerySet[Customer]) -> int:
+    """Add the customers not in the audience yet; returns how many were added."""
+    known = set(CampaignCustomer.objects.filter(campaign=campaign).values_list(
+        "customer_id", flat=True))
+    added = [CampaignCustomer(campaign=campaign, customer_id=pk)
+             for pk in customers.order_by().values_list("pk", flat=True).distinct()
+             if pk not in known]
+    CampaignCustomer.objects.bulk_create(added, batch_size=500)
+    return len(added)
 
 
 def import_recipients(campaign: Campaign) -> None:
