@@ -219,6 +219,7 @@ def label_batch(contacts: list[Contact]) -> int:
         for name in contact.labels:
             params += [contact.wa_id, ids[name.lower()]]
             pairs += 1
+    # One statement per batch; the organization condition is explicit on the customers joined.
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO customer_labels (id, organization_id, customer_id, label_id, created_at) "
