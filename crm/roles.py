@@ -16,7 +16,9 @@ LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayload
                         "automationrun", "automationschedule", "webhookdelivery",
                         "paymentevent", "auditevent", "organizationexport",
                         # report roll-ups, kept by triggers (crm.0032)
-                        "dailymessagestat", "campaignfunnel", "responsetime"})
+                        "dailymessagestat", "campaignfunnel", "responsetime",
+                        # resolutions, recorded when a conversation is resolved (crm.0039)
+                        "conversationresolution"})
 # What agents do not see in the back office: system history and API credentials.
 AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken", "webhooksubscription", "integrationcredential",
                                       "invitation"}

@@ -128,6 +128,15 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, plus the settings the row-level security policies read (tenancy.rls).
     DATABASES["default"]["ENGINE"] = "tenancy.backends.postgresql"
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The demo's web process and Celery worker write at once: every transaction takes the write
+    # lock first (a claim reads then writes: crm.campaigns.portable), writers wait their turn,
+    # and readers do not wait for them (WAL).
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE", "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 
 AUTH_USER_MODEL = "crm.User"
 AUTHENTICATION_BACKENDS = ["crm.auth.OrganizationUserBackend"]
@@ -297,6 +306,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# CELERY_BROKER_URL=filesystem:// (the bin/run demo: no broker server): Kombu's filesystem
+# transport, each message a file in CELERY_FILESYSTEM_FOLDER (which must exist), shared by the
+# processes of one machine.
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    _broker_folder = env("CELERY_FILESYSTEM_FOLDER", default=str(BASE_DIR / ".demo" / "broker"))
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _broker_folder, "data_folder_out": _broker_folder,
+        "control_folder": str(Path(_broker_folder) / "control"), "polling_interval": 0.2,
+    }
 CELERY_BEAT_SCHEDULE = {
     "start-scheduled-campaigns": {
         "task": "crm.campaigns.tasks.start_scheduled_campaigns",
@@ -345,6 +363,9 @@ SIGNIN_MAX_FAILURES = env.int("SIGNIN_MAX_FAILURES", default=5)
 SIGNIN_MAX_FAILURES_PER_ADDRESS = env.int("SIGNIN_MAX_FAILURES_PER_ADDRESS", default=50)
 SIGNIN_LOCKOUT_SECONDS = env.int("SIGNIN_LOCKOUT_SECONDS", default=900)
 CAMPAIGN_REDIS_PREFIX = env("CAMPAIGN_REDIS_PREFIX", default="wbcrm:campaigns")
+# One machine without Redis (the bin/run demo): campaigns' send slots, stop flags and back-offs
+# in this SQLite file instead (crm.campaigns.localstate), shared by that machine's processes.
+CAMPAIGN_STATE_FILE = env("CAMPAIGN_STATE_FILE", default="")
 # Rows a sender claims at once, and how long a claim lasts before another worker may take it over.
 CAMPAIGN_CLAIM_SIZE = env.int("CAMPAIGN_CLAIM_SIZE", default=20)
 CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=60)

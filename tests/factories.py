@@ -21,6 +21,7 @@ from crm.integrations import crypto
 from crm.models import (
     AttributeDefinition,
     ConversationNote,
+    ConversationResolution,
     CustomerLabel,
     Label,
     AddressCollectionSession,
@@ -688,6 +689,18 @@ class ResponseTimeCountFactory(DjangoModelFactory):
     agent_id = factory.Sequence(lambda n: f"agent-{n}")
     seconds = 300
     replies = 1
+
+
+class ConversationResolutionFactory(DjangoModelFactory):
+    """A conversation resolved (crm.contacts.services.set_status records the real ones)."""
+
+    class Meta:
+        model = ConversationResolution
+
+    customer = factory.SubFactory(CustomerFactory)
+    opened_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=1))
+    resolved_at = _now
+    seconds = 3600
 
 
 class CampaignCustomerFactory(DjangoModelFactory):

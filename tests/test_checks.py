@@ -30,6 +30,7 @@ TENANT_TABLES = {
     "response_time_counts",  # first-reply percentiles from counts (crm.0043)
     "invitations", "audit_events",  # accounts (crm.0034)
     "organization_exports",  # exports of an organization (crm.0035)
+    "conversation_resolutions",  # resolutions, for resolution times (crm.0039)
 }
 SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
                  "files",

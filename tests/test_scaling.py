@@ -45,6 +45,7 @@ PRIMARY_KEYS_CHANGE = {
     "response_time_counts_pkey",
     "invitations_pkey", "audit_events_pkey",
     "organization_exports_pkey",
+    "conversation_resolutions_pkey",
 }
 DISTRIBUTED = {m._meta.db_table for m in tenant_models()} - set(REFERENCE_TABLES)
 

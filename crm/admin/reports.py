@@ -1,11 +1,12 @@
-"""The report roll-ups (read-only: the triggers keep them; agents do not see them)."""
+"""The report roll-ups and resolutions (read-only: the triggers and the status change keep them;
+agents do not see them)."""
 from __future__ import annotations
 
 from django.contrib import admin
 
 from crm.admin.base import LogAdmin
 from crm.admin.sites import site
-from crm.models import CampaignFunnel, DailyMessageStat, ResponseTime
+from crm.models import CampaignFunnel, ConversationResolution, DailyMessageStat, ResponseTime
 
 
 @admin.register(DailyMessageStat, site=site)
@@ -26,3 +27,10 @@ class ResponseTimeAdmin(LogAdmin):
     list_display = ("responded_at", "customer", "agent_id", "waiting_since", "seconds")
     list_select_related = ("customer",)
     date_hierarchy = "responded_at"
+
+
+@admin.register(ConversationResolution, site=site)
+class ConversationResolutionAdmin(LogAdmin):
+    list_display = ("resolved_at", "customer", "agent", "opened_at", "seconds")
+    list_select_related = ("customer", "agent")
+    date_hierarchy = "resolved_at"

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
+from crm.campaigns import portable
 from crm.campaigns.errors import AudienceRefused
 from crm.imports import services as imports
 from crm.imports.errors import ImportRefused
@@ -69,6 +70,8 @@ def _label(value: Any) -> QuerySet[Customer]:
 
 def _insert(campaign: Campaign, customers: QuerySet[Customer]) -> int:
     """Add the customers (those not in the audience yet); returns how many were added."""
+    if connection.vendor != "postgresql":
+        return portable.insert_audience(campaign, customers)
     sql, params = customers.order_by().values("pk").query.sql_with_params()
     organization_id = get_current_organization_id()
     with connection.cursor() as cursor:

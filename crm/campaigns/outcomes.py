@@ -21,6 +21,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from psycopg2.extras import Json
 
+from crm.campaigns import portable
 from tenancy.context import get_current_organization_id
 
 _dumps = partial(json.dumps, cls=DjangoJSONEncoder)
@@ -45,6 +46,9 @@ def record(job_id: uuid.UUID, campaign_id: uuid.UUID, customer_id: uuid.UUID,
     """Write the outcome of one send to every table it touches, in one statement."""
     organization = get_current_organization_id()
     now = datetime.now(UTC)
+    if connection.vendor != "postgresql":
+        portable.record(job_id, campaign_id, customer_id, outcome, organization, now)
+        return
     ctes: list[str] = []
     params: list[Any] = []
 

@@ -6,6 +6,9 @@ machine together sends at most `limit` per window, evenly spread; slightly more 
 window absorbs network jitter before the Graph API counts. The same call refuses when the job is
 stopped, while the number backs off after a throughput error, and while this customer was written
 to from this number within Meta's pair limit.
+
+With CAMPAIGN_STATE_FILE set (one machine without Redis: the bin/run demo) the same state lives
+in that file instead (crm.campaigns.localstate).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from crm.campaigns import localstate
 from crm.shared_state import connection, key
 
 HORIZON_MS = 500  # reserve at most this far ahead, so a stop is still seen within a second
@@ -76,7 +80,10 @@ def acquire(number_id: object, limit: int, job_id: object, wa_id: str,
     args = [settings.CAMPAIGN_RATE_WINDOW_MS / max(1, limit), HORIZON_MS,
             max(1, int(settings.CAMPAIGN_PAIR_SECONDS * 1000))]
     while True:
-        outcome, wait_ms, *at = _script()(keys=keys, args=args)
+        if settings.CAMPAIGN_STATE_FILE:
+            outcome, wait_ms, *at = localstate.acquire(keys, args)
+        else:
+            outcome, wait_ms, *at = _script()(keys=keys, args=args)
         outcome, wait_ms = int(outcome), int(wait_ms)
         if outcome == -1:
             return Slot(granted=False, stopped=True)
@@ -92,17 +99,27 @@ def acquire(number_id: object, limit: int, job_id: object, wa_id: str,
 
 def back_off(number_id: object, seconds: float) -> None:
     """Hold every sender of `number_id` for `seconds` (Meta said: too many messages)."""
+    if settings.CAMPAIGN_STATE_FILE:
+        localstate.set_for(_backoff_key(number_id), max(1, int(seconds * 1000)))
+        return
     connection().set(_backoff_key(number_id), 1, px=max(1, int(seconds * 1000)))
 
 
 def set_stopped(job_id: object, stopped: bool) -> None:
     """Raise or clear the stop flag every sender of the job checks before each send."""
-    if stopped:
-        connection().set(stop_key(job_id), 1, ex=7 * 24 * 3600)
+    week = 7 * 24 * 3600
+    if settings.CAMPAIGN_STATE_FILE and stopped:
+        localstate.set_for(stop_key(job_id), week * 1000)
+    elif settings.CAMPAIGN_STATE_FILE:
+        localstate.delete(stop_key(job_id))
+    elif stopped:
+        connection().set(stop_key(job_id), 1, ex=week)
     else:
         connection().delete(stop_key(job_id))
 
 
 def is_stopped(job_id: object) -> bool:
     """Whether the job's stop flag is raised."""
+    if settings.CAMPAIGN_STATE_FILE:
+        return localstate.exists(stop_key(job_id))
     return bool(connection().exists(stop_key(job_id)))

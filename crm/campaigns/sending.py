@@ -19,7 +19,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from crm.campaigns import ratelimit
+from crm.campaigns import portable, ratelimit
 from crm.campaigns.content import content_json, validated
 from crm.campaigns.errors import InvalidContent
 from crm.campaigns.outcomes import Outcome, record
@@ -64,6 +64,8 @@ class Row:
 
 def claim(job: Job, number: WhatsAppNumber, size: int) -> list[Row]:
     """Lease up to `size` pending rows of the job for this number (none another worker holds)."""
+    if connection.vendor != "postgresql":
+        return portable.claim(job, number, size, timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS))
     # One statement claims atomically across workers (SKIP LOCKED); the organization condition
     # is explicit since the scoped manager does not see this SQL.
     with connection.cursor() as cursor:

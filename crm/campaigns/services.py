@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.accounts import gate
-from crm.campaigns import ratelimit
+from crm.campaigns import portable, ratelimit
 from crm.campaigns.content import check_settings, is_marketing, message_content
 from crm.campaigns.errors import CampaignActionError, CampaignBusy
 from crm.lifecycle.erasure import TOKEN_PREFIX
@@ -41,16 +41,11 @@ def refuse_unless_sending() -> None:
         raise CampaignActionError(reason)
 
 
-def _require_postgresql() -> None:
-    if connection.vendor != "postgresql":
-        raise CampaignActionError(
-            "Running campaigns needs PostgreSQL (set DATABASE_URL): the audience is queued "
-            "with PostgreSQL-only SQL."
-        )
-
-
 def _import_recipients(campaign: Campaign) -> None:
     """Uploaded recipients become customers of the organization (digits of their number)."""
+    if connection.vendor != "postgresql":
+        portable.import_recipients(campaign)
+        return
     # Set-based upsert; the organization condition is explicit on every table it reads.
     with connection.cursor() as cursor:
         cursor.execute(
@@ -73,6 +68,8 @@ def _queue_statuses(job: Job, numbers: list[WhatsAppNumber], skip_opted_out: boo
     `skipped: opted out` instead (counted as skipped). Erased customers are left out of every
     campaign.
     """
+    if connection.vendor != "postgresql":
+        return portable.queue_statuses(job, numbers, skip_opted_out)
     # One INSERT ... SELECT for the whole audience (100,000 rows in about a second); the
     # organization condition is explicit on every table it reads.
     with connection.cursor() as cursor:
@@ -115,7 +112,6 @@ def _running_job(campaign: Campaign) -> Job | None:
 
 def run_campaign(campaign: Campaign, user: User | None = None) -> Job:
     """Queue a new run of the campaign and start sending; returns its job."""
-    _require_postgresql()
     refuse_unless_sending()
     message_content(campaign)  # refuse content WhatsApp would refuse, before queueing anything
     with transaction.atomic():

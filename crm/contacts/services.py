@@ -2,7 +2,8 @@
 status; each change one transaction, announced live to the organization's open inboxes.
 
 A customer's new message reopens a resolved or snoozed conversation in the webhook's own update
-of the customer (crm.webhooks.store), so storing a message costs no extra statement.
+of the customer (crm.webhooks.store), so storing a message costs no extra statement. Setting a
+conversation resolved records the resolution (crm.reports.resolutions) for the dashboard.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from crm.contacts.errors import (
 from crm.inbox import events
 from crm.models import AttributeDefinition, ConversationNote, Customer, CustomerLabel, Label
 from crm.models import Role, User
+from crm.reports import resolutions
 from crm.roles import role_of
 from tenancy.context import tenant_context, unscoped
 
@@ -208,10 +210,16 @@ def check_status(status: Any, until: datetime | None, now: datetime) -> None:
 def set_status(customer: Customer, status: Any, *, until: datetime | None = None,
                by: Any = None) -> None:
     """Set the conversation's status; `snoozed` needs `until`, when it opens again."""
-    check_status(status, until, timezone.now())
+    now = timezone.now()
+    check_status(status, until, now)
     with transaction.atomic():
+        # Under the row's lock: two agents resolving at once record one resolution.
+        before = Customer.objects.select_for_update().filter(pk=customer.pk).values_list(
+            "conversation_status", "user_id").first()
         Customer.objects.filter(pk=customer.pk).update(
             conversation_status=status, snoozed_until=until)
+        if before and status == Status.RESOLVED and before[0] != Status.RESOLVED:
+            resolutions.record(customer.pk, before[1], now)
         events.publish(events.CONVERSATION, customer=customer.pk)
     customer.conversation_status, customer.snoozed_until = status, until
 

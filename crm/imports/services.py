@@ -23,7 +23,7 @@ from django.utils import timezone
 from crm.contacts.attributes import clean_value
 from crm.contacts.errors import ContactsError
 from crm.contacts.services import check_label, labels_named
-from crm.imports import reading
+from crm.imports import portable, reading
 from crm.imports.errors import ImportRefused
 from crm.imports.phones import wa_id
 from crm.models import AttributeDefinition, ContactImport, Organization
@@ -157,6 +157,9 @@ def run_import(contact_import: ContactImport) -> list[str]:
 
 def _advance(contact_import: ContactImport, rows: int, created: int, updated: int) -> None:
     """Count a written batch into the import's progress (in the batch's transaction)."""
+    if connection.vendor != "postgresql":
+        portable.advance(contact_import, rows, created, updated)
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE contact_imports SET processed_rows = processed_rows + %s, "
@@ -170,6 +173,8 @@ def _advance(contact_import: ContactImport, rows: int, created: int, updated: in
 
 def write_batch(contacts: Iterable[Contact]) -> tuple[int, int]:
     """Insert new customers and update changed ones, set-based; returns (created, updated)."""
+    if connection.vendor != "postgresql":
+        return portable.write_batch(contacts)
     params: list[Any] = [get_current_organization_id()]
     for contact in contacts:
         params += [contact.wa_id, contact.name, json.dumps(contact.attributes)]
@@ -205,6 +210,8 @@ def label_batch(contacts: list[Contact]) -> int:
     if not names:
         return 0
     ids = {label.name.lower(): label.pk for label in labels_named(names, create=True)}
+    if connection.vendor != "postgresql":
+        return portable.label_batch(contacts, ids)
     organization_id = get_current_organization_id()
     params: list[Any] = [organization_id]
     pairs = 0
@@ -212,6 +219,7 @@ def label_batch(contacts: list[Contact]) -> int:
         for name in contact.labels:
             params += [contact.wa_id, ids[name.lower()]]
             pairs += 1
+    # One statement per batch; the organization condition is explicit on the customers joined.
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO customer_labels (id, organization_id, customer_id, label_id, created_at) "

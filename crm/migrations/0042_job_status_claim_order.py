@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('crm', '0038_organization_logo'),
+        ('crm', '0039_resolutions'),
     ]
 
     operations = [

@@ -49,7 +49,13 @@ from crm.models.messaging import (
 from crm.models.orders import Order, OrderItem, Payment, PaymentEvent, PaymentTransaction
 from crm.models.organizations import ApiToken, Organization, Role, User
 from crm.models.outgoing import WebhookDelivery, WebhookSubscription
-from crm.models.reports import CampaignFunnel, DailyMessageStat, ResponseTime, ResponseTimeCount
+from crm.models.reports import (
+    CampaignFunnel,
+    ConversationResolution,
+    DailyMessageStat,
+    ResponseTime,
+    ResponseTimeCount,
+)
 from crm.models.webhooks import DeliveryState, InboundDelivery
 
 __all__ = [
@@ -68,6 +74,7 @@ __all__ = [
     "Category",
     "ContactImport",
     "ConversationNote",
+    "ConversationResolution",
     "Cost",
     "Customer",
     "CustomerAddress",

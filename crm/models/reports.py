@@ -1,10 +1,11 @@
-"""Report roll-ups, kept by PostgreSQL triggers on `messages` (crm.0032) as rows arrive.
+"""Report tables: roll-ups kept by PostgreSQL triggers on `messages` (crm.0032) as rows arrive,
+and conversations' resolutions (crm.0039), recorded as each happens.
 
 Dashboards read these small tables instead of scanning every message: messages per local day,
-campaign funnels per run and sending number, and each conversation's first response. Rows are
-written only by the triggers and `crm.reports.rollups.rebuild` (set-based SQL); nothing else
-changes them. The keys to jobs and customers carry no database constraint: a trigger must
-never refuse a message because a run or customer it names was deleted.
+campaign funnels per run and sending number, each conversation's first response and its
+resolutions. Roll-up rows are written only by the triggers and `crm.reports.rollups.rebuild`
+(set-based SQL); nothing else changes them. Their keys to jobs and customers carry no database
+constraint: a trigger must never refuse a message because a run or customer it names was deleted.
 """
 from __future__ import annotations
 
@@ -131,3 +132,42 @@ class ResponseTimeCount(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.day} {self.agent_id or '-'}: {self.replies} x {self.seconds} s"
+
+
+class ConversationResolution(TenantModel):
+    """One resolution of a conversation: from its opening customer message (the first since the
+    previous resolution) to the moment it was set `resolved`, attributed to its assignee then.
+
+    Written by crm.contacts.services.set_status (status changes are not kept elsewhere), so the
+    dashboard reads resolution times from this indexed table, never from every message.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    customer = models.ForeignKey(
+        "Customer", on_delete=models.CASCADE, related_name="+", db_index=False,
+    )
+    agent = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        db_index=False, help_text="The conversation's assignee when it was resolved.",
+    )
+    opened_at = UTCDateTimeField(help_text="The first customer message since the previous "
+                                           "resolution.")
+    resolved_at = UTCDateTimeField()
+    seconds = models.IntegerField()
+
+    tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
+
+    class Meta:
+        db_table = "conversation_resolutions"
+        ordering = ["-resolved_at"]
+        indexes = [
+            # Percentiles of a period read the index alone, like response_times'.
+            models.Index(fields=["organization", "resolved_at"], include=["agent", "seconds"],
+                         name="resolutions_org_at_idx"),
+            # The previous resolution of a conversation, when the next one is recorded.
+            models.Index(fields=["organization", "customer", "-resolved_at"],
+                         name="resolutions_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.seconds} s"

@@ -1,8 +1,9 @@
 """The dashboard's figures (selectors), read from the roll-ups and small indexed ranges.
 
 Every figure of a period reads its organization's roll-ups (daily_message_stats,
-response_time_counts, campaign_funnels) or an index range of one table (new customers, referrals),
-never every message. Days are the organization's local days (see crm.reports.period).
+response_time_counts, campaign_funnels) or an index range of one table (new customers, referrals,
+conversation_resolutions), never every message. Days are the organization's local days (see
+crm.reports.period).
 """
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def waiting_now() -> int:
 
 COUNTED = ("SELECT agent_id, seconds, sum(replies) FROM response_time_counts "
            "WHERE organization_id = %(org)s AND day BETWEEN %(first)s AND %(last)s")
+PERCENTILES = ("count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds), "
+               "percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)")
 
 
 def _figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
@@ -71,26 +74,53 @@ def _figures(counts: list[tuple[int, int]]) -> dict[str, Any]:
 
 
 def agents(period: Period, agent_id: str | None = None) -> dict[str, Any]:
-    """First human replies answered in the period, per agent and overall (count, median and p90
-    seconds); only `agent_id`'s when given. From the counts per day, agent and seconds
-    (response_time_counts): the same figures as percentile_cont over response_times, exactly."""
+    """First human replies answered and conversations resolved in the period, per agent and
+    overall (counts, median and p90 seconds); only `agent_id`'s when given. Replies from their
+    counts per day, agent and seconds (response_time_counts: the same figures as
+    percentile_cont over response_times, exactly); resolutions from their covering index."""
     only = " AND agent_id = %(agent)s" if agent_id is not None else ""
-    # Agents' ids sorted as bytes ("C"), replies with no agent ('') last.
-    found = rows(f"{COUNTED}{only} GROUP BY agent_id, seconds HAVING sum(replies) > 0 "
-                 "ORDER BY agent_id = '', agent_id COLLATE \"C\", seconds",
-                 {**_params(period), "agent": agent_id})
-    by_agent: dict[str, list[tuple[int, int]]] = {}
-    for agent, seconds, replies in found:
-        by_agent.setdefault(agent, []).append((seconds, int(replies)))
-    per_agent = [{"agent_id": agent or None, **_figures(counts)}
-                 for agent, counts in by_agent.items()]
+    counted: dict[str | None, list[tuple[int, int]]] = {}
+    for agent, seconds, replies in rows(
+            f"{COUNTED}{only} GROUP BY agent_id, seconds HAVING sum(replies) > 0 ORDER BY 1, 2",
+            {**_params(period), "agent": agent_id}):
+        counted.setdefault(agent or None, []).append((seconds, int(replies)))  # '': no agent
+    by_agent = {agent: {"agent_id": agent, **_figures(counts)}
+                for agent, counts in counted.items()}
+    resolved_overall, resolved = resolutions(period, agent_id)
+    for agent in resolved:
+        by_agent.setdefault(agent, {"agent_id": agent, **_figures([])})
+    per_agent = [by_agent[agent] for agent in sorted(by_agent, key=lambda a: (a is None, a))]
     names = {str(user.pk): user.get_username() for user in User.objects.filter(
         pk__in=[row["agent_id"] for row in per_agent if _is_uuid(row["agent_id"])])}
     for row in per_agent:
         row["name"] = names.get(row["agent_id"] or "")
+        row["resolution"] = resolved.get(row["agent_id"], _resolved(0, None, None))
     return {"from": period.first.isoformat(), "to": period.last.isoformat(),
-            "agents": per_agent,
-            "overall": _figures(distribution.merged(by_agent.values()))}
+            "agents": per_agent, "overall": _figures(distribution.merged(counted.values())),
+            "resolution": resolved_overall}
+
+
+RESOLVED = ("FROM conversation_resolutions WHERE organization_id = %(org)s "
+            "AND resolved_at >= %(start)s AND resolved_at < %(end)s")
+
+
+def _resolved(count: int, median: float | None, p90: float | None) -> dict[str, Any]:
+    return {"resolved": count, "median_seconds": _seconds(median), "p90_seconds": _seconds(p90)}
+
+
+def resolutions(period: Period, agent_id: str | None = None
+                ) -> tuple[dict[str, Any], dict[str | None, dict[str, Any]]]:
+    """Resolution time of the conversations resolved in the period (crm.reports.resolutions):
+    overall and per assignee at resolution (count, median and p90 seconds); only `agent_id`'s
+    when given."""
+    only = " AND agent_id = %(agent)s" if agent_id is not None else ""
+    params = {**_params(period), "agent": agent_id}
+    overall = _resolved(*rows(f"SELECT {PERCENTILES} {RESOLVED}{only}", params, sorts=True)[0])
+    per_agent = {None if agent is None else str(agent): _resolved(count, median, p90)
+                 for agent, count, median, p90 in rows(
+                     f"SELECT agent_id, {PERCENTILES} {RESOLVED}{only} GROUP BY 1", params,
+                     sorts=True)}
+    return overall, per_agent
 
 
 def _is_uuid(value: str | None) -> bool:
@@ -102,9 +132,11 @@ def _is_uuid(value: str | None) -> bool:
 
 
 def overview(period: Period) -> dict[str, Any]:
-    """Messages per day, new customers per day, waiting now and first response time."""
+    """Messages per day, new customers per day, waiting now, first response and resolution
+    time."""
     messages = messages_per_day(period)
     customers = new_customers_per_day(period)
+    team = agents(period)
     days = [{"day": day, "in": counts["in"], "out": counts["out"],
              "new_customers": customers[day]} for day, counts in messages.items()]
     return {
@@ -113,7 +145,8 @@ def overview(period: Period) -> dict[str, Any]:
         "days": days,
         "totals": {key: sum(day[key] for day in days) for key in ("in", "out", "new_customers")},
         "waiting_now": waiting_now(),
-        "first_response": agents(period)["overall"],
+        "first_response": team["overall"],
+        "resolution": team["resolution"],
     }
 
 

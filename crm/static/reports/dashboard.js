@@ -35,6 +35,9 @@
       chart("agents-chart", "bar", agents.map(function (a) { return a.name || "(no agent)"; }), [
         {label: "median", data: agents.map(function (a) { return a.median_seconds; }), backgroundColor: "#128c7e"},
         {label: "p90", data: agents.map(function (a) { return a.p90_seconds; }), backgroundColor: "#b35900"}]);
+      chart("resolution-chart", "bar", agents.map(function (a) { return a.name || "(no agent)"; }), [
+        {label: "median", data: agents.map(function (a) { return a.resolution.median_seconds; }), backgroundColor: "#128c7e"},
+        {label: "p90", data: agents.map(function (a) { return a.resolution.p90_seconds; }), backgroundColor: "#b35900"}]);
     }
     var report = data("campaign-report");
     if (report) {
