@@ -73,6 +73,16 @@ def _reaction(reaction: inbound.ReactionObject) -> Content:
     return Content(body=f"Reacted {reaction.emoji}" if reaction.emoji else "Removed a reaction")
 
 
+def _edit(edit: inbound.EditObject) -> Content:
+    """The edit's own row says what the message now reads (the message itself changes too)."""
+    body = edit.message.body if edit.message else None
+    return Content(body=f"Edited a message: {body}" if body else "Edited a message")
+
+
+def _revoke(_: inbound.RevokeObject) -> Content:
+    return Content(body="Deleted a message")
+
+
 BUILDERS: dict[str, Callable[[Any], Content | None]] = {
     "text": _text,
     **dict.fromkeys(inbound.MEDIA_TYPES, _media),
@@ -82,16 +92,16 @@ BUILDERS: dict[str, Callable[[Any], Content | None]] = {
     "button": _button,
     "order": _order,
     "reaction": _reaction,
+    "edit": _edit,
+    "revoke": _revoke,
 }
 
 
 def _described(message: inbound.MessageItem, raw: dict[str, Any]) -> Content:
     """A message of a kind without columns of its own (unsupported, unknown, system, a reply
     kind Meta added later, one carrying only errors): kept with a line saying what it is."""
-    system = raw.get("system")
-    if message.type == "system" and isinstance(system, dict) and isinstance(
-            system.get("body"), str):
-        return Content(body=system["body"])
+    if message.type == "system" and message.system is not None and message.system.body:
+        return Content(body=message.system.body)
     errors = raw.get("errors")
     first = errors[0] if isinstance(errors, list) and errors and isinstance(
         errors[0], dict) else {}

@@ -34,7 +34,10 @@ MAX_UNIX_SECONDS = 4102444800
 MAX_INT32 = 2**31 - 1
 MEDIA_TYPES = ("image", "video", "audio", "sticker", "document")
 STORED_TYPES = ("text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "order",
-                "reaction")
+                "reaction", "edit", "revoke")
+# The changes whose `value` names a number and carries messages: a customer's messages and
+# statuses, the Business app's own messages (coexistence), marketing preferences.
+CHANNEL_FIELDS = ("messages", "smb_message_echoes", "user_preferences")
 INTERACTIVE_TYPES = ("button_reply", "list_reply", "nfm_reply")
 
 
@@ -92,6 +95,8 @@ String = Annotated[str, Strict()]
 Text = String | None
 Filled = Annotated[str, Strict(), Field(min_length=1)]
 Identifier = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+# A phone-number id a user with a username may leave empty (their `user_id` names them then).
+MaybeEmptyId = Annotated[str, Strict(), Field(max_length=MAX_ID_LENGTH)] | None
 # None passes the checks (and is refused by the type where a value is required), so an optional
 # field's error names the field itself, not a member of an `X | None` union.
 Number = Annotated[float, BeforeValidator(_number)]
@@ -203,6 +208,44 @@ class ReactionObject(Inbound):
     emoji: Text = None
 
 
+class EditedMessage(Inbound):
+    """The new content of an edited message: a text, or a media item's caption."""
+
+    type: Text = None
+    text: TextObject | None = None
+    image: MediaObject | None = None
+    video: MediaObject | None = None
+    document: MediaObject | None = None
+
+    @property
+    def body(self) -> str | None:
+        """The edited text or caption."""
+        found = getattr(self, self.type or "", None) if self.type in (
+            "text", "image", "video", "document") else None
+        return found.body if isinstance(found, TextObject) else getattr(found, "caption", None)
+
+
+class EditObject(Inbound):
+    original_message_id: Identifier
+    message: EditedMessage | None = None
+
+
+class RevokeObject(Inbound):
+    original_message_id: Identifier
+
+
+class SystemObject(Inbound):
+    """A change WhatsApp reports about the customer: a new number or user id, a new identity,
+    a marketing preference."""
+
+    body: Text = None
+    type: Text = None
+    wa_id: Text = None
+    user_id: Text = None
+    customer: Text = None
+    marketing: Text = None
+
+
 class Referral(Inbound):
     source_url: Text = None
     source_id: Text = None
@@ -223,7 +266,9 @@ class MessageItem(Inbound):
     """One `messages[]` item; only the object of its own type is read."""
 
     id: Identifier
-    from_: Identifier = Field(alias="from")
+    from_: MaybeEmptyId = Field(None, alias="from")
+    from_user_id: MaybeEmptyId = None
+    group_id: MaybeEmptyId = None
     timestamp: UnixTime
     type: Filled
     context: MessageContext | None = None  # stored in raw_message, read by the inbox's thread
@@ -240,6 +285,20 @@ class MessageItem(Inbound):
     button: ButtonObject | None = None
     order: OrderObject | None = None
     reaction: ReactionObject | None = None
+    edit: EditObject | None = None
+    revoke: RevokeObject | None = None
+    system: SystemObject | None = None
+
+    @model_validator(mode="after")
+    def _has_sender(self) -> MessageItem:
+        if not self.sender:
+            raise _malformed("expected a `from` or a `from_user_id`")
+        return self
+
+    @property
+    def sender(self) -> str:
+        """Who wrote: the phone number's wa_id, else the business-scoped user id (usernames)."""
+        return self.from_ or self.from_user_id or ""
 
     @model_validator(mode="before")
     @classmethod
@@ -259,13 +318,52 @@ class MessageItem(Inbound):
         return getattr(self, self.type, None) if self.type in STORED_TYPES else None
 
 
+class EchoItem(MessageItem):
+    """One `message_echoes[]` item: a message the business sent from the WhatsApp Business app."""
+
+    to: MaybeEmptyId = None
+    to_user_id: MaybeEmptyId = None
+
+    @model_validator(mode="after")
+    def _has_recipient(self) -> EchoItem:
+        if not self.recipient:
+            raise _malformed("expected a `to` or a `to_user_id`")
+        return self
+
+    @property
+    def recipient(self) -> str:
+        """Who it was sent to: the wa_id, else the business-scoped user id."""
+        return self.to or self.to_user_id or ""
+
+
+class PreferenceItem(Inbound):
+    """One `user_preferences[]` item: a customer stopped or resumed marketing messages."""
+
+    wa_id: MaybeEmptyId = None
+    user_id: MaybeEmptyId = None
+    category: Text = None
+    value: Text = None
+    timestamp: UnixTime | None = None
+
+    @model_validator(mode="after")
+    def _has_customer(self) -> PreferenceItem:
+        if not (self.wa_id or self.user_id):
+            raise _malformed("expected a `wa_id` or a `user_id`")
+        return self
+
+
 _MISSING = object()  # fails every object's validation: "expected an object"
+
+
+class ErrorData(Inbound):
+    details: Text = None
 
 
 class StatusError(Inbound):
     code: OptionalInt32 = None
     title: Text = None
     message: Text = None
+    error_data: ErrorData | None = None
 
 
 class StatusPricing(Inbound):
@@ -302,8 +400,20 @@ class Profile(Inbound):
 
 
 class ContactItem(Inbound):
-    wa_id: Identifier
+    wa_id: MaybeEmptyId = None
+    user_id: MaybeEmptyId = None
     profile: Profile | None = None
+
+    @model_validator(mode="after")
+    def _has_id(self) -> ContactItem:
+        if not self.key:
+            raise _malformed("expected a `wa_id` or a `user_id`")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The customer's key: the wa_id, else the business-scoped user id (usernames)."""
+        return self.wa_id or self.user_id or ""
 
 
 class Metadata(Inbound):
@@ -316,10 +426,12 @@ class Value(Inbound):
     contacts: Annotated[tuple[ContactItem, ...], BeforeValidator(_array)] = ()
     messages: Annotated[tuple[MessageItem, ...], BeforeValidator(_array)] = ()
     statuses: Annotated[tuple[StatusItem, ...], BeforeValidator(_array)] = ()
+    message_echoes: Annotated[tuple[EchoItem, ...], BeforeValidator(_array)] = ()
+    user_preferences: Annotated[tuple[PreferenceItem, ...], BeforeValidator(_array)] = ()
 
 
 class ChangeItem(Inbound):
-    """One `changes[]` item; only field "messages" is ours, the rest are not read."""
+    """One `changes[]` item; only the CHANNEL_FIELDS are read here (the account's elsewhere)."""
 
     field: Filled
     value: Value | None = None
@@ -327,7 +439,7 @@ class ChangeItem(Inbound):
     @model_validator(mode="before")
     @classmethod
     def _messages_only(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("field") != "messages":
+        if isinstance(data, dict) and data.get("field") not in CHANNEL_FIELDS:
             return {"field": data.get("field")}
         if isinstance(data, dict) and data.get("value") is None:
             return {**data, "value": _MISSING}
