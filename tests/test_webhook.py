@@ -606,7 +606,9 @@ NOT_UNDERSTOOD: dict[str, tuple[Callable[[dict[str, Any]], Any], str, int]] = {
     "no-id": (lambda d: _msg(d, 0).pop("id"), f"{M}[0].id", 6),
     "id-too-long": (lambda d: _msg(d, 0).update(id="wamid." + "A" * 5000), f"{M}[0].id", 6),
     "wa-id-too-long": (lambda d: _msg(d, 0).update({"from": "9" * 5000}), f"{M}[0].from", 6),
-    "no-from": (lambda d: _msg(d, 0).pop("from"), f"{M}[0]", 6),  # nor from_user_id
+    # Nor from_user_id, and more than one contact: nothing names the sender.
+    "no-from": (lambda d: (_msg(d, 0).pop("from"), _a(d)["contacts"].append({"wa_id": "1"})),
+                f"{M}[0]", 6),
     "no-type": (lambda d: _msg(d, 0).pop("type"), f"{M}[0].type", 6),
     "bad-timestamp": (lambda d: _msg(d, 0).update(timestamp="yesterday"),
                       f"{M}[0].timestamp", 6),
@@ -616,7 +618,6 @@ NOT_UNDERSTOOD: dict[str, tuple[Callable[[dict[str, Any]], Any], str, int]] = {
     "text-body-not-string": (lambda d: _msg(d, 0).update(text={"body": 42}),
                              f"{M}[0].text.body", 6),
     "image-without-id": (lambda d: _msg(d, 1)["image"].pop("id"), f"{M}[1].image.id", 6),
-    "image-object-missing": (lambda d: _msg(d, 1).pop("image"), f"{M}[1].image", 6),
     "latitude-not-number": (lambda d: _msg(d, 2)["location"].update(latitude="north"),
                             f"{M}[2].location.latitude", 6),
     "latitude-out-of-range": (lambda d: _msg(d, 2)["location"].update(latitude=123.0),

@@ -113,6 +113,18 @@ def test_a_group_message_is_the_groups_conversation_and_the_reply_goes_to_the_gr
     assert (body["recipient_type"], body["to"]) == ("group", GROUP)
 
 
+def test_a_message_without_its_object_is_stored_and_described(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization
+) -> None:
+    item = wp.message("interactive", None, sender=ASHA)  # Meta's errors on the change instead
+    payload = to_a(item)
+    payload["entry"][0]["changes"][0]["value"]["errors"] = [
+        {"code": 131000, "title": "Something went wrong"}]
+    assert post(payload).json()["stored"]["messages"] == 1
+    assert rows(org_a, Message, "body") == [
+        {"body": "Message of a kind WhatsApp does not show here (interactive)"}]
+
+
 # --- Edits, deletions, system changes ----------------------------------------------------
 
 

@@ -132,6 +132,14 @@ def _validated(model: type[Any], raw: Any, where: str, problems: Problems) -> An
         return None
 
 
+def _sender_named(item: Any, sole: str | None) -> Any:
+    """A message without `from` nor `from_user_id` (a username's contact request): its sender
+    is the change's only contact, when there is exactly one."""
+    if sole and isinstance(item, dict) and not item.get("from") and not item.get("from_user_id"):
+        return {**item, "from_user_id": sole}
+    return item
+
+
 def _items(value: dict[str, Any], name: str, where: str, problems: Problems) -> list[Any]:
     """`value[name]` as a list (absent or null: empty); anything else is one problem."""
     items = value.get(name)
@@ -162,8 +170,10 @@ def _change(raw: Any, where: str, problems: Problems, account_id: Any = None) ->
         contact = _validated(inbound.ContactItem, item, f"{where}.value.contacts[{k}]", problems)
         if contact is not None:
             names.append((contact.key, contact.profile.name if contact.profile else None))
+    sole = names[0][0] if len(names) == 1 else None
     for k, item in enumerate(lists["messages"]):
-        message = _validated(inbound.MessageItem, item, f"{where}.value.messages[{k}]", problems)
+        message = _validated(inbound.MessageItem, _sender_named(item, sole),
+                             f"{where}.value.messages[{k}]", problems)
         if message is not None:
             messages.append(_message(message, item))
     for k, item in enumerate(lists["statuses"]):

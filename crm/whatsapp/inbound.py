@@ -303,14 +303,12 @@ class MessageItem(Inbound):
     @model_validator(mode="before")
     @classmethod
     def _own_type_only(cls, data: Any) -> Any:
-        """Drop other types' objects; the object of a stored type must be there."""
+        """Drop other types' objects. A message whose object is absent (Meta sends some with
+        only `errors`) is kept as a kind without columns; a malformed object is refused."""
         if not isinstance(data, dict):
             return data
         kind = data.get("type")
-        kept = {k: v for k, v in data.items() if k not in STORED_TYPES or k == kind}
-        if kind in STORED_TYPES and kept.get(kind) is None:
-            kept[kind] = _MISSING
-        return kept
+        return {k: v for k, v in data.items() if k not in STORED_TYPES or k == kind}
 
     @property
     def object(self) -> Any:
