@@ -13,6 +13,7 @@ from django.test.utils import override_settings
 
 from bench.fake_graph import FakeGraph
 from crm.models import Customer, Message, Organization, Role, WhatsAppNumber
+from crm.whatsapp.refusals import Refused
 from crm.whatsapp.send import send_message
 from tenancy.context import tenant_context
 from tests import whatsapp_payloads as wp
@@ -196,6 +197,17 @@ def test_a_number_change_moves_the_customer_and_keeps_the_history(
     assert len(rows(org_a, Message, "customer")) == 2
     post(to_a(wp.text(NEW_NUMBER, "new number", at=20)))
     assert rows(org_a, Customer, "wa_id") == [{"wa_id": NEW_NUMBER}]
+
+
+def test_a_system_notice_alone_does_not_open_the_window(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization, fake_graph: FakeGraph
+) -> None:
+    post(to_a(wp.message("system", {"body": "changed", "wa_id": NEW_NUMBER,
+                                    "type": "user_changed_number"}, sender=ASHA, at=now())))
+    customer = customer_of(org_a, NEW_NUMBER)
+    with tenant_context(org_a), pytest.raises(Refused) as refused:
+        send_message(customer, {"type": "text", "text": {"body": "Hello?"}})
+    assert refused.value.code == "outside_window" and fake_graph.sent() == []
 
 
 def test_a_number_already_anothers_is_not_taken(
