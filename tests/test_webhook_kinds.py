@@ -173,6 +173,17 @@ def test_a_deletion_marks_the_message_deleted_and_the_inbox_says_so(
     assert "This message was deleted" in page and "4111" not in page
 
 
+def test_a_text_then_a_deletion_in_one_delivery_still_opens_the_window(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization
+) -> None:
+    text = wp.text(ASHA, "hello")
+    post(to_a(text, wp.message("revoke", {"original_message_id": "wamid.older"}, sender=ASHA,
+                               at=5)))
+    customer = customer_of(org_a, ASHA)
+    assert customer.last_inbound_at is not None
+    assert customer.last_inbound_at < customer.last_message_at  # the text's time, not the revoke's
+
+
 def test_another_customer_cannot_edit_or_delete_a_message(
     numbers: dict[str, WhatsAppNumber], org_a: Organization
 ) -> None:

@@ -200,7 +200,22 @@ def customers_for(
         for wa_id, customer in found.items()
         if customer.pk not in created
     ], to_wa_id)
+    _open_windows(messages, latest, found, to_wa_id)
     return found
+
+
+def _open_windows(messages: Sequence[InboundMessage], latest: dict[str, InboundMessage],
+                  customers: dict[str, Customer], to_wa_id: str | None) -> None:
+    """Where a conversation's latest message is not the customer writing (a deletion after a
+    text, in one delivery), the latest one that is still opens the window (rare: a statement
+    each)."""
+    wrote = _latest_by_sender([m for m in messages if m.opens_window])
+    for key, message in wrote.items():
+        if latest[key].opens_window:
+            continue  # recorded with the latest message already
+        Customer.objects.filter(pk=customers[key].pk).filter(
+            Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.timestamp)
+        ).update(**_inbound(message, to_wa_id), **_reopen())
 
 
 def _message_row(message: InboundMessage, customer: Customer, to_wa_id: str | None) -> Message:
