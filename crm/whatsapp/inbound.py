@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, Strict, ValidationError, model_validator
 
 from crm.whatsapp.inbound_objects import (
-    _MISSING,
+    MISSING,
     MEDIA_TYPES,
     ButtonObject,
     ContactCard,
@@ -34,8 +34,8 @@ from crm.whatsapp.inbound_objects import (
     Text,
     TextObject,
     UnixTime,
-    _array,
-    _malformed,
+    as_array,
+    malformed,
 )
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
@@ -92,7 +92,7 @@ class MessageItem(Inbound):
     @model_validator(mode="after")
     def _has_sender(self) -> MessageItem:
         if not self.sender:
-            raise _malformed("expected a `from` or a `from_user_id`")
+            raise malformed("expected a `from` or a `from_user_id`")
         return self
 
     @property
@@ -125,7 +125,7 @@ class EchoItem(MessageItem):
     @model_validator(mode="after")
     def _has_recipient(self) -> EchoItem:
         if not self.recipient:
-            raise _malformed("expected a `to` or a `to_user_id`")
+            raise malformed("expected a `to` or a `to_user_id`")
         return self
 
     @property
@@ -146,7 +146,7 @@ class PreferenceItem(Inbound):
     @model_validator(mode="after")
     def _has_customer(self) -> PreferenceItem:
         if not (self.wa_id or self.user_id):
-            raise _malformed("expected a `wa_id` or a `user_id`")
+            raise malformed("expected a `wa_id` or a `user_id`")
         return self
 
 
@@ -185,7 +185,7 @@ class StatusItem(Inbound):
     status: Filled
     timestamp: UnixTime
     recipient_id: Text = None
-    errors: Annotated[tuple[StatusError, ...], BeforeValidator(_array)] = ()
+    errors: Annotated[tuple[StatusError, ...], BeforeValidator(as_array)] = ()
     pricing: StatusPricing | None = None
     conversation: StatusConversation | None = None
 
@@ -202,7 +202,7 @@ class ContactItem(Inbound):
     @model_validator(mode="after")
     def _has_id(self) -> ContactItem:
         if not self.key:
-            raise _malformed("expected a `wa_id` or a `user_id`")
+            raise malformed("expected a `wa_id` or a `user_id`")
         return self
 
     @property
@@ -218,11 +218,11 @@ class Metadata(Inbound):
 
 class Value(Inbound):
     metadata: Metadata
-    contacts: Annotated[tuple[ContactItem, ...], BeforeValidator(_array)] = ()
-    messages: Annotated[tuple[MessageItem, ...], BeforeValidator(_array)] = ()
-    statuses: Annotated[tuple[StatusItem, ...], BeforeValidator(_array)] = ()
-    message_echoes: Annotated[tuple[EchoItem, ...], BeforeValidator(_array)] = ()
-    user_preferences: Annotated[tuple[PreferenceItem, ...], BeforeValidator(_array)] = ()
+    contacts: Annotated[tuple[ContactItem, ...], BeforeValidator(as_array)] = ()
+    messages: Annotated[tuple[MessageItem, ...], BeforeValidator(as_array)] = ()
+    statuses: Annotated[tuple[StatusItem, ...], BeforeValidator(as_array)] = ()
+    message_echoes: Annotated[tuple[EchoItem, ...], BeforeValidator(as_array)] = ()
+    user_preferences: Annotated[tuple[PreferenceItem, ...], BeforeValidator(as_array)] = ()
 
 
 class ChangeItem(Inbound):
@@ -237,7 +237,7 @@ class ChangeItem(Inbound):
         if isinstance(data, dict) and data.get("field") not in CHANNEL_FIELDS:
             return {"field": data.get("field")}
         if isinstance(data, dict) and data.get("value") is None:
-            return {**data, "value": _MISSING}
+            return {**data, "value": MISSING}
         return data
 
 
@@ -255,10 +255,10 @@ class Delivery(Inbound):
     @classmethod
     def _whatsapp_only(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise _malformed("expected an object")
+            raise malformed("expected an object")
         if data.get("object") != WHATSAPP_OBJECT:
             return {"object": data.get("object")}
-        return {**data, "entry": _MISSING if data.get("entry") is None else data["entry"]}
+        return {**data, "entry": MISSING if data.get("entry") is None else data["entry"]}
 
 
 # What a failed check expected, by pydantic's error type (the rest say so themselves).

@@ -31,7 +31,8 @@ MEDIA_TYPES = ("image", "video", "audio", "sticker", "document")
 INTERACTIVE_TYPES = ("button_reply", "list_reply", "nfm_reply")
 
 
-def _malformed(problem: str) -> PydanticCustomError:
+def malformed(problem: str) -> PydanticCustomError:
+    """A validation error saying what was expected (crm.whatsapp.inbound.problems reads it)."""
     return PydanticCustomError("malformed", problem)
 
 
@@ -44,7 +45,7 @@ def _number(value: Any) -> float | None:
         except ValueError:
             pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _malformed("expected a number")
+        raise malformed("expected a number")
     return float(value)
 
 
@@ -54,7 +55,7 @@ def _int32(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT32:
-        raise _malformed("expected an integer in range")
+        raise malformed("expected an integer in range")
     return value
 
 
@@ -62,16 +63,16 @@ def _unix_time(value: Any) -> datetime:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < MAX_UNIX_SECONDS:
-        raise _malformed("expected Unix seconds")
+        raise malformed("expected Unix seconds")
     return datetime.fromtimestamp(value, tz=UTC)
 
 
-def _array(value: Any) -> Any:
+def as_array(value: Any) -> Any:
     """An array; absent or null is an empty one."""
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _malformed("expected an array")
+        raise malformed("expected an array")
     return value
 
 
@@ -124,7 +125,7 @@ class LocationObject(Inbound):
     def _on_earth(self) -> LocationObject:
         if not (LATITUDE[0] <= self.latitude <= LATITUDE[1]
                 and LONGITUDE[0] <= self.longitude <= LONGITUDE[1]):
-            raise _malformed("latitude or longitude out of range")
+            raise malformed("latitude or longitude out of range")
         return self
 
 
@@ -139,7 +140,7 @@ class ContactPhone(Inbound):
 
 class ContactCard(Inbound):
     name: ContactName | None = None
-    phones: Annotated[tuple[ContactPhone, ...], BeforeValidator(_array)] = ()
+    phones: Annotated[tuple[ContactPhone, ...], BeforeValidator(as_array)] = ()
 
 
 class Reply(Inbound):
@@ -166,7 +167,7 @@ class InteractiveObject(Inbound):
         if not isinstance(data, dict) or data.get("type") not in INTERACTIVE_TYPES:
             return data
         kind, reply = data["type"], data.get(data["type"])
-        return {"type": kind, kind: _MISSING if reply is None else reply}
+        return {"type": kind, kind: MISSING if reply is None else reply}
 
 
 class ButtonObject(Inbound):
@@ -176,7 +177,7 @@ class ButtonObject(Inbound):
     @model_validator(mode="after")
     def _labelled(self) -> ButtonObject:
         if not (self.text or self.payload):
-            raise _malformed("expected a text or a payload")
+            raise malformed("expected a text or a payload")
         return self
 
 
@@ -236,4 +237,4 @@ class SystemObject(Inbound):
     marketing: Text = None
 
 
-_MISSING = object()  # fails every object's validation: "expected an object"
+MISSING = object()  # fails every object's validation: "expected an object"
