@@ -190,7 +190,8 @@ class FakeGraph:
         return error_body(100, 400, f"(fake) Unsupported {call.method} request {call.path}")
 
     def _take_error(self, call: Call) -> QueuedError | None:
-        to = call.body.get("to") if isinstance(call.body, dict) else None
+        to = (call.body.get("to") or call.body.get("recipient")) if isinstance(
+            call.body, dict) else None
         with self._lock:
             for queued in self.errors:
                 if (queued.to is None or queued.to == to) and (
@@ -250,10 +251,11 @@ def _messages(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, A
             return error_body(100, 400, "(fake) The parameter message_id is required.")
         return 200, {"success": True}
     kind = body.get("type", "text")
-    if not body.get("to") or kind not in body:
+    to = body.get("to") or body.get("recipient")  # a business-scoped user id: `recipient`
+    if not to or kind not in body:
         return error_body(131008, 400, "(fake) Required parameter is missing.")
-    return 200, {"messaging_product": "whatsapp",
-                 "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+    contact = {"input": to, "wa_id" if body.get("to") else "user_id": to}
+    return 200, {"messaging_product": "whatsapp", "contacts": [contact],
                  "messages": [{"id": fake.new_wamid()}]}
 
 

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('crm', '0039_resolutions'),
+        ('crm', '0040_message_kinds'),
     ]
 
     operations = [

@@ -69,6 +69,9 @@ class Customer(TenantModel):
         max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.OPEN,
         db_default=ConversationStatus.OPEN)
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    # New in the port (crm.0040): the conversation is a WhatsApp group (wa_id holds the group's
+    # id): replies go to the group, not to one member.
+    is_group = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         db_table = "customers"

@@ -217,6 +217,14 @@ class Message(TenantModel):
         "Job", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
         db_constraint=False, db_index=False, editable=False,
     )
+    # New in the port (crm.0040): the WhatsApp group a message was written in (replies go to the
+    # group); an error's details from Meta's status (`error_data.details`); a customer's edit
+    # (the earlier bodies kept in edit_history, oldest first) or deletion of their message.
+    group_id = VarCharField(null=True, blank=True, editable=False)
+    error_details = VarCharField(null=True, blank=True, editable=False)
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    edit_history = models.JSONField(null=True, blank=True, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     tenant_derivation: ClassVar[tuple[Derivation, ...]] = (FromParent("customer"),)
 

@@ -9,11 +9,13 @@ from django.db import router, transaction
 
 from crm.models import Message
 from crm.webhooks import account
+from crm.webhooks.amend import apply_preferences
 from crm.webhooks.numbers import Receiver, digits, find_receivers
 from crm.webhooks.parsing import WHATSAPP_OBJECT
 from crm.webhooks.payload import Change, Payload
 from crm.webhooks.statuses import RANK, Outcome, apply_status
 from crm.webhooks.store import store_messages
+from crm.whatsapp.inbound import CHANNEL_FIELDS
 from tenancy.context import tenant_context
 
 logger = logging.getLogger("crm.webhooks")
@@ -27,6 +29,7 @@ class Report:
     duplicates: int = 0
     statuses: int = 0
     stale_statuses: int = 0
+    preferences: int = 0
     ignored: list[dict[str, str]] = field(default_factory=list)
 
     def ignore(self, reason: str, **ids: str | None) -> None:
@@ -45,14 +48,17 @@ class Report:
                 "duplicates": self.duplicates,
                 "statuses": self.statuses,
                 "stale_statuses": self.stale_statuses,
+                "preferences": self.preferences,
             },
             "ignored": self.ignored,
         }
 
 
 def _ingest_change(change: Change, receiver: Receiver, report: Report) -> None:
-    """Store one change's messages and statuses as its number's organization, atomically."""
-    messages = list(change.messages)  # every kind is kept (crm.webhooks.content describes)
+    """Store one change's messages, the Business app's echoes, statuses and preferences as its
+    number's organization, atomically."""
+    # Every kind is kept (crm.webhooks.content describes); an echo is the business's message.
+    messages = [*change.messages, *change.echoes]
     statuses = []
     for status in change.statuses:
         if status.status not in RANK:
@@ -61,7 +67,7 @@ def _ingest_change(change: Change, receiver: Receiver, report: Report) -> None:
             )
         else:
             statuses.append(status)
-    if not messages and not statuses:
+    if not messages and not statuses and not change.preferences:
         return
     to_wa_id = digits(change.display_phone_number) or receiver.display_digits
     with (
@@ -72,6 +78,7 @@ def _ingest_change(change: Change, receiver: Receiver, report: Report) -> None:
             stored, duplicates = store_messages(messages, dict(change.names), to_wa_id)
             report.messages += stored
             report.duplicates += duplicates
+        report.preferences += apply_preferences(change.preferences)
         for status in statuses:
             outcome = apply_status(status)
             if outcome is Outcome.APPLIED:
@@ -100,7 +107,7 @@ def ingest(payload: Payload) -> Report:
         if change.field in account.HANDLERS:
             account.HANDLERS[change.field](change, report)
             continue
-        if change.field != "messages":
+        if change.field not in CHANNEL_FIELDS:
             report.ignore("change field not handled", field=change.field, at=change.where)
             continue
         receiver = receivers.get(change.phone_number_id or "")

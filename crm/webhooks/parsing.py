@@ -18,12 +18,15 @@ from pydantic import ValidationError
 from crm.storable import unstorable
 from crm.webhooks.content import content_of
 from crm.webhooks.payload import (
+    Amendment,
     Change,
     InboundMessage,
     MalformedPayload,
     Payload,
+    Preference,
     Referral,
     StatusUpdate,
+    SystemChange,
 )
 from crm.whatsapp import inbound
 from crm.whatsapp.inbound import WHATSAPP_OBJECT
@@ -59,17 +62,44 @@ def load_json(body: bytes) -> Any:
     return data
 
 
+def _amendment(message: inbound.MessageItem) -> Amendment | None:
+    """What an `edit` or `revoke` message changes in an earlier message."""
+    if message.type == "edit" and message.edit is not None:
+        edited = message.edit.message
+        return Amendment(message.edit.original_message_id, edited.body if edited else None)
+    if message.type == "revoke" and message.revoke is not None:
+        return Amendment(message.revoke.original_message_id)
+    return None
+
+
+def _system(message: inbound.MessageItem) -> SystemChange | None:
+    system = message.system if message.type == "system" else None
+    if system is None:
+        return None
+    return SystemChange(kind=system.type, new_wa_id=system.wa_id, new_user_id=system.user_id,
+                        marketing=system.marketing)
+
+
 def _message(message: inbound.MessageItem, raw: dict[str, Any]) -> InboundMessage:
     referral = message.referral
     return InboundMessage(
         wamid=message.id,
-        from_wa_id=message.from_,
+        from_wa_id=message.sender,
         timestamp=message.timestamp,
         type=message.type,
         content=content_of(message, raw),
         referral=Referral(**referral.model_dump()) if referral is not None else None,
         raw=raw,
+        group_id=message.group_id or None,
+        amendment=_amendment(message),
+        system=_system(message),
+        to=message.recipient if isinstance(message, inbound.EchoItem) else None,
     )
+
+
+def _preference(item: inbound.PreferenceItem) -> Preference:
+    return Preference(customer_key=item.wa_id or item.user_id or "", category=item.category,
+                      value=item.value, timestamp=item.timestamp)
 
 
 def _status(status: inbound.StatusItem) -> StatusUpdate:
@@ -81,6 +111,7 @@ def _status(status: inbound.StatusItem) -> StatusUpdate:
         recipient_id=status.recipient_id,
         error_code=error.code if error else None,
         error_title=(error.title or error.message) if error else None,
+        error_details=(error.error_data.details if error and error.error_data else None),
         pricing=status.pricing.model_dump(exclude_none=True) if status.pricing else None,
         conversation=(status.conversation.model_dump(mode="json", exclude_none=True)
                       if status.conversation else None),
@@ -88,7 +119,7 @@ def _status(status: inbound.StatusItem) -> StatusUpdate:
 
 
 Problems = list[tuple[str, str]]
-_LISTS = ("contacts", "messages", "statuses")
+_LISTS = ("contacts", "messages", "statuses", "message_echoes", "user_preferences")
 
 
 def _validated(model: type[Any], raw: Any, where: str, problems: Problems) -> Any:
@@ -99,6 +130,14 @@ def _validated(model: type[Any], raw: Any, where: str, problems: Problems) -> An
         inner, problem = inbound.problems(error)[0]
         problems.append((where if inner == "$" else f"{where}.{inner}", problem))
         return None
+
+
+def _sender_named(item: Any, sole: str | None) -> Any:
+    """A message without `from` nor `from_user_id` (a username's contact request): its sender
+    is the change's only contact, when there is exactly one."""
+    if sole and isinstance(item, dict) and not item.get("from") and not item.get("from_user_id"):
+        return {**item, "from_user_id": sole}
+    return item
 
 
 def _items(value: dict[str, Any], name: str, where: str, problems: Problems) -> list[Any]:
@@ -126,23 +165,35 @@ def _change(raw: Any, where: str, problems: Problems, account_id: Any = None) ->
                       account_id=account_id if isinstance(account_id, str) else None,
                       value=raw.get("value") if isinstance(raw.get("value"), dict) else None)
     lists = {name: _items(raw["value"], name, where, problems) for name in _LISTS}
-    names, messages, statuses = [], [], []
+    names, messages, statuses, echoes, preferences = [], [], [], [], []
     for k, item in enumerate(lists["contacts"]):
         contact = _validated(inbound.ContactItem, item, f"{where}.value.contacts[{k}]", problems)
         if contact is not None:
-            names.append((contact.wa_id, contact.profile.name if contact.profile else None))
+            names.append((contact.key, contact.profile.name if contact.profile else None))
+    sole = names[0][0] if len(names) == 1 else None
     for k, item in enumerate(lists["messages"]):
-        message = _validated(inbound.MessageItem, item, f"{where}.value.messages[{k}]", problems)
+        message = _validated(inbound.MessageItem, _sender_named(item, sole),
+                             f"{where}.value.messages[{k}]", problems)
         if message is not None:
             messages.append(_message(message, item))
     for k, item in enumerate(lists["statuses"]):
         status = _validated(inbound.StatusItem, item, f"{where}.value.statuses[{k}]", problems)
         if status is not None:
             statuses.append(_status(status))
+    for k, item in enumerate(lists["message_echoes"]):
+        echo = _validated(inbound.EchoItem, item, f"{where}.value.message_echoes[{k}]", problems)
+        if echo is not None:
+            echoes.append(_message(echo, item))
+    for k, item in enumerate(lists["user_preferences"]):
+        preference = _validated(inbound.PreferenceItem, item,
+                                f"{where}.value.user_preferences[{k}]", problems)
+        if preference is not None:
+            preferences.append(_preference(preference))
     return Change(
         where=where, field=change.field, phone_number_id=value.metadata.phone_number_id,
         display_phone_number=value.metadata.display_phone_number, names=tuple(names),
-        messages=tuple(messages), statuses=tuple(statuses),
+        messages=tuple(messages), statuses=tuple(statuses), echoes=tuple(echoes),
+        preferences=tuple(preferences),
     )
 
 

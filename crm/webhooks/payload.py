@@ -66,8 +66,37 @@ class Content:
 
 
 @dataclass(frozen=True, slots=True)
+class Amendment:
+    """An edit (the new body) or a deletion (`body` None) of an earlier message, by its wamid."""
+
+    original_wamid: str
+    body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SystemChange:
+    """What a `system` message changes: the customer's number or user id, their marketing
+    preference (Meta's `system.type`, and its new wa_id, user_id or `marketing` value)."""
+
+    kind: str | None
+    new_wa_id: str | None = None
+    new_user_id: str | None = None
+    marketing: str | None = None
+
+
+# Kinds that are not the customer writing: they do not open the 24-hour window (Meta opens it
+# "whenever a WhatsApp user messages you"); they are stored and shown all the same.
+NOT_WRITING = ("system", "revoke")
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
-    """One `messages[]` item; a kind without columns of its own has a describing body."""
+    """One `messages[]` item; a kind without columns of its own has a describing body.
+
+    `from_wa_id` is the sender (a wa_id, or a business-scoped user id when the customer has a
+    username); the conversation is the sender's, or the group's when `group_id` is set. For a
+    message echoed from the WhatsApp Business app, `to` is the customer it was sent to.
+    """
 
     wamid: str
     from_wa_id: str
@@ -76,6 +105,30 @@ class InboundMessage:
     content: Content
     referral: Referral | None
     raw: dict[str, Any]
+    group_id: str | None = None
+    amendment: Amendment | None = None
+    system: SystemChange | None = None
+    to: str | None = None
+
+    @property
+    def customer_key(self) -> str:
+        """The conversation's customers.wa_id: the group, the echo's recipient, or the sender."""
+        return self.group_id or self.to or self.from_wa_id
+
+    @property
+    def opens_window(self) -> bool:
+        """Whether this is the customer writing (the 24-hour window opens)."""
+        return self.to is None and self.type not in NOT_WRITING
+
+
+@dataclass(frozen=True, slots=True)
+class Preference:
+    """One `user_preferences[]` item: a customer stopped or resumed marketing messages."""
+
+    customer_key: str
+    category: str | None
+    value: str | None
+    timestamp: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +141,14 @@ class StatusUpdate:
     recipient_id: str | None
     error_code: int | None
     error_title: str | None
+    error_details: str | None = None  # Meta's `error_data.details`
     pricing: dict[str, Any] | None = None  # Meta's `pricing` object, as validated
     conversation: dict[str, Any] | None = None  # Meta's `conversation` object, as validated
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One `entry[].changes[]` item; only field "messages" carries a number and items."""
+    """One `entry[].changes[]` item; the channel fields carry a number and items."""
 
     where: str
     field: str
@@ -103,6 +157,8 @@ class Change:
     names: tuple[tuple[str, str | None], ...] = ()
     messages: tuple[InboundMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
+    echoes: tuple[InboundMessage, ...] = ()  # smb_message_echoes: sent from the Business app
+    preferences: tuple[Preference, ...] = ()  # user_preferences
     # An account field (crm.webhooks.account): the entry's WhatsApp Business Account id and the
     # change's `value` as received, read by that field's handler.
     account_id: str | None = None

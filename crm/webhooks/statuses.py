@@ -26,8 +26,9 @@ from crm.whatsapp.errors import OptedOutError
 from crm.whatsapp.optout import opt_out_recipient_of
 from tenancy.context import get_current_organization_id
 
-# sent < delivered < read; failed ranks last, so once failed nothing moves a message again.
-RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+# sent < delivered < read < played (a voice message listened to); failed ranks last, so once
+# failed nothing moves a message again.
+RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 4, "failed": 5}
 EARLY_SECONDS = 600  # how long a status waits for its message
 logger = logging.getLogger("crm.webhooks")
 
@@ -55,6 +56,7 @@ def apply_status(update: StatusUpdate) -> Outcome:
         delivery_status_at=update.timestamp,
         error_code=update.error_code if failed else None,
         error_title=update.error_title if failed else None,
+        error_details=update.error_details if failed else None,
     )
     if applied:
         if failed and update.error_code in OptedOutError.codes:

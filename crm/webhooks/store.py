@@ -16,8 +16,10 @@ from crm.automation.tasks import queue_after_commit
 from crm.inbox import events
 from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
 from crm.outgoing import emit_each, payloads
+from crm.webhooks.amend import amend, follow_system_changes
 from crm.webhooks.payload import InboundMessage
 from crm.whatsapp.optout import apply_keywords
+from crm.whatsapp.send import AGENT
 from tenancy.context import get_current_organization_id
 
 CUSTOMER_COLUMNS = ("id", "organization_id", "wa_id", "name")
@@ -51,11 +53,12 @@ def lock_wamids(wamids: Sequence[str]) -> None:
 
 
 def _latest_by_sender(messages: Sequence[InboundMessage]) -> dict[str, InboundMessage]:
+    """Each conversation's latest message (a group's is the group's, not its member's)."""
     latest: dict[str, InboundMessage] = {}
     for message in messages:
-        seen = latest.get(message.from_wa_id)
+        seen = latest.get(message.customer_key)
         if seen is None or message.timestamp >= seen.timestamp:
-            latest[message.from_wa_id] = message
+            latest[message.customer_key] = message
     return latest
 
 
@@ -75,14 +78,18 @@ def _fill_name(named: Sequence[tuple[Customer, str]]) -> Case:
 
 
 def _inbound(message: InboundMessage, to_wa_id: str | None) -> dict[str, object]:
-    """The inbox's columns for a customer's newest inbound message."""
+    """The inbox's columns for a customer's newest inbound message (none for a message that
+    is not the customer writing: a system notice, a deletion, the Business app's own)."""
+    if not message.opens_window:
+        return {}
     return {"last_inbound_at": message.timestamp, "business_number": to_wa_id}
 
 
-def _reopen() -> dict[str, object]:
+def _reopen(wrote: Q | None = None) -> dict[str, object]:
     """The customer wrote: a resolved or snoozed conversation opens again, for the team to look
-    at anew (crm.contacts); decided on the row the UPDATE changes."""
-    again = Q(conversation_status__in=REOPENED)
+    at anew (crm.contacts); decided on the row the UPDATE changes. `wrote`: the customers who
+    wrote, when not all did."""
+    again = Q(conversation_status__in=REOPENED) & (wrote if wrote is not None else Q())
     return {
         "conversation_status": Case(When(again, then=Value(Customer.ConversationStatus.OPEN)),
                                     default=F("conversation_status")),
@@ -110,9 +117,10 @@ def _touch(
             last_interaction_time=message.timestamp,
             last_message_type=message.type[:50],
             **_inbound(message, to_wa_id),
-            **_reopen(),
+            **(_reopen() if message.opens_window else {}),
         )
-        if not Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(**changes):
+        if not Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(
+                **changes) and message.opens_window:
             # Our reply is newer than this (late) message: it still opens the 24-hour window.
             Customer.objects.filter(pk=customer.pk).filter(
                 Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.timestamp)
@@ -130,7 +138,7 @@ def _touch(
     inbound = [
         (Q(pk=customer.pk) & (Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=m.timestamp)),
          m)
-        for customer, m, _ in seen
+        for customer, m, _ in seen if m.opens_window
     ]
     inbound_at = Customer._meta.get_field("last_inbound_at")
     number = Customer._meta.get_field("business_number")
@@ -138,23 +146,27 @@ def _touch(
         last_message_at=latest("last_message_at", lambda m: m.timestamp),
         last_interaction_time=latest("last_interaction_time", lambda m: m.timestamp),
         last_message_type=latest("last_message_type", lambda m: m.type[:50]),
-        last_inbound_at=Case(
-            *(When(q, then=Value(m.timestamp, output_field=inbound_at)) for q, m in inbound),
-            default=F("last_inbound_at"),
-        ),
-        business_number=Case(
-            *(When(q, then=Value(to_wa_id, output_field=number)) for q, _ in inbound),
-            default=F("business_number"),
-        ),
-        **_reopen(),
+        **_reopen(Q(pk__in=[customer.pk for customer, m, _ in seen if m.opens_window])),
     )
+    if inbound:
+        changes.update(
+            last_inbound_at=Case(
+                *(When(q, then=Value(m.timestamp, output_field=inbound_at)) for q, m in inbound),
+                default=F("last_inbound_at"),
+            ),
+            business_number=Case(
+                *(When(q, then=Value(to_wa_id, output_field=number)) for q, _ in inbound),
+                default=F("business_number"),
+            ),
+        )
     Customer.objects.filter(pk__in=[customer.pk for customer, _, _ in seen]).update(**changes)
 
 
 def customers_for(
     messages: Sequence[InboundMessage], names: dict[str, str | None], to_wa_id: str | None = None
 ) -> dict[str, Customer]:
-    """The senders' customers by wa_id, created where missing, their last message recorded."""
+    """The conversations' customers by wa_id (a group's by its id), created where missing,
+    their last message recorded."""
     latest = _latest_by_sender(messages)
     found = {
         c.wa_id: c
@@ -166,7 +178,8 @@ def customers_for(
         now = timezone.now()
         new = [
             Customer(
-                wa_id=wa_id, name=names.get(wa_id), created_at=now,
+                wa_id=wa_id, name=None if latest[wa_id].group_id else names.get(wa_id),
+                created_at=now, is_group=latest[wa_id].group_id is not None,
                 last_message_at=latest[wa_id].timestamp,
                 last_interaction_time=latest[wa_id].timestamp,
                 last_message_type=latest[wa_id].type[:50],
@@ -183,24 +196,42 @@ def customers_for(
             for c in Customer.objects.filter(wa_id__in=missing).only(*CUSTOMER_COLUMNS).order_by()
         )
     _touch([
-        (customer, latest[wa_id], names.get(wa_id))
+        (customer, latest[wa_id], None if latest[wa_id].group_id else names.get(wa_id))
         for wa_id, customer in found.items()
         if customer.pk not in created
     ], to_wa_id)
+    _open_windows(messages, latest, found, to_wa_id)
     return found
 
 
+def _open_windows(messages: Sequence[InboundMessage], latest: dict[str, InboundMessage],
+                  customers: dict[str, Customer], to_wa_id: str | None) -> None:
+    """Where a conversation's latest message is not the customer writing (a deletion after a
+    text, in one delivery), the latest one that is still opens the window (rare: a statement
+    each)."""
+    wrote = _latest_by_sender([m for m in messages if m.opens_window])
+    for key, message in wrote.items():
+        if latest[key].opens_window:
+            continue  # recorded with the latest message already
+        Customer.objects.filter(pk=customers[key].pk).filter(
+            Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.timestamp)
+        ).update(**_inbound(message, to_wa_id), **_reopen())
+
+
 def _message_row(message: InboundMessage, customer: Customer, to_wa_id: str | None) -> Message:
+    """The row of a customer's message, or of one the business sent from the Business app."""
     content = message.content
+    echoed = message.to is not None
     return Message(
         customer=customer,
         message_id=message.wamid,
         from_wa_id=message.from_wa_id,
-        to_wa_id=to_wa_id,
+        to_wa_id=message.to if echoed else to_wa_id,
         type=message.type,
         body=content.body,
         timestamp=message.timestamp,
-        sender_type="customer",
+        sender_type=AGENT if echoed else "customer",
+        group_id=message.group_id,
         media_id=content.media_id,
         caption=content.caption,
         filename=content.filename,
@@ -218,7 +249,7 @@ def _orders(messages: Sequence[InboundMessage], customers: dict[str, Customer]) 
         if details is None:
             continue
         order = Order(
-            customer=customers[message.from_wa_id], catalog_id=details.catalog_id,
+            customer=customers[message.customer_key], catalog_id=details.catalog_id,
             status="pending", timestamp=message.timestamp,
         )
         orders.append(order)
@@ -238,7 +269,7 @@ def _orders(messages: Sequence[InboundMessage], customers: dict[str, Customer]) 
 def _referrals(messages: Sequence[InboundMessage], customers: dict[str, Customer]) -> None:
     rows = [
         ReferrerTracking(
-            customer=customers[m.from_wa_id], wa_id=m.from_wa_id, created_at=m.timestamp,
+            customer=customers[m.customer_key], wa_id=m.from_wa_id, created_at=m.timestamp,
             message_id=m.wamid, source_url=m.referral.source_url,
             source_id=m.referral.source_id, source_type=m.referral.source_type,
             headline=m.referral.headline, body=m.referral.body,
@@ -269,15 +300,18 @@ def store_messages(
         return 0, len(messages)
     customers = customers_for(new, names, to_wa_id)
     rows = Message.objects.bulk_create(
-        [_message_row(m, customers[m.from_wa_id], to_wa_id) for m in new]
+        [_message_row(m, customers[m.customer_key], to_wa_id) for m in new]
     )
     events.publish(events.MESSAGE, customers=sorted({str(c.pk) for c in customers.values()}))
-    received = [payloads.message_received(row, customers[message.from_wa_id])
-                for row, message in zip(rows, new)]
-    emit_each("message.received", received)
+    amend(new)
+    inbound = [(row, m) for row, m in zip(rows, new) if m.to is None]
+    emit_each("message.received", [payloads.message_received(row, customers[m.customer_key])
+                                   for row, m in inbound])
     _orders(new, customers)
     _referrals(new, customers)
-    apply_keywords(new, customers)
-    # Automation answers after this commits, in a task: the webhook only stores.
-    queue_after_commit(row.pk for row in rows if row.pk is not None)
+    apply_keywords([m for m in new if m.to is None and m.group_id is None], customers)
+    follow_system_changes(new, customers)
+    # Automation answers after this commits, in a task: the webhook only stores. Never to the
+    # business's own messages, nor to a group (automation writes to one customer).
+    queue_after_commit(row.pk for row, m in inbound if row.pk is not None and m.group_id is None)
     return len(new), len(messages) - len(new)

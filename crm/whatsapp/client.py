@@ -341,7 +341,8 @@ class GraphClient:
             request["data"] = dict(kwargs["data"])
         if kwargs.get("files"):
             request["files"] = "(file upload, not recorded)"
-        recipient = payload.get("to") if isinstance(payload, dict) else None
+        recipient = (payload.get("to") or payload.get("recipient")) if isinstance(
+            payload, dict) else None
         return {
             "campaign_id": self._campaign.pk if self._campaign else None,
             "job_id": self._job.pk if self._job else None,

@@ -3,204 +3,47 @@
 The same limits as before the models: ids of at most 256 characters (they are indexed), Unix
 seconds before 2100 (a digit string too), finite numbers, integers that fit a database column.
 Objects Meta may extend ignore unknown fields; only the object of a message's own `type` is
-validated, and nothing of a change other than "messages" or of an object other than a WhatsApp
-Business Account. `problems()` turns a ValidationError into (JSON path, what was expected),
-never the value: a payload holds customers' messages.
+validated (crm.whatsapp.inbound_objects), and nothing of a change other than the channel fields
+or of an object other than a WhatsApp Business Account. `problems()` turns a ValidationError
+into (JSON path, what was expected), never the value: a payload holds customers' messages.
 """
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Strict,
-    Field,
-    ValidationError,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import BeforeValidator, Field, Strict, ValidationError, model_validator
 
-from crm.whatsapp.media_types import SAFE, normalised
-from crm.whatsapp.schemas import LATITUDE, LONGITUDE, MAX_ID_LENGTH
+from crm.whatsapp.inbound_objects import (
+    MISSING,
+    MEDIA_TYPES,
+    ButtonObject,
+    ContactCard,
+    EditObject,
+    Filled,
+    Identifier,
+    Inbound,
+    InteractiveObject,
+    LocationObject,
+    MaybeEmptyId,
+    MediaObject,
+    OptionalInt32,
+    OrderObject,
+    ReactionObject,
+    RevokeObject,
+    SystemObject,
+    Text,
+    TextObject,
+    UnixTime,
+    as_array,
+    malformed,
+)
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
-# Unix seconds up to 2100-01-01: beyond that a timestamp is a malformed one, not a date.
-MAX_UNIX_SECONDS = 4102444800
-MAX_INT32 = 2**31 - 1
-MEDIA_TYPES = ("image", "video", "audio", "sticker", "document")
 STORED_TYPES = ("text", *MEDIA_TYPES, "location", "contacts", "interactive", "button", "order",
-                "reaction")
-INTERACTIVE_TYPES = ("button_reply", "list_reply", "nfm_reply")
-
-
-def _malformed(problem: str) -> PydanticCustomError:
-    return PydanticCustomError("malformed", problem)
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _malformed("expected a number")
-    return float(value)
-
-
-def _int32(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT32:
-        raise _malformed("expected an integer in range")
-    return value
-
-
-def _unix_time(value: Any) -> datetime:
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < MAX_UNIX_SECONDS:
-        raise _malformed("expected Unix seconds")
-    return datetime.fromtimestamp(value, tz=UTC)
-
-
-def _array(value: Any) -> Any:
-    """An array; absent or null is an empty one."""
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _malformed("expected an array")
-    return value
-
-
-def _media_type(value: str | None) -> str | None:
-    """A customer's file type, lower-cased; application/octet-stream when it is not one."""
-    # Never refused (the delivery holds other messages), never kept as it came (a header).
-    return None if value is None else normalised(value) or SAFE
-
-
-String = Annotated[str, Strict()]
-Text = String | None
-Filled = Annotated[str, Strict(), Field(min_length=1)]
-Identifier = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH)]
-# None passes the checks (and is refused by the type where a value is required), so an optional
-# field's error names the field itself, not a member of an `X | None` union.
-Number = Annotated[float, BeforeValidator(_number)]
-OptionalNumber = Annotated[float | None, BeforeValidator(_number)]
-Int32 = Annotated[int, BeforeValidator(_int32)]
-OptionalInt32 = Annotated[int | None, BeforeValidator(_int32)]
-UnixTime = Annotated[datetime, BeforeValidator(_unix_time)]
-MediaType = Annotated[Text, AfterValidator(_media_type)]
-
-
-class Inbound(BaseModel):
-    """Meta adds fields over time: unknown ones are ignored, never refused."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class TextObject(Inbound):
-    body: String
-
-
-class MediaObject(Inbound):
-    id: Filled
-    caption: Text = None
-    filename: Text = None
-    mime_type: MediaType = None
-
-
-class LocationObject(Inbound):
-    latitude: Number
-    longitude: Number
-    name: Text = None
-    address: Text = None
-
-    @model_validator(mode="after")
-    def _on_earth(self) -> LocationObject:
-        if not (LATITUDE[0] <= self.latitude <= LATITUDE[1]
-                and LONGITUDE[0] <= self.longitude <= LONGITUDE[1]):
-            raise _malformed("latitude or longitude out of range")
-        return self
-
-
-class ContactName(Inbound):
-    formatted_name: Text = None
-    first_name: Text = None
-
-
-class ContactPhone(Inbound):
-    phone: Text = None
-
-
-class ContactCard(Inbound):
-    name: ContactName | None = None
-    phones: Annotated[tuple[ContactPhone, ...], BeforeValidator(_array)] = ()
-
-
-class Reply(Inbound):
-    id: Filled
-    title: Filled
-
-
-class FlowReply(Inbound):
-    response_json: Text = None
-    name: Text = None
-    body: Text = None
-
-
-class InteractiveObject(Inbound):
-    type: Filled
-    button_reply: Reply | None = None
-    list_reply: Reply | None = None
-    nfm_reply: FlowReply | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _own_kind_only(cls, data: Any) -> Any:
-        """Validate the reply of the message's own kind; a kind Meta added later is ignored."""
-        if not isinstance(data, dict) or data.get("type") not in INTERACTIVE_TYPES:
-            return data
-        kind, reply = data["type"], data.get(data["type"])
-        return {"type": kind, kind: _MISSING if reply is None else reply}
-
-
-class ButtonObject(Inbound):
-    text: Text = None
-    payload: Text = None
-
-    @model_validator(mode="after")
-    def _labelled(self) -> ButtonObject:
-        if not (self.text or self.payload):
-            raise _malformed("expected a text or a payload")
-        return self
-
-
-class ProductItem(Inbound):
-    product_retailer_id: Filled
-    quantity: Annotated[Int32, Field(ge=1)]
-    item_price: OptionalNumber = None
-    currency: Text = None
-
-
-class OrderObject(Inbound):
-    catalog_id: Text = None
-    text: Text = None
-    product_items: Annotated[tuple[ProductItem, ...], Field(min_length=1)]
-
-
-class ReactionObject(Inbound):
-    message_id: Filled
-    emoji: Text = None
+                "reaction", "edit", "revoke")
+# The changes whose `value` names a number and carries messages: a customer's messages and
+# statuses, the Business app's own messages (coexistence), marketing preferences.
+CHANNEL_FIELDS = ("messages", "smb_message_echoes", "user_preferences")
 
 
 class Referral(Inbound):
@@ -223,7 +66,9 @@ class MessageItem(Inbound):
     """One `messages[]` item; only the object of its own type is read."""
 
     id: Identifier
-    from_: Identifier = Field(alias="from")
+    from_: MaybeEmptyId = Field(None, alias="from")
+    from_user_id: MaybeEmptyId = None
+    group_id: MaybeEmptyId = None
     timestamp: UnixTime
     type: Filled
     context: MessageContext | None = None  # stored in raw_message, read by the inbox's thread
@@ -240,18 +85,30 @@ class MessageItem(Inbound):
     button: ButtonObject | None = None
     order: OrderObject | None = None
     reaction: ReactionObject | None = None
+    edit: EditObject | None = None
+    revoke: RevokeObject | None = None
+    system: SystemObject | None = None
+
+    @model_validator(mode="after")
+    def _has_sender(self) -> MessageItem:
+        if not self.sender:
+            raise malformed("expected a `from` or a `from_user_id`")
+        return self
+
+    @property
+    def sender(self) -> str:
+        """Who wrote: the phone number's wa_id, else the business-scoped user id (usernames)."""
+        return self.from_ or self.from_user_id or ""
 
     @model_validator(mode="before")
     @classmethod
     def _own_type_only(cls, data: Any) -> Any:
-        """Drop other types' objects; the object of a stored type must be there."""
+        """Drop other types' objects. A message whose object is absent (Meta sends some with
+        only `errors`) is kept as a kind without columns; a malformed object is refused."""
         if not isinstance(data, dict):
             return data
         kind = data.get("type")
-        kept = {k: v for k, v in data.items() if k not in STORED_TYPES or k == kind}
-        if kind in STORED_TYPES and kept.get(kind) is None:
-            kept[kind] = _MISSING
-        return kept
+        return {k: v for k, v in data.items() if k not in STORED_TYPES or k == kind}
 
     @property
     def object(self) -> Any:
@@ -259,13 +116,49 @@ class MessageItem(Inbound):
         return getattr(self, self.type, None) if self.type in STORED_TYPES else None
 
 
-_MISSING = object()  # fails every object's validation: "expected an object"
+class EchoItem(MessageItem):
+    """One `message_echoes[]` item: a message the business sent from the WhatsApp Business app."""
+
+    to: MaybeEmptyId = None
+    to_user_id: MaybeEmptyId = None
+
+    @model_validator(mode="after")
+    def _has_recipient(self) -> EchoItem:
+        if not self.recipient:
+            raise malformed("expected a `to` or a `to_user_id`")
+        return self
+
+    @property
+    def recipient(self) -> str:
+        """Who it was sent to: the wa_id, else the business-scoped user id."""
+        return self.to or self.to_user_id or ""
+
+
+class PreferenceItem(Inbound):
+    """One `user_preferences[]` item: a customer stopped or resumed marketing messages."""
+
+    wa_id: MaybeEmptyId = None
+    user_id: MaybeEmptyId = None
+    category: Text = None
+    value: Text = None
+    timestamp: UnixTime | None = None
+
+    @model_validator(mode="after")
+    def _has_customer(self) -> PreferenceItem:
+        if not (self.wa_id or self.user_id):
+            raise malformed("expected a `wa_id` or a `user_id`")
+        return self
+
+
+class ErrorData(Inbound):
+    details: Text = None
 
 
 class StatusError(Inbound):
     code: OptionalInt32 = None
     title: Text = None
     message: Text = None
+    error_data: ErrorData | None = None
 
 
 class StatusPricing(Inbound):
@@ -292,7 +185,7 @@ class StatusItem(Inbound):
     status: Filled
     timestamp: UnixTime
     recipient_id: Text = None
-    errors: Annotated[tuple[StatusError, ...], BeforeValidator(_array)] = ()
+    errors: Annotated[tuple[StatusError, ...], BeforeValidator(as_array)] = ()
     pricing: StatusPricing | None = None
     conversation: StatusConversation | None = None
 
@@ -302,8 +195,20 @@ class Profile(Inbound):
 
 
 class ContactItem(Inbound):
-    wa_id: Identifier
+    wa_id: MaybeEmptyId = None
+    user_id: MaybeEmptyId = None
     profile: Profile | None = None
+
+    @model_validator(mode="after")
+    def _has_id(self) -> ContactItem:
+        if not self.key:
+            raise malformed("expected a `wa_id` or a `user_id`")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The customer's key: the wa_id, else the business-scoped user id (usernames)."""
+        return self.wa_id or self.user_id or ""
 
 
 class Metadata(Inbound):
@@ -313,13 +218,15 @@ class Metadata(Inbound):
 
 class Value(Inbound):
     metadata: Metadata
-    contacts: Annotated[tuple[ContactItem, ...], BeforeValidator(_array)] = ()
-    messages: Annotated[tuple[MessageItem, ...], BeforeValidator(_array)] = ()
-    statuses: Annotated[tuple[StatusItem, ...], BeforeValidator(_array)] = ()
+    contacts: Annotated[tuple[ContactItem, ...], BeforeValidator(as_array)] = ()
+    messages: Annotated[tuple[MessageItem, ...], BeforeValidator(as_array)] = ()
+    statuses: Annotated[tuple[StatusItem, ...], BeforeValidator(as_array)] = ()
+    message_echoes: Annotated[tuple[EchoItem, ...], BeforeValidator(as_array)] = ()
+    user_preferences: Annotated[tuple[PreferenceItem, ...], BeforeValidator(as_array)] = ()
 
 
 class ChangeItem(Inbound):
-    """One `changes[]` item; only field "messages" is ours, the rest are not read."""
+    """One `changes[]` item; only the CHANNEL_FIELDS are read here (the account's elsewhere)."""
 
     field: Filled
     value: Value | None = None
@@ -327,10 +234,10 @@ class ChangeItem(Inbound):
     @model_validator(mode="before")
     @classmethod
     def _messages_only(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("field") != "messages":
+        if isinstance(data, dict) and data.get("field") not in CHANNEL_FIELDS:
             return {"field": data.get("field")}
         if isinstance(data, dict) and data.get("value") is None:
-            return {**data, "value": _MISSING}
+            return {**data, "value": MISSING}
         return data
 
 
@@ -348,10 +255,10 @@ class Delivery(Inbound):
     @classmethod
     def _whatsapp_only(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise _malformed("expected an object")
+            raise malformed("expected an object")
         if data.get("object") != WHATSAPP_OBJECT:
             return {"object": data.get("object")}
-        return {**data, "entry": _MISSING if data.get("entry") is None else data["entry"]}
+        return {**data, "entry": MISSING if data.get("entry") is None else data["entry"]}
 
 
 # What a failed check expected, by pydantic's error type (the rest say so themselves).

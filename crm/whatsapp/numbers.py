@@ -7,6 +7,7 @@ from datetime import datetime
 
 from crm.models import Customer, Message, WhatsAppNumber
 from crm.webhooks.numbers import digits
+from crm.webhooks.payload import NOT_WRITING
 from crm.whatsapp.refusals import Refused
 
 
@@ -27,9 +28,11 @@ class LastInbound:
 
 
 def last_inbound(customer: Customer) -> LastInbound:
-    """One query for the customer's latest inbound message."""
+    """One query for the customer's latest inbound message (one they wrote: not a system
+    notice nor a deletion, which do not open the window)."""
     row = (
         Message.objects.filter(customer=customer, sender_type="customer", timestamp__isnull=False)
+        .exclude(type__in=NOT_WRITING)
         .order_by("-timestamp").values_list("timestamp", "to_wa_id").first()
     )
     return LastInbound(row[0], digits(row[1])) if row else LastInbound()

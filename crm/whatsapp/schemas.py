@@ -7,6 +7,7 @@ fields Meta adds, where these refuse unknown ones (a typo must not drop part of 
 """
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
@@ -20,6 +21,8 @@ MessageType = Literal["text", "template", "image", "document", "audio", "video",
 # Limits shared by what we send and what we receive (crm.whatsapp.inbound): ids are indexed
 # (wamid, wa_id), so a far longer one would fail the btree, not just look odd.
 MAX_ID_LENGTH = 256
+# A business-scoped user id: a country code, a period, alphanumerics (a parent's has "ENT.").
+USER_ID = re.compile(r"\A[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}\Z")
 LATITUDE, LONGITUDE = (-90.0, 90.0), (-180.0, 180.0)
 Wamid = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
 
@@ -337,20 +340,37 @@ class MessageContent(Schema):
         return getattr(self, self.type)
 
 
+def is_user_id(key: str) -> bool:
+    """Whether a customer's key is a business-scoped user id (a username's), not a number."""
+    return USER_ID.match(key) is not None
+
+
 class OutboundMessage(MessageContent):
-    """The body of `POST /{phone_number_id}/messages`."""
+    """The body of `POST /{phone_number_id}/messages`: to a number (`to`), a business-scoped
+    user id (`recipient`), or a group (`recipient_type` "group", its id in `to`)."""
 
     messaging_product: Literal["whatsapp"] = "whatsapp"
-    recipient_type: Literal["individual"] = "individual"
-    to: str = Field(min_length=1, max_length=64)
+    recipient_type: Literal["individual", "group"] = "individual"
+    to: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    recipient: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
     context: Context | None = None
 
+    @model_validator(mode="after")
+    def _addressed(self) -> OutboundMessage:
+        if (self.to is None) == (self.recipient is None):
+            raise ValueError("a message is sent `to` a number or group, or to a `recipient`")
+        return self
+
     @classmethod
-    def build(cls, content: MessageContent, to: str, reply_to: str | None = None
-              ) -> OutboundMessage:
-        """The body sending `content` to `to`, as a reply to `reply_to` when given."""
+    def build(cls, content: MessageContent, to: str, reply_to: str | None = None, *,
+              group: bool = False) -> OutboundMessage:
+        """The body sending `content` to `to` (a wa_id, a user id, or a group's id when
+        `group`), as a reply to `reply_to` when given."""
+        address: dict[str, Any] = (
+            {"recipient_type": "group", "to": to} if group
+            else {"recipient": to} if is_user_id(to) else {"to": to})
         return cls(
-            **content.model_dump(exclude_none=True), to=to,
+            **content.model_dump(exclude_none=True), **address,
             context=Context(message_id=reply_to) if reply_to else None,
         )
 

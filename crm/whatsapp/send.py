@@ -158,7 +158,7 @@ def send_message(
         check_window(customer, now, last)
     if reply_to:
         check_reply_to(customer, reply_to)
-    body = OutboundMessage.build(content, customer.wa_id, reply_to)
+    body = OutboundMessage.build(content, customer.wa_id, reply_to, group=customer.is_group)
     try:
         client = GraphClient(number)
     except NumberUnavailable as error:
