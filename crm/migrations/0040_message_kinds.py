@@ -12,7 +12,7 @@ import crm.fields
 
 class Migration(migrations.Migration):
 
-    dependencies = [("crm", "0036_number_onboarding")]
+    dependencies = [("crm", "0039_resolutions")]
 
     operations = [
         migrations.AddField(model_name="customer", name="is_group", field=models.BooleanField(
