@@ -29,9 +29,10 @@ TENANT_TABLES = {
     "daily_message_stats", "campaign_funnels", "response_times",  # report roll-ups (crm.0032)
     "invitations", "audit_events",  # accounts (crm.0034)
     "organization_exports",  # exports of an organization (crm.0035)
+    # The catalog: an organization's own rows, and shared rows of none (crm.0037).
+    "categories", "sub_categories", "products",
 }
-SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
-                 "files",
+SHARED_TABLES = {"organizations", "roles", "costs", "files",
                  "inbound_deliveries"}  # platform-only: kept before the organization is known
 
 

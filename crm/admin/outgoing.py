@@ -32,9 +32,10 @@ class WebhookSubscriptionAdmin(TenantModelAdmin):
             super().save_model(request, obj, form, change)
             services.reactivated(obj, was_active)
             return
-        obj.secret = new_secret()
+        secret = new_secret()
+        obj.set_secret(secret)
         super().save_model(request, obj, form, change)
-        messages.warning(request, f"The subscription's secret, shown this once: {obj.secret} "
+        messages.warning(request, f"The subscription's secret, shown this once: {secret} "
                                   "(it signs every delivery: keep it where the receiver checks "
                                   "X-WBCRM-Signature).")
 
