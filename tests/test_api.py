@@ -129,6 +129,7 @@ def test_list_is_paginated_and_holds_only_own_rows(resource, api_a, org_a, org_b
     assert all(row.get("organization") in (str(org_a.pk), None) for row in body["results"])
 
 
+@pytest.mark.usefixtures("python_scope")  # with PostgreSQL's policies alone too
 @pytest.mark.parametrize("resource", TENANT, ids=_ids(TENANT))
 def test_another_organizations_object_is_404(resource, api_a, org_b) -> None:
     theirs = make(resource.model, org_b)

@@ -21,6 +21,8 @@ encrypted are touched, so a re-run encrypts nothing twice. The table holds one r
 URL, so the batches run inside the migration's transaction. Backwards decrypts the same way. Run
 by the owner, which bypasses row-level security (README, "Row-level security").
 """
+import json
+
 from django.conf import settings
 from django.db import migrations, models
 
@@ -86,15 +88,19 @@ def decrypt_secrets(apps, schema_editor):
 PLATFORM_WIDE = [("categories", "name"), ("categories", "slug"), ("sub_categories", "slug"),
                  ("products", "sku")]
 # The single-column, non-partial unique indexes on a column (constraint or bare index), and
-# Django's pattern index beside a unique varchar; found in the catalog, whatever their names.
+# Django's pattern index beside a unique varchar, with their definitions; found in the catalog,
+# whatever their names.
 ON_COLUMN = """
-SELECT i.relname, x.indisunique, c.conname IS NOT NULL
+SELECT i.relname, c.conname IS NOT NULL,
+       CASE WHEN c.conname IS NULL THEN pg_get_indexdef(x.indexrelid)
+            ELSE pg_get_constraintdef(c.oid) END
 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
 LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid
 WHERE x.indrelid = to_regclass(%s) AND NOT x.indisprimary AND x.indpred IS NULL
   AND x.indnatts = 1 AND x.indkey[0] = (
       SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s)
   AND (x.indisunique OR i.relname LIKE '%%\\_like')
+ORDER BY 1
 """
 
 
@@ -103,7 +109,9 @@ class DropPlatformWideUniques(migrations.operations.base.Operation):
 
     wb-crm's databases keep products.sku unique by a bare index (ix_products_sku), the others by
     constraints; a fresh database by Django's constraints. Django's AlterField would drop an
-    index as a constraint and fail, so the catalog decides. Elsewhere (SQLite) Django's own.
+    index as a constraint and fail, so the catalog decides. What was dropped is kept (JSON) in
+    the comment of the shared partial unique that replaces it, so backwards restores each under
+    its own name and definition. Elsewhere (SQLite) Django's own.
     """
 
     reversible = True
@@ -129,7 +137,11 @@ class DropPlatformWideUniques(migrations.operations.base.Operation):
             with connection.cursor() as cursor:
                 cursor.execute(ON_COLUMN, [table, table, column])
                 found = cursor.fetchall()
-            for name, _, constraint in found:
+            if not found:
+                continue
+            schema_editor.execute(f"COMMENT ON INDEX {table}_shared_{column}_uniq IS %s",
+                                  [json.dumps(found)])
+            for name, constraint, _ in found:
                 schema_editor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(name)}"
                                       if constraint else f"DROP INDEX {quote(name)}")
 
@@ -139,9 +151,17 @@ class DropPlatformWideUniques(migrations.operations.base.Operation):
             for alteration in reversed(self.alterations):
                 alteration.database_backwards(app_label, schema_editor, from_state, to_state)
             return
+        quote = connection.ops.quote_name
         for table, column in PLATFORM_WIDE:
-            schema_editor.execute(
-                f"ALTER TABLE {table} ADD CONSTRAINT {table}_{column}_key UNIQUE ({column})")
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT obj_description(to_regclass(%s), 'pg_class')",
+                               [f"{table}_shared_{column}_uniq"])
+                dropped = json.loads(cursor.fetchone()[0] or "[]") or [
+                    [f"{table}_{column}_key", True, f"UNIQUE ({quote(column)})"]]
+            for name, constraint, definition in dropped:
+                schema_editor.execute(
+                    f"ALTER TABLE {quote(table)} ADD CONSTRAINT {quote(name)} {definition}"
+                    if constraint else definition)
 
 
 def _organization():
