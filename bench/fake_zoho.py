@@ -1,8 +1,8 @@
 """A fake of Zoho's accounts server and CRM API for local runs and tests: answers like Zoho, never
 Zoho.
 
-    python bench/fake_zoho.py --port 8083
-    ZOHO_ACCOUNTS_URL=http://127.0.0.1:8083 ZOHO_API_URL=http://127.0.0.1:8083 bin/run
+    python bench/fake_zoho.py --port 8084                   # serve (bin/run starts it)
+    ZOHO_ACCOUNTS_URL=http://127.0.0.1:8084 ZOHO_API_URL=http://127.0.0.1:8084 ...
 
 Answers `POST /oauth/v2/token` (grant_type=refresh_token, in the form body or the query: a new
 access token, `expires_in` seconds; `{"error": "invalid_code"}` for a revoked refresh token) and
@@ -258,7 +258,7 @@ class FakeZohoServer:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=8083)
+    parser.add_argument("--port", type=int, default=8084)
     parser.add_argument("--expires-in", type=int, default=3600,
                         help="seconds an access token is said to last")
     args = parser.parse_args()

@@ -22,8 +22,9 @@ LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayload
 # What agents do not see in the back office: system history and API credentials.
 AGENT_HIDDEN_IN_ADMIN = LOG_MODELS | {"apitoken", "webhooksubscription", "integrationcredential",
                                       "invitation"}
-# Shared tables an organization's staff may read (the rest are platform-only).
-CATALOG_MODELS = frozenset({"category", "subcategory", "product", "cost", "file"})
+# Shared tables an organization's staff may read (the rest are platform-only); the product
+# catalog is a tenant table with shared rows since crm.0037.
+CATALOG_MODELS = frozenset({"cost", "file"})
 
 
 def role_of(user: Any) -> str | None:

@@ -160,9 +160,6 @@ TENANCY_APPS = ["crm"]
 TENANCY_SHARED_MODELS = [
     "crm.Organization",
     "crm.Role",
-    "crm.Category",
-    "crm.SubCategory",
-    "crm.Product",
     "crm.Cost",
     "crm.File",
     # Platform-only: a delivery is kept before its organization is known (crm.webhooks).
@@ -271,10 +268,13 @@ RAZORPAY_LINK_EXPIRE_MINUTES = env.int("RAZORPAY_LINK_EXPIRE_MINUTES", default=2
 RAZORPAY_RECONCILE_AFTER_MINUTES = env.int("RAZORPAY_RECONCILE_AFTER_MINUTES", default=60)
 
 # Zoho CRM (leads): the accounts (OAuth) and API roots, `{domain}` filled with the organization's
-# data centre (zoho.in, zoho.com, ...; a fake's plain URL in tests and the demo), per-call timeout,
-# and the push task's retries (back-off doubling from ZOHO_RETRY_BACKOFF seconds).
-ZOHO_ACCOUNTS_URL = env("ZOHO_ACCOUNTS_URL", default="https://accounts.{domain}")
-ZOHO_API_URL = env("ZOHO_API_URL", default="https://www.zohoapis.{domain}")
+# data centre (zoho.in, zoho.com, ...; a fake's plain URL in tests and the demo: bin/run starts
+# bench/fake_zoho.py), per-call timeout, and the push task's retries (back-off doubling from
+# ZOHO_RETRY_BACKOFF seconds). Each organization's credentials are its own.
+ZOHO_ACCOUNTS_URL = env("ZOHO_ACCOUNTS_URL", default="") or (
+    env("WBCRM_DEMO_ZOHO_URL", default="") if DEMO else "") or "https://accounts.{domain}"
+ZOHO_API_URL = env("ZOHO_API_URL", default="") or (
+    env("WBCRM_DEMO_ZOHO_URL", default="") if DEMO else "") or "https://www.zohoapis.{domain}"
 ZOHO_TIMEOUT = env.float("ZOHO_TIMEOUT", default=10.0)
 ZOHO_PUSH_RETRIES = env.int("ZOHO_PUSH_RETRIES", default=5)
 ZOHO_RETRY_BACKOFF = env.int("ZOHO_RETRY_BACKOFF", default=30)

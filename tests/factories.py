@@ -123,7 +123,7 @@ class RoleFactory(DjangoModelFactory):
 
 
 class CategoryFactory(DjangoModelFactory):
-    """A product category; shared table."""
+    """A product category of the active organization (shared when made inside unscoped())."""
 
     class Meta:
         model = Category
@@ -135,7 +135,7 @@ class CategoryFactory(DjangoModelFactory):
 
 
 class SubCategoryFactory(DjangoModelFactory):
-    """A product sub-category; shared table."""
+    """A product sub-category, of its category's organization."""
 
     class Meta:
         model = SubCategory
@@ -147,7 +147,7 @@ class SubCategoryFactory(DjangoModelFactory):
 
 
 class ProductFactory(DjangoModelFactory):
-    """A catalog product; shared table."""
+    """A product of the active organization (shared when made inside unscoped())."""
 
     class Meta:
         model = Product
@@ -526,7 +526,7 @@ class WebhookSubscriptionFactory(DjangoModelFactory):
     # A public address as such: checking it needs no DNS.
     url = factory.Sequence(lambda n: f"https://93.184.216.34/hooks/{n}")
     events = factory.LazyFunction(lambda: list(EVENTS))
-    secret = factory.LazyFunction(new_secret)
+    secret = factory.LazyFunction(lambda: crypto.encrypt(new_secret()))  # stored encrypted
 
 
 class WebhookDeliveryFactory(DjangoModelFactory):

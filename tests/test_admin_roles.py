@@ -130,7 +130,7 @@ def test_log_tables_are_read_only_for_everyone(org_a) -> None:
             assert client.post(admin_url(model, "delete", row), {"post": "yes"}).status_code == 403
 
 
-def test_org_admin_cannot_edit_organizations_roles_or_the_catalog(org_a, org_b) -> None:
+def test_org_admin_cannot_edit_organizations_roles_or_the_shared_catalog(org_a, org_b) -> None:
     client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
     assert client.get(admin_url(Role)).status_code == 403
     for model in (Organization, Role):
@@ -143,10 +143,12 @@ def test_org_admin_cannot_edit_organizations_roles_or_the_catalog(org_a, org_b) 
     with unscoped():
         product = FACTORIES[Product]()
     for model, row in ((Product, product), (Category, product.category)):
-        assert client.get(admin_url(model)).status_code == 200  # read-only
-        assert client.get(admin_url(model, "add")).status_code == 403
+        assert client.get(admin_url(model)).status_code == 200  # shared rows: read-only
+        assert client.get(admin_url(model, "add")).status_code == 200  # its own: its to manage
         assert _can_change(client, row) is False
         assert client.post(admin_url(model, "change", row), {"name": "x"}).status_code == 403
+    with unscoped():
+        assert Product.objects.get(pk=product.pk).name != "x"
     index = client.get("/admin/").content.decode()
     assert "/admin/crm/product/" in index and "/admin/crm/role/" not in index
 
@@ -192,20 +194,24 @@ def test_platform_staff_edit_organizations_roles_and_the_catalog(org_a) -> None:
         assert Organization.objects.filter(code="org-c").exists()
     assert client.post(admin_url(Role, "change", role), {
         "name": "AUDITOR", "display_name": "Auditor", "is_active": "on"}).status_code == 302
-    assert client.post(admin_url(Product, "add"), {
+    # In all-organizations mode, with no organization chosen for them: the shared catalog.
+    shared = signed_in(make_staff(None, Role.SUPER_ADMIN), ALL)
+    assert shared.post(admin_url(Product, "add"), {
         "name": "Serum", "sku": "S-1", "price": "10", "stock": "3"}).status_code == 302
-    assert client.post(admin_url(Category, "add"), {
+    assert shared.post(admin_url(Category, "add"), {
         "name": "Hair", "sub_categories-TOTAL_FORMS": "0",
         "sub_categories-INITIAL_FORMS": "0"}).status_code == 302
     with unscoped():
         assert Product.objects.get(sku="S-1").created_at is not None
-        assert Category.objects.filter(name="Hair").exists()
+        assert Product.objects.get(sku="S-1").organization_id is None
+        assert Category.objects.get(name="Hair").organization_id is None
 
 
 def test_shared_rows_are_read_only_for_organization_staff(org_a) -> None:
     client = signed_in(make_staff(org_a, Role.ORG_ADMIN))
     with unscoped():
-        shared = [FACTORIES[Template](), FACTORIES[ZohoMapping]()]
+        shared = [FACTORIES[Template](), FACTORIES[ZohoMapping](), FACTORIES[Product](),
+                  FACTORIES[Category]()]
     for row in shared:
         model = type(row)
         own = _make(org_a, model)

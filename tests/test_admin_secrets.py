@@ -12,6 +12,7 @@ from crm.models import (
     NumberFlowConfig,
     Role,
     User,
+    WebhookSubscription,
     WhatsAppApiLog,
     WhatsAppNumber,
 )
@@ -84,6 +85,7 @@ def test_the_access_token_is_replaced_kept_or_removed_never_echoed(number, org_a
     (ApiToken, "key_hash__startswith"),
     (ApiToken, "user__password__startswith"),
     (WhatsAppApiLog, "request_headers__Authorization__startswith"),
+    (WebhookSubscription, "secret__startswith"),  # encrypted, still never filtered on
 ])
 def test_no_filter_reads_a_secret(model, lookup, number, org_a) -> None:
     for kind, client in _clients(org_a).items():

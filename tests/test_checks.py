@@ -31,9 +31,10 @@ TENANT_TABLES = {
     "invitations", "audit_events",  # accounts (crm.0034)
     "organization_exports",  # exports of an organization (crm.0035)
     "conversation_resolutions",  # resolutions, for resolution times (crm.0039)
+    # The catalog: an organization's own rows, and shared rows of none (crm.0037).
+    "categories", "sub_categories", "products",
 }
-SHARED_TABLES = {"organizations", "roles", "categories", "sub_categories", "products", "costs",
-                 "files",
+SHARED_TABLES = {"organizations", "roles", "costs", "files",
                  "inbound_deliveries"}  # platform-only: kept before the organization is known
 
 

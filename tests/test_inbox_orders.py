@@ -66,6 +66,7 @@ def test_a_bad_order_form_is_400_naming_the_field(customer: Customer, agent: Cli
     assert answer.status_code == 400 and answer.content.decode().startswith(field)
 
 
+@pytest.mark.usefixtures("python_scope")
 def test_another_organizations_order_or_customer_is_404(
     org_a: Organization, org_b: Organization, customer: Customer, agent: Client
 ) -> None:

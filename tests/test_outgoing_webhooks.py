@@ -3,16 +3,21 @@ turned off after failures, SSRF refusals (at subscription and at send time), the
 happen, the API and admin (ORG_ADMIN; another organization's id is 404), secrets never shown."""
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import logging
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
-from django.db import transaction
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection, transaction
 
 from bench.fake_subscriber import FakeSubscriber
 from bench.fake_subscriber import verify as receiver_verify
@@ -96,6 +101,69 @@ def test_a_signature_verifies_only_with_the_secret_the_body_and_a_recent_time() 
         assert not check("whsec_a", header, body, now=now + 301)  # replayed later
         assert not check("whsec_a", "t=x,v1=y", body, now=now)
         assert not check("whsec_a", None, body, now=now)
+
+
+# -- the secret at rest ------------------------------------------------------------------------
+
+
+def _stored_secret(org: Any, subscription: WebhookSubscription) -> str:
+    """The secret column as the database holds it."""
+    with tenant_context(org), connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM webhook_subscriptions WHERE id = %s",
+                       [subscription.pk])
+        return cursor.fetchone()[0]
+
+
+def test_the_secret_is_encrypted_at_rest_and_still_signs(
+    org_a, fake, eager, django_capture_on_commit_callbacks
+) -> None:
+    subscription = _subscribe(org_a, fake)
+    stored = _stored_secret(org_a, subscription)
+    assert fake.secret.startswith("whsec_") and fake.secret not in stored
+    assert stored.startswith("gAAAAA")  # a Fernet token
+    _emit(org_a, django_capture_on_commit_callbacks)
+    assert fake.received[0].verified  # checked with the original secret
+
+
+def test_a_second_key_still_decrypts_and_rotation_moves_the_secret_to_it(
+    settings, org_a, fake, eager, django_capture_on_commit_callbacks
+) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = [old]
+    subscription = _subscribe(org_a, fake)
+    settings.FIELD_ENCRYPTION_KEY = [new, old]  # a new first key: the old one still reads
+    _emit(org_a, django_capture_on_commit_callbacks)
+    call_command("rotate_integration_keys", stdout=open(os.devnull, "w"))
+    settings.FIELD_ENCRYPTION_KEY = [new]  # the old key gone: the rotated secret still reads
+    _emit(org_a, django_capture_on_commit_callbacks)
+    assert [r.verified for r in fake.received] == [True, True]
+    assert fake.secret not in _stored_secret(org_a, subscription)
+    settings.FIELD_ENCRYPTION_KEY = [old]  # no key opens it: not sent, the reason says why
+    _emit(org_a, django_capture_on_commit_callbacks)
+    assert len(fake.received) == 2
+    assert "FIELD_ENCRYPTION_KEY" in _attempts(org_a)[-1].error
+
+
+def test_the_migration_encrypts_plaintext_secrets_in_batches(org_a, org_b, monkeypatch) -> None:
+    """crm.0037's data step on rows written before it (plain text): encrypted once, reversible."""
+    migration = importlib.import_module("crm.migrations.0037_catalog_per_organization")
+    monkeypatch.setattr(migration, "BATCH_SIZE", 2)  # several keyset batches
+    plain = {}
+    for org in (org_a, org_b, org_a):
+        subscription = _subscribe(org)
+        plain[subscription.pk] = f"whsec_legacy_{len(plain)}"
+        with tenant_context(org), connection.cursor() as cursor:
+            cursor.execute("UPDATE webhook_subscriptions SET secret = %s WHERE id = %s",
+                           [plain[subscription.pk], subscription.pk])
+    editor = SimpleNamespace(connection=connection)
+    with unscoped():  # the migration runs as the owner, which the policies do not restrict
+        migration.encrypt_secrets(None, editor)
+        migration.encrypt_secrets(None, editor)  # a re-run encrypts nothing twice
+        rows = list(WebhookSubscription.objects.all())
+        assert {row.pk: row.signing_secret() for row in rows} == plain
+        assert not any(row.secret in plain.values() for row in rows)
+        migration.decrypt_secrets(None, editor)
+        assert {row.pk: row.secret for row in WebhookSubscription.objects.all()} == plain
 
 
 # -- delivery --------------------------------------------------------------------------------
@@ -418,9 +486,11 @@ def test_the_admin_shows_the_secret_once_on_adding(org_a) -> None:
     assert answer.status_code == 200
     with tenant_context(org_a):
         subscription = WebhookSubscription.objects.get()
-    assert subscription.secret.encode() in answer.content
+    secret = subscription.signing_secret()
+    assert secret.encode() in answer.content
     page = client.get(admin_url(WebhookSubscription, "change", subscription))
-    assert page.status_code == 200 and subscription.secret.encode() not in page.content
+    assert page.status_code == 200 and secret.encode() not in page.content
+    assert subscription.secret.encode() not in page.content
     refused = client.post(admin_url(WebhookSubscription, "add"), {
         "url": "http://169.254.169.254/", "events": '["lead.created"]', "is_active": "on"})
     assert refused.status_code == 200 and b"public addresses only" in refused.content

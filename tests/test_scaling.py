@@ -24,6 +24,8 @@ REFERENCE_TABLES = {
     "whatsapp_numbers": "webhooks are routed by Meta's global phone_number_id (its one verified "
                         "row) before an organization is known",
     "number_flow_configs": "read with whatsapp_numbers, by the same phone_number_id",
+    **dict.fromkeys(("categories", "sub_categories", "products"),
+                    "the shared catalog has no organization (crm.0037)"),
 }
 # Primary keys of distributed tables: single-node PostgreSQL keeps wb-crm's keys; distributing a
 # table replaces its key by one led by organization_id (docs/SCALING.md, "Keys that change").

@@ -1,17 +1,31 @@
 """`manage.py seed_demo` is idempotent, keeps organizations apart, and its users can sign in."""
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+import uuid
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.apps import apps
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
+from bench.fake_razorpay import FakeRazorpay, FakeRazorpayServer
+from bench.fake_razorpay import main as fake_razorpay_main
+from bench.fake_zoho import FakeZohoServer
 from crm.management.commands.seed_demo import DEMO_PASSWORD
 from crm.automation.flows import check_steps
 from crm.automation.rules import check_rule
@@ -27,7 +41,12 @@ from crm.models import (
     User,
 )
 from crm.whatsapp.send import send_message, window_closes_at
+from crm.zoho import demo as zoho_demo
+from crm.zoho import services as zoho_services
+from crm.zoho.errors import NotConfigured
 from tenancy.context import tenant_context, unscoped
+from tests.factories import LeadFactory
+from tests.test_api import client_for
 
 DEMO_USERS = ("superadmin", "oliva_admin", "oliva_agent", "glow_admin", "glow_agent")
 
@@ -193,3 +212,96 @@ def test_each_demo_organization_answers_by_its_rules(seeded: str) -> None:
             else:
                 assert flows == []
                 assert org.name in rules[1].actions[0]["message"]["text"]["body"]
+
+
+def test_bin_run_starts_the_fakes_and_the_demo_settings_point_at_them() -> None:
+    """bin/run starts fake Graph, Razorpay and Zoho, each on its port; WBCRM_DEMO (with DEBUG)
+    points the app at them unless the real settings are given, and never without DEBUG."""
+    script = (Path(__file__).resolve().parent.parent / "bin" / "run").read_text()
+    for fake, port in (("fake_razorpay", "FAKE_RAZORPAY_PORT:-8082"),
+                       ("fake_zoho", "FAKE_ZOHO_PORT:-8084")):
+        assert f"bench/{fake}.py --port" in script and port in script
+    demo = {"WBCRM_DEMO": "true", "WBCRM_DEMO_ZOHO_URL": "http://127.0.0.1:1",
+            "WBCRM_DEMO_RAZORPAY_URL": "http://127.0.0.1:2/v1"}
+    assert _settings({"DEBUG": "true", **demo}) == [
+        "http://127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:2/v1"]
+    assert _settings({"DEBUG": "true", **demo, "ZOHO_API_URL": "https://z.example"})[1] == (
+        "https://z.example")
+    assert _settings({"DEBUG": "false", "SECRET_KEY": "x" * 50, **demo}) == [
+        "https://accounts.{domain}", "https://www.zohoapis.{domain}", "https://api.razorpay.com/v1"]
+
+
+def _settings(env: dict[str, str]) -> list[str]:
+    """ZOHO_ACCOUNTS_URL, ZOHO_API_URL and RAZORPAY_API_URL as crm.settings reads `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(
+        ("DJANGO_", "PYTEST_", "ZOHO_", "RAZORPAY_", "WBCRM_"))}
+    clean.update(DJANGO_SETTINGS_MODULE="crm.settings",
+                 FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(), **env)
+    result = subprocess.run(
+        [sys.executable, "-c", "from crm import settings as s; "
+         "print(s.ZOHO_ACCOUNTS_URL, s.ZOHO_API_URL, s.RAZORPAY_API_URL)"],
+        env=clean, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_a_lead_of_the_demo_organization_gets_a_zoho_id(
+    seeded: str, settings: Any, redis_keys: None
+) -> None:
+    """seed_demo gave the first demo organization credentials the fake Zoho takes."""
+    assert "Zoho CRM at" in seeded and zoho_demo.CLIENT_SECRET not in seeded
+    with unscoped():  # look the demo organizations up by code
+        oliva = Organization.objects.get(code="oliva")
+        glow = Organization.objects.get(code="glow")
+    with FakeZohoServer() as server:  # bin/run's fake, on a free port
+        settings.ZOHO_ACCOUNTS_URL = settings.ZOHO_API_URL = server.url
+        with tenant_context(oliva):
+            lead = zoho_services.push_lead(LeadFactory(zoho_lead_id=f"local-{uuid.uuid4()}"))
+        assert lead.zoho_push_status == "pushed" and lead.zoho_lead_id in server.fake.leads
+        with tenant_context(glow), pytest.raises(NotConfigured):
+            zoho_services.push_lead(LeadFactory(zoho_lead_id=f"local-{uuid.uuid4()}"))
+
+
+def test_the_demo_payment_link_turns_paid_with_the_printed_command(
+    seeded: str, fake_graph: FakeGraph, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a newcomer in bin/run: send a payment link, run the command seed_demo prints (the fake
+    pays the link and POSTs the signed event to the app), and the order is paid."""
+    command = re.search(r"bench/fake_razorpay\.py pay --organization (\S+)", seeded)
+    assert command is not None
+    fake = FakeRazorpay()
+    fake.add_account("rzp_test_demo", "demo-key-secret")  # bin/run's fake: the default keys
+    with unscoped():
+        oliva = Organization.objects.get(code="oliva")
+        admin = User.objects.get(username="oliva_admin")
+    assert command.group(1) == str(oliva.pk)
+    with tenant_context(oliva):
+        customer = Customer.objects.order_by("-last_message_at").first()  # window open
+        order = Order.objects.create(customer=customer, status="pending", total_amount=649,
+                                     currency="INR", timestamp=timezone.now())
+    with FakeRazorpayServer(fake=fake) as server:
+        settings.RAZORPAY_API_URL = server.url
+        answer = client_for(admin).post(f"/api/v1/orders/{order.pk}/payment-link/")
+        assert answer.status_code == 201, answer.content
+        real_urlopen = urllib.request.urlopen
+
+        def to_the_app(request: Any, timeout: float) -> Any:
+            """The app's URL answered by Django's test client; the fake's over its socket."""
+            if not request.full_url.startswith("http://127.0.0.1:8000/"):
+                return real_urlopen(request, timeout=timeout)
+            response = Client().generic(
+                "POST", request.full_url.removeprefix("http://127.0.0.1:8000"), request.data,
+                content_type="application/json",
+                headers={k: v for k, v in request.header_items() if k != "Content-type"})
+            return contextlib.nullcontext(SimpleNamespace(
+                status=response.status_code, read=lambda: response.content))
+
+        port = str(server.url.split(":")[2].split("/")[0])
+        monkeypatch.setattr(urllib.request, "urlopen", to_the_app)
+        monkeypatch.setattr(sys, "argv", ["fake_razorpay.py", "pay", "--organization",
+                                          command.group(1), "--port", port])
+        fake_razorpay_main()
+    with tenant_context(oliva):
+        assert Order.objects.get(pk=order.pk).status == "paid"
+    assert any("received your payment" in str(call.body) for call in fake_graph.sent())

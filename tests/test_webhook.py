@@ -27,7 +27,12 @@ from crm.models import (
 )
 from tenancy.context import tenant_context, unscoped
 from tests import whatsapp_payloads as wp
-from tests.factories import CustomerFactory, MessageFactory, WhatsAppNumberFactory
+from tests.factories import (
+    CustomerFactory,
+    MessageFactory,
+    ProductFactory,
+    WhatsAppNumberFactory,
+)
 from tests.webhook_support import Processed
 
 URL = "/webhooks/whatsapp/"
@@ -255,6 +260,27 @@ def test_order_message_creates_an_order_with_its_items(
          "item_price": 1200.0, "currency": "INR"},
     ]
     assert rows(org_b, Order, "id") == [] and rows(org_b, OrderItem, "id") == []
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_a_cart_links_only_the_organizations_own_or_shared_products(
+    numbers: dict[str, WhatsAppNumber], org_a: Organization, org_b: Organization
+) -> None:
+    """A cart names products by SKU: A's own first, then the shared catalog; B's never."""
+    with tenant_context(org_b):
+        ProductFactory(sku="SKU-001")
+    with unscoped():  # the shared catalog
+        shared = ProductFactory(sku="SKU-002")
+        ProductFactory(sku="SKU-003")
+    with tenant_context(org_a):
+        own = ProductFactory(sku="SKU-003")
+    post(to_a(wp.order(ASHA, items=[
+        {"product_retailer_id": sku, "quantity": 1, "item_price": 10, "currency": "INR"}
+        for sku in ("SKU-001", "SKU-002", "SKU-003")])))
+    items = rows(org_a, OrderItem, "product_retailer_id", "product_id")
+    assert items == [{"product_retailer_id": "SKU-001", "product_id": None},
+                     {"product_retailer_id": "SKU-002", "product_id": shared.pk},
+                     {"product_retailer_id": "SKU-003", "product_id": own.pk}]
 
 
 def test_referral_is_tracked(

@@ -37,6 +37,8 @@ SECRET_FIELDS = {
     ("crm", "apitoken"): frozenset({"key_hash"}),
     # Encrypted integration secrets: written through the form's write-only box, never shown.
     ("crm", "integrationcredential"): frozenset({"secrets"}),
+    # Outgoing webhook secrets, encrypted too: shown once, when the subscription is added.
+    ("crm", "webhooksubscription"): frozenset({"secret"}),
     # Logged request headers carry the access token ("Authorization"); shown masked.
     ("crm", "whatsappapilog"): frozenset({"request_headers"}),
 }

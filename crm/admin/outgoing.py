@@ -35,12 +35,13 @@ class WebhookSubscriptionAdmin(TenantModelAdmin):
             super().save_model(request, obj, form, change)
             services.reactivated(obj, was_active)
             return
-        obj.secret = new_secret()
+        secret = new_secret()
+        obj.set_secret(secret)
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             with tenant_context(obj.organization_id):
                 services.audit_subscription(audit.SUBSCRIPTION_CREATED, obj, by=request.user)
-        messages.warning(request, f"The subscription's secret, shown this once: {obj.secret} "
+        messages.warning(request, f"The subscription's secret, shown this once: {secret} "
                                   "(it signs every delivery: keep it where the receiver checks "
                                   "X-WBCRM-Signature).")
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import models
 
 from crm import models as crm
+from crm.api.catalog import CatalogViewSet
 from crm.api.contacts import LabelViewSet
 from crm.api.media import MessageViewSet
 from crm.api.numbers import WhatsAppNumberViewSet
@@ -16,7 +17,6 @@ from crm.outgoing.views import WebhookDeliveryViewSet, WebhookSubscriptionViewSe
 from crm.api.views import (
     JobStatusViewSet,
     ReadOnlyTenantViewSet,
-    SharedCatalogViewSet,
     TenantViewSet,
 )
 from crm.orders.views import OrderViewSet
@@ -129,8 +129,8 @@ RESOURCES = [
              base=WebhookSubscriptionViewSet),
     Resource(crm.WebhookDelivery, {**_exact("subscription", "event", "event_id", "state"),
                                    "created_at": RANGE}, base=WebhookDeliveryViewSet),
-    Resource(crm.Category, _exact("slug"), ("name",), base=SharedCatalogViewSet),
-    Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=SharedCatalogViewSet),
+    Resource(crm.Category, _exact("slug"), ("name",), base=CatalogViewSet),
+    Resource(crm.SubCategory, _exact("category", "slug"), ("name",), base=CatalogViewSet),
     Resource(crm.Product, _exact("category", "sub_category", "sku"), ("name", "price"),
-             base=SharedCatalogViewSet),
+             base=CatalogViewSet),
 ]

@@ -152,34 +152,6 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
-class SharedCatalogViewSet(OrganizationScopedMixin, viewsets.ModelViewSet):
-    """The shared catalog: staff read it, platform staff also write it (RolePermission)."""
-
-    model: ClassVar[type[models.Model]]
-    tenant_required = False
-
-    def perform_destroy(self, instance: models.Model) -> None:
-        """Delete a shared row unless a row of any organization still refers to it."""
-        # A shared row is referenced from every organization: the PROTECT check must see all of
-        # them, whichever organization (if any) the platform staff chose for this request.
-        with transaction.atomic(), unscoped():
-            try:
-                instance.delete()
-            except models.ProtectedError as error:
-                kinds = sorted({str(o._meta.verbose_name_plural) for o in error.protected_objects})
-                raise Conflict(
-                    f"This {instance._meta.verbose_name} is still referenced by "
-                    f"{', '.join(kinds)} (of one or more organizations), so it cannot be deleted; "
-                    "delete or change those first."
-                ) from None
-
-    def get_queryset(self) -> models.QuerySet:
-        return self.model._default_manager.all()
-
-    def get_serializer_class(self) -> type[serializers.Serializer]:
-        return serializer_for(self.model)
-
-
 class TokenRequestSerializer(serializers.Serializer):
     """Credentials for a new API token."""
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
-    dependencies = [("crm", "0036_number_onboarding")]
+    dependencies = [("crm", "0037_catalog_per_organization")]
 
     operations = [
         migrations.AddField(

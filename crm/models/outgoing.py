@@ -2,7 +2,8 @@
 of every delivery attempt made to them.
 
 A subscription's secret signs each delivery (crm.outgoing.signing); it is shown once, when the
-subscription is created, and never again by the API or the admin.
+subscription is created, and never again by the API or the admin. It is stored encrypted with
+FIELD_ENCRYPTION_KEY (crm.integrations.crypto, like integration credentials; crm.0037).
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class WebhookSubscription(TenantModel):
     events = models.JSONField(
         help_text='For example ["message.received", "lead.created"].')
     description = models.CharField(max_length=200, blank=True, default="")
-    secret = models.CharField(max_length=100, editable=False)
+    # Fernet token of the secret (set_secret / signing_secret), never the secret itself.
+    secret = models.TextField(editable=False)
     is_active = models.BooleanField(default=True)
     # Failed attempts since the last success; at OUTGOING_WEBHOOKS_DISABLE_AFTER the
     # subscription is turned off and `disabled_reason` says why.
@@ -42,6 +44,18 @@ class WebhookSubscription(TenantModel):
 
     def __str__(self) -> str:
         return self.url
+
+    def set_secret(self, secret: str) -> None:
+        """Store `secret` encrypted with the first key of FIELD_ENCRYPTION_KEY."""
+        from crm.integrations import crypto
+
+        self.secret = crypto.encrypt(secret)
+
+    def signing_secret(self) -> str:
+        """The secret that signs deliveries (UnreadableSecrets when no key opens it)."""
+        from crm.integrations import crypto
+
+        return crypto.decrypt(self.secret)
 
     def clean(self) -> None:
         """The admin's form: the same checks as the API (crm.outgoing.services)."""

@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm import audit
+from crm.integrations.errors import UnreadableSecrets
 from crm.models import WebhookDelivery, WebhookSubscription
 from crm.outgoing import client
 from crm.outgoing.addresses import check_url
@@ -64,8 +65,10 @@ def create_subscription(url: str, events: list[str], *, description: str = "",
     audited as done by `by`."""
     url, events = check_subscription(url, events)
     secret = new_secret()
-    subscription = WebhookSubscription.objects.create(
-        url=url, events=events, description=description, is_active=is_active, secret=secret)
+    subscription = WebhookSubscription(url=url, events=events, description=description,
+                                       is_active=is_active)
+    subscription.set_secret(secret)
+    subscription.save()
     audit_subscription(audit.SUBSCRIPTION_CREATED, subscription, by=by)
     return subscription, secret
 
@@ -143,8 +146,12 @@ def attempt(delivery_id: uuid.UUID | str) -> WebhookDelivery | None:
         target = check_url(subscription.url)
     except UnsafeAddress as error:
         return _failed(delivery, f"Not sent: {error}", retry=False)
+    try:
+        secret = subscription.signing_secret()
+    except UnreadableSecrets as error:
+        return _failed(delivery, f"Not sent: the subscription's secret: {error}", retry=False)
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = {SIGNATURE_HEADER: signature(subscription.secret, int(time.time()), body),
+    headers = {SIGNATURE_HEADER: signature(secret, int(time.time()), body),
                "X-WBCRM-Event": delivery.event, "X-WBCRM-Event-Id": str(delivery.event_id),
                "X-WBCRM-Attempt": str(delivery.attempt)}
     try:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from crm.automation.tasks import queue_after_commit
 from crm.inbox import events
-from crm.models import Customer, Message, Order, OrderItem, ReferrerTracking
+from crm.models import Customer, Message, Order, OrderItem, Product, ReferrerTracking
 from crm.outgoing import emit_each, payloads
 from crm.webhooks.amend import amend, follow_system_changes
 from crm.webhooks.payload import InboundMessage
@@ -242,8 +242,27 @@ def _message_row(message: InboundMessage, customer: Customer, to_wa_id: str | No
     )
 
 
+def _catalog(messages: Sequence[InboundMessage]) -> dict[str, Product]:
+    """The organization's own or shared products the carts name by SKU (its own first).
+
+    The scoped manager (and row-level security) sees no other organization's product, so a cart
+    naming one keeps its retailer id without a product: the customer's cart is stored, never
+    refused (Meta would redeliver the whole batch on an error answer).
+    """
+    skus = {line.product_retailer_id for m in messages if m.content.order is not None
+            for line in m.content.order.lines}
+    found: dict[str, Product] = {}
+    if not skus:
+        return found
+    for product in Product.objects.filter(sku__in=skus).order_by(
+            F("organization_id").asc(nulls_last=True)):
+        found.setdefault(product.sku, product)
+    return found
+
+
 def _orders(messages: Sequence[InboundMessage], customers: dict[str, Customer]) -> None:
     orders, items = [], []
+    catalog = _catalog(messages)  # queried only when a message is a cart
     for message in messages:
         details = message.content.order
         if details is None:
@@ -255,8 +274,9 @@ def _orders(messages: Sequence[InboundMessage], customers: dict[str, Customer]) 
         orders.append(order)
         items += [
             OrderItem(
-                order=order, product_retailer_id=line.product_retailer_id,
-                quantity=line.quantity, item_price=line.item_price, currency=line.currency,
+                order=order, product=catalog.get(line.product_retailer_id),
+                product_retailer_id=line.product_retailer_id, quantity=line.quantity,
+                item_price=line.item_price, currency=line.currency,
                 created_at=message.timestamp,
             )
             for line in details.lines

@@ -1,5 +1,5 @@
-"""manage.py rotate_integration_keys: re-encrypt every organization's integration secrets with
-the first key of FIELD_ENCRYPTION_KEY, so an old key can then be removed."""
+"""manage.py rotate_integration_keys: re-encrypt every organization's integration secrets and
+outgoing webhook secrets with the first key of FIELD_ENCRYPTION_KEY, so an old key can then go."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,13 +8,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from crm.integrations import crypto
 from crm.integrations.errors import UnreadableSecrets
-from crm.models import IntegrationCredential, Organization
+from crm.models import IntegrationCredential, Organization, WebhookSubscription
 from tenancy.context import tenant_context
 
 
 class Command(BaseCommand):
-    help = ("Re-encrypt the integration secrets of every organization with the first key of "
-            "FIELD_ENCRYPTION_KEY (after prepending a new key); then the old key may go.")
+    help = ("Re-encrypt the integration and webhook secrets of every organization with the first "
+            "key of FIELD_ENCRYPTION_KEY (after prepending a new key); then the old key may go.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         rotated, unreadable = 0, []
@@ -28,7 +28,15 @@ class Command(BaseCommand):
                         continue
                     row.save(update_fields=["secrets"])
                     rotated += 1
-        self.stdout.write(f"{rotated} credential(s) re-encrypted with the first key.")
+                for subscription in WebhookSubscription.objects.order_by("created_at", "id"):
+                    try:
+                        subscription.secret = crypto.rotate(subscription.secret)
+                    except UnreadableSecrets:
+                        unreadable.append(f"{org.code}/webhook {subscription.pk}")
+                        continue
+                    subscription.save(update_fields=["secret"])
+                    rotated += 1
+        self.stdout.write(f"{rotated} secret(s) re-encrypted with the first key.")
         if unreadable:
             raise CommandError(
                 "No key of FIELD_ENCRYPTION_KEY opens the secrets of " + ", ".join(unreadable)

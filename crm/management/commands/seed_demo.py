@@ -54,6 +54,7 @@ from crm.models import (
     WhatsAppNumber,
 )
 from crm.payments import demo as razorpay_demo
+from crm.zoho import demo as zoho_demo
 from crm.whatsapp.media import storage_name
 from crm.whatsapp.verification import mark_verified_by_hand
 from tenancy.context import tenant_context, unscoped
@@ -210,6 +211,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<14} {role:<12} {where}")
         self._print_whatsapp()
         self._print_razorpay(orgs[0][0])
+        self._print_zoho(orgs[0][0])
+
+    def _print_zoho(self, org: Organization) -> None:
+        """Where the leads of the demo's first organization go (demo credentials)."""
+        self.stdout.write(
+            f"Zoho CRM at {settings.ZOHO_API_URL} for {org.name} (demo credentials): a lead "
+            "created there (API, admin or a flow) is pushed and gets its Zoho id.")
 
     def _print_razorpay(self, org: Organization) -> None:
         """Where payment links go, and the one command that pays the newest one (demo keys)."""
@@ -246,16 +254,17 @@ class Command(BaseCommand):
         return self.now - timedelta(**delta)
 
     def _seed_shared(self) -> list[Product]:
-        """Costs, the catalog, a media file and one template shared by every organization."""
+        """Costs, the shared catalog, a media file and one template shared by every organization."""
         for kind, price in COSTS.items():
             self._get(Cost, type=kind, defaults={"price": price})
         products = []
         for category_name, sub_name, name, sku, price in CATALOG:
-            category = self._get(Category, name=category_name, defaults={
+            category = self._get(Category, name=category_name, organization=None, defaults={
                 "slug": category_name.lower().replace(" ", "-"), "created_at": self.now})
-            sub = self._get(SubCategory, category=category, name=sub_name, defaults={
-                "slug": sub_name.lower().replace(" ", "-"), "created_at": self.now})
-            products.append(self._get(Product, sku=sku, defaults={
+            sub = self._get(SubCategory, category=category, name=sub_name, organization=None,
+                            defaults={"slug": sub_name.lower().replace(" ", "-"),
+                                      "created_at": self.now})
+            products.append(self._get(Product, sku=sku, organization=None, defaults={
                 "name": name, "price": price, "stock": 50, "category": category,
                 "sub_category": sub, "created_at": self.now}))
         self._get(File, id=DEMO_PHOTO_ID, defaults={"name": "area.png", "mimetype": "image/png"})
@@ -302,6 +311,7 @@ class Command(BaseCommand):
         flow = None
         if spec is ORGANIZATIONS[0]:
             self.created += razorpay_demo.configure()  # payment links go to the fake Razorpay
+            self.created += zoho_demo.configure()  # and leads to the fake Zoho CRM
             # The name JSON-escaped, so any name keeps the steps valid JSON.
             steps = json.loads(json.dumps(APPOINTMENT_FLOW).replace(
                 "{org}", json.dumps(org.name)[1:-1]))
