@@ -7,6 +7,10 @@ own (atomic = False) and no statement holds a lock on a large table for long:
 
 1. the column on every table, where missing (instant; marked with a comment so backwards
    removes only ours);
+   Then, on a database holding wb-crm's rows, before any backfill: a BEFORE INSERT OR UPDATE
+   trigger per derived table, generated from the same derivations, so rows that the still
+   running wb-crm writes get their organization. They stay until `tenancy_enforce` (run once
+   wb-crm has stopped);
 2. then table by table, in dependency order: the backfill of every row whose organization_id IS
    NULL, one set-based UPDATE per primary-key batch; the index, where no valid index leads with
    organization_id (CREATE INDEX CONCURRENTLY); the foreign key, where missing (NOT VALID, then
@@ -79,16 +83,52 @@ TABLES = [
 ADDED = [row for row in TABLES if row[3] is not None]
 
 
-def _derived_org_sql(derivation):
-    """A scalar SQL expression over row `t`: the organization this derivation gives, or NULL."""
+def _derived_org_sql(derivation, row="t", schema=""):
+    """A scalar SQL expression over `row`: the organization this derivation gives, or NULL.
+
+    `row` is the backfill's alias `t`, or the trigger's NEW; `schema` qualifies the parent table
+    (the trigger functions pin their search_path)."""
     kind, column, table, key, unless = derivation
     if kind == "parent":
-        return f"(SELECT p.organization_id FROM {table} p WHERE p.{key} = t.{column})"
+        return f"(SELECT p.organization_id FROM {schema}{table} p WHERE p.{key} = {row}.{column})"
     expr = (
-        f"(SELECT min(p.organization_id::text)::uuid FROM {table} p WHERE p.{key} = t.{column} "
+        f"(SELECT min(p.organization_id::text)::uuid FROM {schema}{table} p "
+        f"WHERE p.{key} = {row}.{column} "
         "HAVING count(*) = count(p.organization_id) AND count(DISTINCT p.organization_id) = 1)"
     )
-    return f"(CASE WHEN t.{unless} IS NULL THEN {expr} END)" if unless else expr
+    return f"(CASE WHEN {row}.{unless} IS NULL THEN {expr} END)" if unless else expr
+
+
+# While wb-crm keeps writing during the takeover, each table with a derivation carries a trigger
+# that derives the organization of every row written without one, from the same derivations as
+# the backfill. tenancy_enforce removes them once wb-crm has stopped.
+TRIGGER = "wbcrm_takeover_organization"
+FUNCTION_PREFIX = "wbcrm_takeover_"
+
+
+def trigger_sql(table, derivations):
+    """The function and BEFORE INSERT OR UPDATE trigger deriving `table`'s organization."""
+    function = f"public.{FUNCTION_PREFIX}{table}"
+    derived = "COALESCE(" + ", ".join(
+        _derived_org_sql(d, row="NEW", schema="public.") for d in derivations
+    ) + ")"
+    return [
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+        f"SET search_path = pg_catalog, pg_temp AS $$ BEGIN "
+        f"NEW.organization_id := {derived}; RETURN NEW; END $$",
+        # Rows that carry an organization (the port's, backfilled ones) never reach the function.
+        # OR REPLACE takes the lock CREATE does (writes wait, row locks do not), never DROP's.
+        f"CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE INSERT OR UPDATE ON public.{table} "
+        f"FOR EACH ROW WHEN (NEW.organization_id IS NULL) EXECUTE FUNCTION {function}()",
+    ]
+
+
+def drop_trigger_sql(table):
+    """Statements removing `table`'s trigger and its function."""
+    return [
+        f"DROP TRIGGER IF EXISTS {TRIGGER} ON public.{table}",
+        f"DROP FUNCTION IF EXISTS public.{FUNCTION_PREFIX}{table}()",
+    ]
 
 
 def _update_sql(table, pk, derivations):
@@ -310,6 +350,24 @@ class PostgresSteps:
                 _say(f"  {table}: foreign key {key} validated "
                      f"({time.monotonic() - started:.2f}s, writes not blocked)")
 
+    def holds_legacy_rows(self):
+        """Whether this is a wb-crm database with rows (a fresh install starts empty)."""
+        return any(self.fetch(f"SELECT EXISTS (SELECT 1 FROM {table})")[0][0]
+                   for table, _, _, _ in TABLES)
+
+    def install_cutover(self):
+        """The derivation trigger of every table with a derivation."""
+        for table, _, _, derivations in TABLES:
+            if derivations:
+                self.run(*trigger_sql(table, derivations))
+        _say("  derivation triggers installed: rows written without organization get theirs")
+
+    def remove_cutover(self):
+        """Undo install_cutover."""
+        for table, _, _, derivations in TABLES:
+            if derivations:
+                self.run(*drop_trigger_sql(table))
+
     def remove_ours(self, table):
         """Undo only what this migration added to `table`."""
         for key, _ in self.org_foreign_keys(table):
@@ -344,6 +402,9 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
         steps = PostgresSteps(connection)
         for table, _, _, _ in ADDED:
             steps.ensure_column(table)
+        if steps.holds_legacy_rows():
+            # Before any backfill: rows wb-crm writes from now on get their organization too.
+            steps.install_cutover()
         report = []
         for table, _, pk, derivations in TABLES:
             started, steps.longest_batch = time.monotonic(), 0.0
@@ -385,6 +446,7 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
                 schema_editor.remove_field(model, model._meta.get_field("organization"))
             return
         steps = PostgresSteps(connection)
+        steps.remove_cutover()
         for table, _, _, _ in reversed(ADDED):
             steps.remove_ours(table)
 
