@@ -21,11 +21,12 @@ change when the models do. Any error stops the migration with that error.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 
-from django.db import migrations, models, transaction
+from django.db import OperationalError, migrations, models, transaction
 import django.db.models.deletion
 
 MARKER = "added by crm.0002_organization_id"
@@ -37,6 +38,11 @@ BATCH_SECONDS = float(os.environ.get("TENANCY_BACKFILL_BATCH_SECONDS", "0.2"))
 BATCH_MIN = int(os.environ.get("TENANCY_BACKFILL_BATCH_MIN", str(min(BATCH_SIZE, 100))))
 BATCH_MAX = int(os.environ.get("TENANCY_BACKFILL_BATCH_MAX", str(max(BATCH_SIZE, 50000))))
 LOCK_TIMEOUT = os.environ.get("TENANCY_LOCK_TIMEOUT", "10s")
+# No backfill statement may hold its row locks longer: one that overruns is cancelled
+# (statement_timeout) and its range redone in a batch half the size. At BATCH_MIN rows it runs
+# without the bound (a row locked by a long writer is waited for). 0 turns the bound off.
+STATEMENT_SECONDS = float(os.environ.get("TENANCY_BACKFILL_STATEMENT_SECONDS", "1"))
+QUERY_CANCELED = "57014"
 
 
 def parent(column, table, key="id"):
@@ -201,6 +207,17 @@ class BatchSizer:
             self.before = (self.size, seconds)
         self.size = size
 
+    def overran(self):
+        """The batch was cut short by the statement timeout: redo it half the size."""
+        self.size = max(BATCH_MIN, self.size // 2)
+        self.before = None
+
+
+def percentile(values, share):
+    """The value `share` (0..1) of the way up the sorted `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * share) - 1)] if ordered else 0.0
+
 
 def _say(message):
     sys.stdout.write(message + "\n")
@@ -212,7 +229,8 @@ class PostgresSteps:
 
     def __init__(self, connection):
         self.connection = connection
-        self.longest_batch = 0.0  # seconds, of the backfill statement now running's table
+        self.batch_times = []  # seconds of each backfill statement of the table now running
+        self.cut_short = 0  # of those, statements cancelled by the timeout and redone smaller
 
     def fetch(self, sql, params=()):
         with self.connection.cursor() as cursor:
@@ -293,12 +311,19 @@ class PostgresSteps:
             key = "(" + ", ".join(f"t.{c}" for c in pk) + ")"
             batch = " AND ".join([f"{key} {op} ({marks})" for op, _ in bounds] or ["TRUE"])
             params = [v for _, value in bounds for v in value]
+            bounded = STATEMENT_SECONDS > 0 and sizer.size > BATCH_MIN
             started = time.monotonic()
-            with self.connection.cursor() as cursor:
-                cursor.execute(update.format(batch=batch), params)
-                total += cursor.rowcount
+            try:
+                total += self.update_batch(update.format(batch=batch), params, bounded)
+            except OperationalError as error:
+                if getattr(error.__cause__, "pgcode", None) != QUERY_CANCELED or not bounded:
+                    raise
+                self.batch_times.append(time.monotonic() - started)
+                self.cut_short += 1
+                sizer.overran()
+                continue  # the same range again, from `lower`, in a smaller batch
             took = time.monotonic() - started
-            self.longest_batch = max(self.longest_batch, took)
+            self.batch_times.append(took)
             sizer.measured(took)
             if upper is None:
                 return total
@@ -306,6 +331,16 @@ class PostgresSteps:
             if time.monotonic() - said >= 1:
                 _say(f"  {table}: {total} rows derived so far")
                 said = time.monotonic()
+
+    def update_batch(self, sql, params, bounded):
+        """One backfill UPDATE in its own transaction, cancelled past STATEMENT_SECONDS when
+        `bounded`; return the rows it changed."""
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+            if bounded:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                               [f"{round(STATEMENT_SECONDS * 1000)}ms"])
+            cursor.execute(sql, params)
+            return cursor.rowcount
 
     def left_null(self, table, derivations):
         """[(reason, rows)] for the rows still without organization."""
@@ -405,9 +440,9 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
         if steps.holds_legacy_rows():
             # Before any backfill: rows wb-crm writes from now on get their organization too.
             steps.install_cutover()
-        report = []
+        report, timings = [], []
         for table, _, pk, derivations in TABLES:
-            started, steps.longest_batch = time.monotonic(), 0.0
+            started, steps.batch_times, steps.cut_short = time.monotonic(), [], 0
             derived = steps.backfill(table, pk, derivations)
             seconds = time.monotonic() - started
             if derivations is not None:
@@ -417,13 +452,20 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
                 steps.ensure_foreign_key(table)
             left = steps.left_null(table, derivations)
             _say(f"  {table}: {derived} rows derived, {sum(n for _, n in left)} left NULL "
-                 f"({seconds:.2f}s; longest batch {steps.longest_batch:.3f}s)")
+                 f"({seconds:.2f}s; longest batch {max(steps.batch_times, default=0.0):.3f}s)")
             report.append((table, derived, left))
+            timings.append((table, steps.batch_times, steps.cut_short))
         _say("organization_id report (rows derived in this run; rows left NULL, and why):")
         for table, derived, left in report:
             _say(f"  {table:<28} derived {derived:>9}   left NULL {sum(n for _, n in left):>9}")
             for reason, rows in left:
                 _say(f"      {rows:>9}  {reason}")
+        _say("backfill statements per table (p99 and maximum seconds; cut short by the "
+             f"{STATEMENT_SECONDS:g}s statement timeout and redone smaller):")
+        for table, times, cut_short in timings:
+            if times:
+                _say(f"  {table:<28} {len(times):>6} statements   p99 {percentile(times, 0.99):.3f}s"
+                     f"   max {max(times):.3f}s   cut short {cut_short}")
 
     def _forwards_other(self, app_label, schema_editor, to_state):
         """Other backends only ever start empty (wb-crm ran on PostgreSQL): plain AddField."""
