@@ -27,13 +27,16 @@ from tests.legacy import (
     DB_PREFIX,
     MIGRATE,
     PG_DSN,
+    PRE_TENANCY,
     REPO,
     Hold,
     _hold,
     _release,
     _wait_for_waiter,
+    build_state,
     cursor,
     drop_database,
+    execute,
     manage,
     manage_env,
     query,
@@ -306,3 +309,33 @@ def test_wbcrm_writes_through_a_killed_and_rerun_migrate(database: str, wbcrm_ro
         finish(database, writer, rerun)
     finally:
         writer.stop()
+
+
+def test_tenancy_roles_grants_wbcrm_login_its_tables(wbcrm_role: str) -> None:
+    """`tenancy_roles --legacy`: wb-crm's login may write the tables it had and those the
+    owner's migrations create later; a login that does not exist is refused, saying which."""
+    app = f"wbcrm_legacy_app_{NAME}"
+    name = f"{DB_PREFIX}roles_{NAME}"
+    with cursor("postgres") as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        build_state(name, PRE_TENANCY)
+
+        def tenancy_roles(legacy: str) -> subprocess.CompletedProcess[str]:
+            return manage(name, "tenancy_roles", "--owner", PG_DSN["user"], "--app", app,
+                          "--legacy", legacy)
+
+        refused = tenancy_roles("no_such_login_" + NAME)
+        assert refused.returncode != 0
+        assert "name the login wb-crm connects with" in refused.stderr
+        done = tenancy_roles(wbcrm_role)
+        assert done.returncode == 0, done.stdout + done.stderr
+        execute(name, "CREATE TABLE created_later (id int)")
+        assert query(name, "SELECT has_table_privilege(%s, 'messages', 'INSERT'), "
+                     "has_table_privilege(%s, 'created_later', 'UPDATE'), "
+                     "has_sequence_privilege(%s, 'messages_id_seq', 'USAGE')",
+                     [wbcrm_role] * 3) == [(True, True, True)]
+    finally:
+        drop_database(name)
+        with cursor("postgres") as cur:
+            cur.execute(f'DROP ROLE IF EXISTS "{app}"')
