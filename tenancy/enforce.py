@@ -4,6 +4,8 @@ Per table: `CHECK (organization_id IS NOT NULL) NOT VALID` (instant; refuses new
 `VALIDATE CONSTRAINT` (scans without blocking writes), `SET NOT NULL` (PostgreSQL 12+ trusts the
 validated check and skips the scan, so its exclusive lock is brief), then the check is dropped.
 Every step is decided from the catalog, so a run killed anywhere is finished by the next one.
+When every table is done, crm.0002's cut-over triggers and wb-crm's policy are removed
+(tenancy.cutover): run it once wb-crm has stopped.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from django.db import connection, models
 from django.db.utils import IntegrityError
 
+from tenancy import cutover
 from tenancy.audit import null_keys, tenant_models
 
 LOCK_TIMEOUT = os.environ.get("TENANCY_LOCK_TIMEOUT", "10s")
@@ -28,6 +31,8 @@ class Enforced:
     nullable_by_design: list[str] = field(default_factory=list)
     # table: {reason: keys} of the rows that keep it nullable (tenancy_audit's reasons)
     left_nullable: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # crm.0002's cut-over triggers, functions and policies dropped by this run
+    cutover_removed: int = 0
 
 
 def check_name(table: str) -> str:
@@ -105,6 +110,10 @@ def enforce(say: Callable[[str], None] = lambda message: None) -> Enforced:
                 continue
             done.made_not_null.append(table)
             say(f"  {table}: organization_id is NOT NULL")
+    if not done.left_nullable:
+        # wb-crm has stopped (the runbook's order): its triggers and policy go. While a table is
+        # left nullable they stay, so rows written meanwhile still get their organization.
+        done.cutover_removed = cutover.remove(say)
     return done
 
 

@@ -10,11 +10,16 @@ They change no model state and do nothing on databases other than PostgreSQL. Th
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.db import OperationalError, transaction
 from django.db.migrations.operations.base import Operation
 
 from tenancy import rls
+
+# SQLSTATE of a lock not obtained within lock_timeout.
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class _PostgresOnly(Operation):
@@ -143,3 +148,75 @@ class ReplaceTenantFunctions(_PostgresOnly):
     @property
     def migration_name_fragment(self) -> str:
         return f"tenant_functions_v{self.version}"
+
+
+class LockTablesFirst(Operation):
+    """First operation of an atomic migration that changes several tables wb-crm writes: take
+    every table's lock at once, retrying, before any other statement holds one.
+
+    While wb-crm keeps writing during a takeover, an atomic migration that locks its tables one by
+    one can deadlock with a wb-crm transaction writing them in the other order, and PostgreSQL
+    then aborts one of the two. Here the locks are taken in one statement under a short lock
+    timeout, inside a savepoint: when one is busy, everything taken is released and the statement
+    tried again, so the migration never waits on a table while holding another. Missing tables
+    are skipped; on other databases, or outside a transaction, it does nothing.
+    """
+
+    reversible = True
+    reduces_to_sql = False
+    # Each try waits at most TRY_TIMEOUT for a lock; TRIES of them (about a minute with the
+    # pauses) before giving up with an error saying why.
+    TRY_TIMEOUT = "200ms"
+    TRIES = 200
+
+    def __init__(self, *tables: str) -> None:
+        self.tables = tables
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return self.__class__.__qualname__, list(self.tables), {}
+
+    def state_forwards(self, app_label: str, state: Any) -> None:
+        pass
+
+    def database_forwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
+        self._lock(schema_editor)
+
+    def database_backwards(self, app_label: str, schema_editor: Any, *args: Any) -> None:
+        self._lock(schema_editor)
+
+    def describe(self) -> str:
+        return f"Lock {', '.join(self.tables)} at once"
+
+    def _lock(self, schema_editor: Any) -> None:
+        connection = schema_editor.connection
+        if connection.vendor != "postgresql" or not connection.in_atomic_block:
+            return
+        # Catalog reads and table locks: no tenant rows are read or written here.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            previous = cursor.fetchone()[0]
+            cursor.execute("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+                           [list(self.tables)])
+            tables = [table for (table,) in cursor.fetchall()]
+        if not tables:
+            return
+        statement = ("LOCK TABLE " + ", ".join(connection.ops.quote_name(t) for t in tables)
+                     + " IN ACCESS EXCLUSIVE MODE")
+        for attempt in range(self.TRIES):
+            try:
+                # LOCK TABLE only: no tenant rows.
+                with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)",
+                                   [self.TRY_TIMEOUT])
+                    cursor.execute(statement)
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+                return
+            except OperationalError as error:
+                if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                    raise
+            # Let the writers that took a lock first finish before the next try.
+            time.sleep(min(0.05 * (attempt + 1), 0.3))
+        raise OperationalError(
+            f"could not lock {', '.join(tables)} together in {self.TRIES} tries: long "
+            "transactions keep them busy. End them (pg_stat_activity) and run migrate again."
+        )

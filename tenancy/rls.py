@@ -6,6 +6,8 @@ step with `tenancy.context`; migrations install the policies with `tenancy.opera
 """
 from __future__ import annotations
 
+import os
+
 ORGANIZATION_SETTING = "wbcrm.organization_id"
 UNSCOPED_SETTING = "wbcrm.unscoped"
 # The policy every tenant table carries, and the extra one of tables with shared rows.
@@ -98,6 +100,27 @@ OWN_ROWS = {
 LATEST = 2
 
 
+# The takeover's cut-over (docs/MIGRATION.md): while wb-crm still runs, `migrate` is run with
+# TENANCY_LEGACY_ROLE naming wb-crm's login, and every table put under the policies also gets this
+# one letting that role through (wb-crm names no organization). tenancy_enforce drops them all.
+LEGACY_ROLE_ENV = "TENANCY_LEGACY_ROLE"
+CUTOVER_POLICY = "wbcrm_legacy_cutover"
+
+
+def cutover_sql(table: str) -> list[str]:
+    """The cut-over policy of `table` for TENANCY_LEGACY_ROLE's role; none when it is unset."""
+    role = os.environ.get(LEGACY_ROLE_ENV, "")
+    if not role:
+        return []
+    quoted = '"' + role.replace('"', '""') + '"'
+    return [
+        f'DROP POLICY IF EXISTS {CUTOVER_POLICY} ON "{table}"',
+        # Permissive, so ORed with tenant_rows; PostgreSQL folds `true OR ...` away, so the
+        # "no organization" check of tenant_rows never runs for that role.
+        f'CREATE POLICY {CUTOVER_POLICY} ON "{table}" TO {quoted} USING (true) WITH CHECK (true)',
+    ]
+
+
 def is_policy_violation(error: BaseException) -> bool:
     """True for a database error raised by the tenant policies (a row of another organization)."""
     return getattr(error.__cause__, "pgcode", None) == INSUFFICIENT_PRIVILEGE
@@ -109,6 +132,7 @@ def enable_sql(table: str, shared_rows: bool = False, version: int = 1) -> list[
         f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
         f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
         *policies_sql(table, shared_rows, version),
+        *cutover_sql(table),
     ]
 
 
@@ -140,6 +164,7 @@ def disable_sql(table: str) -> list[str]:
     """Statements that take `table` out of row-level security."""
     return [
         *drop_policies_sql(table),
+        f'DROP POLICY IF EXISTS {CUTOVER_POLICY} ON "{table}"',
         f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY',
         f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY',
     ]

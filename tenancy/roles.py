@@ -124,3 +124,23 @@ def setup_roles(
     ]
     for statement in statements:
         cursor.execute(sql.SQL(statement).format(**names))
+
+
+def grant_legacy(cursor: Any, legacy: str, owner: str) -> None:
+    """Let wb-crm's login read and write the tables, those `owner`'s migrations create included
+    (their triggers write into new tables), during the cut-over only. Row-level security still
+    binds it: `migrate` with TENANCY_LEGACY_ROLE gives it a policy of its own (tenancy.rls), and
+    tenancy_enforce drops those policies and revokes these grants."""
+    if not _role_exists(cursor, legacy):
+        raise ValueError(f"no role {legacy!r}: name the login wb-crm connects with (--legacy)")
+    names = {"legacy": sql.Identifier(legacy), "owner": sql.Identifier(owner)}
+    for statement in (
+        "GRANT USAGE ON SCHEMA public TO {legacy}",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {legacy}",
+        "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {legacy}",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {legacy}",
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public "
+        "GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {legacy}",
+    ):
+        cursor.execute(sql.SQL(statement).format(**names))

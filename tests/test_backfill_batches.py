@@ -54,3 +54,23 @@ def test_a_fixed_cost_per_statement_does_not_shrink_the_batches() -> None:
 
 def test_a_time_that_does_not_grow_with_the_rows_grows_the_batches() -> None:
     assert backfill.next_batch_size(1000, 0.5, before=(2000, 0.5)) == 2000
+
+
+def test_a_batch_cut_short_is_redone_half_the_size_never_below_the_minimum() -> None:
+    """A statement cancelled by the timeout: the same range again, half the rows, down to
+    BATCH_MIN (which runs unbounded); the sizing starts afresh."""
+    sizer = backfill.BatchSizer()
+    sizer.measured(0.2)
+    sizes = []
+    for _ in range(8):
+        sizer.overran()
+        sizes.append(sizer.size)
+    assert sizes == [500, 250, 125, 62, 31, 15, 10, 10]
+    assert sizer.before is None
+
+
+def test_the_report_percentile_is_a_nearest_rank() -> None:
+    """p99 of 100 statements is the 99th slowest; of 3, the slowest."""
+    assert backfill.percentile([0.1] * 99 + [5.0], 0.99) == 0.1
+    assert backfill.percentile([0.3, 0.1, 0.2], 0.99) == 0.3
+    assert backfill.percentile([], 0.99) == 0.0

@@ -293,6 +293,8 @@ IN_0002 = "NOT " + _recorded("0002_organization_id")
 # The gate of the pre-tenancy points: messages' foreign key is 0002's first statement that waits
 # for a writer of organizations, and every column is added by then.
 MESSAGES_KEY = table_lock("organizations", r"ALTER TABLE messages ADD CONSTRAINT messages_org")
+# A gate of the after-Alembic points: crm.0002's backfill of campaigns, its triggers installed.
+CAMPAIGN_ROW = row_lock("campaigns", camp_b, r"UPDATE campaigns")
 
 
 KILL_POINTS = [
@@ -339,9 +341,12 @@ KILL_POINTS = [
         landed=_all(IN_0002, f"{_org('campaigns', camp_b)} IS NULL"),
     )),
     # 0003 mid-swap: customers' new unique constraint exists, its global index still does too.
+    # leads is locked once the run is past crm.0002's trigger on it (CREATE TRIGGER waits for a
+    # writer): while a campaigns backfill UPDATE waits for a row.
     (AFTER_ALEMBIC, KillPoint(
         "0003-mid-swap", after=r"Applying crm\.0003",
-        holds=(table_lock("leads", r"CREATE UNIQUE INDEX CONCURRENTLY leads_org_zoho_lead_id"),),
+        holds=(CAMPAIGN_ROW,
+               table_lock("leads", r"CREATE UNIQUE INDEX CONCURRENTLY leads_org_zoho_lead_id")),
         landed=_all(_invalid_index("leads_org_zoho_lead_id_uniq"),
                     "to_regclass('ix_customers_wa_id') IS NOT NULL",
                     _constraint("customers_org_wa_id_uniq")),
@@ -355,10 +360,12 @@ KILL_POINTS = [
     )),
     # crm.0011: orders' unique (organization_id, id) half built, while a writer holds orders. A
     # writer of orders held from the start would stop 0007's index on orders first: it is taken
-    # while the run waits at campaigns', the parent before orders.
+    # while the run waits at campaigns', the parent before orders. campaigns' own writer waits
+    # until the run is past crm.0002's trigger on campaigns.
     (AFTER_ALEMBIC, KillPoint(
         "0011-parent-unique", after=r"customers: unique \(organization_id, id\)",
         holds=(
+            CAMPAIGN_ROW,
             table_lock("campaigns", r"CREATE UNIQUE INDEX CONCURRENTLY campaigns_org_id_uniq"),
             table_lock("orders", r"CREATE UNIQUE INDEX CONCURRENTLY orders_org_id_uniq"),
         ),

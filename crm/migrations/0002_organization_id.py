@@ -7,6 +7,10 @@ own (atomic = False) and no statement holds a lock on a large table for long:
 
 1. the column on every table, where missing (instant; marked with a comment so backwards
    removes only ours);
+   Then, on a database holding wb-crm's rows, before any backfill: a BEFORE INSERT OR UPDATE
+   trigger per derived table, generated from the same derivations, so rows that the still
+   running wb-crm writes get their organization. They stay until `tenancy_enforce` (run once
+   wb-crm has stopped);
 2. then table by table, in dependency order: the backfill of every row whose organization_id IS
    NULL, one set-based UPDATE per primary-key batch; the index, where no valid index leads with
    organization_id (CREATE INDEX CONCURRENTLY); the foreign key, where missing (NOT VALID, then
@@ -17,11 +21,12 @@ change when the models do. Any error stops the migration with that error.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 
-from django.db import migrations, models, transaction
+from django.db import OperationalError, migrations, models, transaction
 import django.db.models.deletion
 
 MARKER = "added by crm.0002_organization_id"
@@ -33,6 +38,11 @@ BATCH_SECONDS = float(os.environ.get("TENANCY_BACKFILL_BATCH_SECONDS", "0.2"))
 BATCH_MIN = int(os.environ.get("TENANCY_BACKFILL_BATCH_MIN", str(min(BATCH_SIZE, 100))))
 BATCH_MAX = int(os.environ.get("TENANCY_BACKFILL_BATCH_MAX", str(max(BATCH_SIZE, 50000))))
 LOCK_TIMEOUT = os.environ.get("TENANCY_LOCK_TIMEOUT", "10s")
+# No backfill statement may hold its row locks longer: one that overruns is cancelled
+# (statement_timeout) and its range redone in a batch half the size. At BATCH_MIN rows it runs
+# without the bound (a row locked by a long writer is waited for). 0 turns the bound off.
+STATEMENT_SECONDS = float(os.environ.get("TENANCY_BACKFILL_STATEMENT_SECONDS", "1"))
+QUERY_CANCELED = "57014"
 
 
 def parent(column, table, key="id"):
@@ -79,16 +89,52 @@ TABLES = [
 ADDED = [row for row in TABLES if row[3] is not None]
 
 
-def _derived_org_sql(derivation):
-    """A scalar SQL expression over row `t`: the organization this derivation gives, or NULL."""
+def _derived_org_sql(derivation, row="t", schema=""):
+    """A scalar SQL expression over `row`: the organization this derivation gives, or NULL.
+
+    `row` is the backfill's alias `t`, or the trigger's NEW; `schema` qualifies the parent table
+    (the trigger functions pin their search_path)."""
     kind, column, table, key, unless = derivation
     if kind == "parent":
-        return f"(SELECT p.organization_id FROM {table} p WHERE p.{key} = t.{column})"
+        return f"(SELECT p.organization_id FROM {schema}{table} p WHERE p.{key} = {row}.{column})"
     expr = (
-        f"(SELECT min(p.organization_id::text)::uuid FROM {table} p WHERE p.{key} = t.{column} "
+        f"(SELECT min(p.organization_id::text)::uuid FROM {schema}{table} p "
+        f"WHERE p.{key} = {row}.{column} "
         "HAVING count(*) = count(p.organization_id) AND count(DISTINCT p.organization_id) = 1)"
     )
-    return f"(CASE WHEN t.{unless} IS NULL THEN {expr} END)" if unless else expr
+    return f"(CASE WHEN {row}.{unless} IS NULL THEN {expr} END)" if unless else expr
+
+
+# While wb-crm keeps writing during the takeover, each table with a derivation carries a trigger
+# that derives the organization of every row written without one, from the same derivations as
+# the backfill. tenancy_enforce removes them once wb-crm has stopped.
+TRIGGER = "wbcrm_takeover_organization"
+FUNCTION_PREFIX = "wbcrm_takeover_"
+
+
+def trigger_sql(table, derivations):
+    """The function and BEFORE INSERT OR UPDATE trigger deriving `table`'s organization."""
+    function = f"public.{FUNCTION_PREFIX}{table}"
+    derived = "COALESCE(" + ", ".join(
+        _derived_org_sql(d, row="NEW", schema="public.") for d in derivations
+    ) + ")"
+    return [
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql "
+        f"SET search_path = pg_catalog, pg_temp AS $$ BEGIN "
+        f"NEW.organization_id := {derived}; RETURN NEW; END $$",
+        # Rows that carry an organization (the port's, backfilled ones) never reach the function.
+        # OR REPLACE takes the lock CREATE does (writes wait, row locks do not), never DROP's.
+        f"CREATE OR REPLACE TRIGGER {TRIGGER} BEFORE INSERT OR UPDATE ON public.{table} "
+        f"FOR EACH ROW WHEN (NEW.organization_id IS NULL) EXECUTE FUNCTION {function}()",
+    ]
+
+
+def drop_trigger_sql(table):
+    """Statements removing `table`'s trigger and its function."""
+    return [
+        f"DROP TRIGGER IF EXISTS {TRIGGER} ON public.{table}",
+        f"DROP FUNCTION IF EXISTS public.{FUNCTION_PREFIX}{table}()",
+    ]
 
 
 def _update_sql(table, pk, derivations):
@@ -161,6 +207,17 @@ class BatchSizer:
             self.before = (self.size, seconds)
         self.size = size
 
+    def overran(self):
+        """The batch was cut short by the statement timeout: redo it half the size."""
+        self.size = max(BATCH_MIN, self.size // 2)
+        self.before = None
+
+
+def percentile(values, share):
+    """The value `share` (0..1) of the way up the sorted `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(len(ordered) * share) - 1)] if ordered else 0.0
+
 
 def _say(message):
     sys.stdout.write(message + "\n")
@@ -172,7 +229,8 @@ class PostgresSteps:
 
     def __init__(self, connection):
         self.connection = connection
-        self.longest_batch = 0.0  # seconds, of the backfill statement now running's table
+        self.batch_times = []  # seconds of each backfill statement of the table now running
+        self.cut_short = 0  # of those, statements cancelled by the timeout and redone smaller
 
     def fetch(self, sql, params=()):
         with self.connection.cursor() as cursor:
@@ -253,12 +311,19 @@ class PostgresSteps:
             key = "(" + ", ".join(f"t.{c}" for c in pk) + ")"
             batch = " AND ".join([f"{key} {op} ({marks})" for op, _ in bounds] or ["TRUE"])
             params = [v for _, value in bounds for v in value]
+            bounded = STATEMENT_SECONDS > 0 and sizer.size > BATCH_MIN
             started = time.monotonic()
-            with self.connection.cursor() as cursor:
-                cursor.execute(update.format(batch=batch), params)
-                total += cursor.rowcount
+            try:
+                total += self.update_batch(update.format(batch=batch), params, bounded)
+            except OperationalError as error:
+                if getattr(error.__cause__, "pgcode", None) != QUERY_CANCELED or not bounded:
+                    raise
+                self.batch_times.append(time.monotonic() - started)
+                self.cut_short += 1
+                sizer.overran()
+                continue  # the same range again, from `lower`, in a smaller batch
             took = time.monotonic() - started
-            self.longest_batch = max(self.longest_batch, took)
+            self.batch_times.append(took)
             sizer.measured(took)
             if upper is None:
                 return total
@@ -266,6 +331,16 @@ class PostgresSteps:
             if time.monotonic() - said >= 1:
                 _say(f"  {table}: {total} rows derived so far")
                 said = time.monotonic()
+
+    def update_batch(self, sql, params, bounded):
+        """One backfill UPDATE in its own transaction, cancelled past STATEMENT_SECONDS when
+        `bounded`; return the rows it changed."""
+        with transaction.atomic(using=self.connection.alias), self.connection.cursor() as cursor:
+            if bounded:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                               [f"{round(STATEMENT_SECONDS * 1000)}ms"])
+            cursor.execute(sql, params)
+            return cursor.rowcount
 
     def left_null(self, table, derivations):
         """[(reason, rows)] for the rows still without organization."""
@@ -310,6 +385,24 @@ class PostgresSteps:
                 _say(f"  {table}: foreign key {key} validated "
                      f"({time.monotonic() - started:.2f}s, writes not blocked)")
 
+    def holds_legacy_rows(self):
+        """Whether this is a wb-crm database with rows (a fresh install starts empty)."""
+        return any(self.fetch(f"SELECT EXISTS (SELECT 1 FROM {table})")[0][0]
+                   for table, _, _, _ in TABLES)
+
+    def install_cutover(self):
+        """The derivation trigger of every table with a derivation."""
+        for table, _, _, derivations in TABLES:
+            if derivations:
+                self.run(*trigger_sql(table, derivations))
+        _say("  derivation triggers installed: rows written without organization get theirs")
+
+    def remove_cutover(self):
+        """Undo install_cutover."""
+        for table, _, _, derivations in TABLES:
+            if derivations:
+                self.run(*drop_trigger_sql(table))
+
     def remove_ours(self, table):
         """Undo only what this migration added to `table`."""
         for key, _ in self.org_foreign_keys(table):
@@ -344,9 +437,12 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
         steps = PostgresSteps(connection)
         for table, _, _, _ in ADDED:
             steps.ensure_column(table)
-        report = []
+        if steps.holds_legacy_rows():
+            # Before any backfill: rows wb-crm writes from now on get their organization too.
+            steps.install_cutover()
+        report, timings = [], []
         for table, _, pk, derivations in TABLES:
-            started, steps.longest_batch = time.monotonic(), 0.0
+            started, steps.batch_times, steps.cut_short = time.monotonic(), [], 0
             derived = steps.backfill(table, pk, derivations)
             seconds = time.monotonic() - started
             if derivations is not None:
@@ -356,13 +452,20 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
                 steps.ensure_foreign_key(table)
             left = steps.left_null(table, derivations)
             _say(f"  {table}: {derived} rows derived, {sum(n for _, n in left)} left NULL "
-                 f"({seconds:.2f}s; longest batch {steps.longest_batch:.3f}s)")
+                 f"({seconds:.2f}s; longest batch {max(steps.batch_times, default=0.0):.3f}s)")
             report.append((table, derived, left))
+            timings.append((table, steps.batch_times, steps.cut_short))
         _say("organization_id report (rows derived in this run; rows left NULL, and why):")
         for table, derived, left in report:
             _say(f"  {table:<28} derived {derived:>9}   left NULL {sum(n for _, n in left):>9}")
             for reason, rows in left:
                 _say(f"      {rows:>9}  {reason}")
+        _say("backfill statements per table (p99 and maximum seconds; cut short by the "
+             f"{STATEMENT_SECONDS:g}s statement timeout and redone smaller):")
+        for table, times, cut_short in timings:
+            if times:
+                _say(f"  {table:<28} {len(times):>6} statements   p99 {percentile(times, 0.99):.3f}s"
+                     f"   max {max(times):.3f}s   cut short {cut_short}")
 
     def _forwards_other(self, app_label, schema_editor, to_state):
         """Other backends only ever start empty (wb-crm ran on PostgreSQL): plain AddField."""
@@ -385,6 +488,7 @@ class TakeOverOrganizationIds(migrations.operations.base.Operation):
                 schema_editor.remove_field(model, model._meta.get_field("organization"))
             return
         steps = PostgresSteps(connection)
+        steps.remove_cutover()
         for table, _, _, _ in reversed(ADDED):
             steps.remove_ours(table)
 

@@ -27,10 +27,17 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
-from django.db import migrations
+from django.db import OperationalError, migrations, transaction
 
 LOCK_TIMEOUT = os.environ.get("TENANCY_LOCK_TIMEOUT", "10s")
+# Adding a key locks the child, then the parent. wb-crm, still writing during a takeover, may hold
+# the parent and wait for the child: both tables are locked together in one statement, each try
+# waiting less than PostgreSQL's deadlock_timeout (1s) before letting go and trying again.
+TOGETHER_TRY_TIMEOUT = "200ms"
+TOGETHER_TRIES = 200
+LOCK_NOT_AVAILABLE = "55P03"
 EXAMPLES = 10  # blocking rows named per key in the report
 
 # Parent tables: the unique (organization_id, id) each composite key references.
@@ -80,6 +87,25 @@ def _execute(connection, sql):
             cursor.execute(sql)
         finally:
             cursor.execute("RESET lock_timeout")
+
+
+def _execute_locking(connection, sql, tables):
+    """`sql` in a transaction that first locks `tables` together (see TOGETHER_TRY_TIMEOUT)."""
+    for attempt in range(TOGETHER_TRIES):
+        try:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = %s", [TOGETHER_TRY_TIMEOUT])
+                cursor.execute(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE")
+                cursor.execute(sql)
+            return
+        except OperationalError as error:
+            if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                raise
+        time.sleep(min(0.05 * (attempt + 1), 0.3))
+    raise OperationalError(
+        f"could not lock {', '.join(tables)} together in {TOGETHER_TRIES} tries: long "
+        "transactions keep them busy. End them (pg_stat_activity) and run migrate again."
+    )
 
 
 def _index_valid(connection, name):
@@ -133,10 +159,11 @@ def ensure_key(connection, table, column, parent, pk):
     name = key_name(table, column)
     found = _constraint(connection, table, name)
     if found is None:
-        _execute(
+        _execute_locking(
             connection,
             f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY (organization_id, {column}) "
             f"REFERENCES {parent} (organization_id, id) DEFERRABLE INITIALLY DEFERRED NOT VALID",
+            [table, parent],
         )
         found = ("f", False)
     if found[1]:

@@ -6,7 +6,7 @@ from the models: a migration must not change when the models do.
 """
 from django.db import migrations
 
-from tenancy.operations import EnableRowLevelSecurity, InstallTenantFunctions
+from tenancy.operations import EnableRowLevelSecurity, InstallTenantFunctions, LockTablesFirst
 
 TABLES = [
     "users", "api_tokens", "customers", "whatsapp_numbers", "messages", "campaigns", "jobs",
@@ -24,6 +24,8 @@ class Migration(migrations.Migration):
     dependencies = [("crm", "0013_inbox")]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst(*TABLES, *SHARED_TABLES),
         InstallTenantFunctions(),
         *(EnableRowLevelSecurity(table) for table in TABLES),
         *(EnableRowLevelSecurity(table, shared_rows=True) for table in SHARED_TABLES),

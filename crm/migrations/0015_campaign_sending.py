@@ -5,14 +5,20 @@ legacy database it exists and keeps its rows; elsewhere it is created. Either wa
 organization_id, filled from its campaign (set-based, in batches). Everything else is new nullable
 columns (or with a constant default: instant on PostgreSQL 11+).
 """
+import importlib
+
 import crm.fields
 import django.db.models.deletion
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 MARKER = "added by crm.0015_campaign_sending"
 BATCH = 10000
+# crm.0002's cut-over triggers: while wb-crm still runs (its triggers are there), campaign_customers
+# gets one too, from the same derivation code, before its backfill.
+takeover = importlib.import_module("crm.migrations.0002_organization_id")
+CAMPAIGN = [takeover.parent("campaign_id", "campaigns")]
 
 
 def _one(connection, sql, params=()):
@@ -94,6 +100,10 @@ class EnsureCampaignCustomers(migrations.operations.base.Operation):
             "CREATE INDEX IF NOT EXISTS campaign_customers_org_idx "
             "ON campaign_customers (organization_id, campaign_id)"
         )
+        if _one(connection, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = %s "
+                "AND tgrelid = 'campaigns'::regclass)", [takeover.TRIGGER])[0]:
+            for statement in takeover.trigger_sql("campaign_customers", CAMPAIGN):
+                schema_editor.execute(statement, params=None)
         # Batches keep each statement's locks and WAL small on large legacy tables.
         while True:
             with connection.cursor() as cursor:
@@ -117,6 +127,8 @@ class EnsureCampaignCustomers(migrations.operations.base.Operation):
                 )[0] == MARKER:
             schema_editor.execute("DROP TABLE campaign_customers")
             return
+        for statement in takeover.drop_trigger_sql("campaign_customers"):
+            schema_editor.execute(statement)
         schema_editor.execute("DROP INDEX IF EXISTS campaign_customers_org_idx")
         schema_editor.execute("ALTER TABLE campaign_customers DROP COLUMN IF EXISTS organization_id")
 
@@ -128,6 +140,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst("campaign_customers", "campaigns", "jobs", "job_status", "whatsapp_numbers"),
         migrations.AddField(
             model_name='campaign',
             name='scheduled_at',

@@ -6,7 +6,7 @@ not read from the models. Backwards restores version 1.
 """
 from django.db import migrations
 
-from tenancy.operations import ReplaceTenantPolicies
+from tenancy.operations import LockTablesFirst, ReplaceTenantPolicies
 
 TABLES = [
     "users", "api_tokens", "customers", "whatsapp_numbers", "messages", "campaigns", "jobs",
@@ -23,6 +23,8 @@ class Migration(migrations.Migration):
     dependencies = [("crm", "0016_campaign_personalisation")]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst(*TABLES, *SHARED_TABLES),
         *(ReplaceTenantPolicies(table, 2, 1) for table in TABLES),
         *(ReplaceTenantPolicies(table, 2, 1, shared_rows=True) for table in SHARED_TABLES),
     ]

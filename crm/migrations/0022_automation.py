@@ -10,7 +10,7 @@ import django.db.models.deletion
 import uuid
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 # Same-tenant keys, as crm.0011 (PostgreSQL only; deferred, checked at COMMIT): the parent's
 # unique (organization_id, id), and (child, column, parent) keys. The new tables' rows always
@@ -52,6 +52,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst("organizations", "customers", "messages"),
         migrations.AddField(
             model_name='customer',
             name='automation_paused_until',

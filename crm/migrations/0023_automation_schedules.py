@@ -7,7 +7,7 @@ import django.db.models.deletion
 import uuid
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 KEYS = [
     ("automation_schedules", "rule_id", "automation_rules"),
@@ -41,6 +41,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst("customers", "messages"),
         migrations.CreateModel(
             name='AutomationSchedule',
             fields=[

@@ -11,7 +11,7 @@ import django.db.models.deletion
 import uuid
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 # Same-tenant keys, as crm.0022 (PostgreSQL only; deferred, checked at COMMIT).
 PARENTS: list[str] = []
@@ -45,6 +45,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst("orders", "order_items", "payments"),
         migrations.CreateModel(
             name='PaymentEvent',
             fields=[

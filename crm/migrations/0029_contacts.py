@@ -13,7 +13,7 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 # Same-tenant keys, as crm.0022: the parent's unique (organization_id, id), and (child, column,
 # parent) keys; organization_id is NOT NULL from the start. Notes' author is a plain key: platform
@@ -56,6 +56,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst("customers", "users"),
         migrations.CreateModel(
             name='AttributeDefinition',
             fields=[

@@ -20,7 +20,7 @@ import crm.fields
 import django.db.models.deletion
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 # No same-tenant keys (see above); organization_id is NOT NULL from the start.
 PARENTS = []
@@ -186,6 +186,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # wb-crm may still be writing these (a takeover): all locks at once, no deadlock.
+        LockTablesFirst("customers", "messages", "job_status"),
         migrations.CreateModel(
             name='CampaignFunnel',
             fields=[

@@ -2,7 +2,9 @@
 
 Online and re-runnable (see tenancy.enforce). Tables still holding rows without organization are
 listed with the audit's reasons and stay nullable; shared and platform tables keep their NULLs.
-Exit status 1 while any table is left nullable for want of an organization.
+Exit status 1 while any table is left nullable for want of an organization. Once none is, the
+takeover's cut-over goes too (tenancy.cutover): crm.0002's derivation triggers, and the policies
+and grants of wb-crm's login. Run it after wb-crm has stopped.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from tenancy.roles import setup_roles
+from tenancy.roles import grant_legacy, setup_roles
 
 
 class Command(BaseCommand):
@@ -26,6 +26,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--app", required=True, help="role the application serves as")
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS, help="database alias")
+        parser.add_argument(
+            "--legacy", default=None,
+            help="wb-crm's login during the cut-over: keeps row access to the tables it had",
+        )
         parser.add_argument(
             "--no-reassign", action="store_true",
             help="leave existing tables with their current owner",
@@ -51,6 +55,11 @@ class Command(BaseCommand):
                 app_password=os.environ.get("TENANCY_APP_PASSWORD"),
                 reassign=not options["no_reassign"],
             )
+            if options["legacy"]:
+                try:
+                    grant_legacy(cursor, options["legacy"], options["owner"])
+                except ValueError as error:
+                    raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(
             f"Roles ready: migrate as {options['owner']}, serve as {options['app']}."
         ))
