@@ -26,7 +26,7 @@ import json
 from django.conf import settings
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 CATALOG = ["categories", "sub_categories", "products"]
 BATCH_SIZE = 500
@@ -185,6 +185,8 @@ class Migration(migrations.Migration):
     dependencies = [("crm", "0036_number_onboarding")]
 
     operations = [
+        # wb-crm's tables, locked at once (a takeover while wb-crm writes: no deadlock).
+        LockTablesFirst("categories", "sub_categories", "products"),
         *(migrations.AddField(model_name=model, name="organization", field=_organization())
           for model in ("category", "subcategory", "product")),
         *_unique("category", "categories", "name"),

@@ -10,7 +10,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from tenancy.operations import EnableRowLevelSecurity
+from tenancy.operations import EnableRowLevelSecurity, LockTablesFirst
 
 PARENTS: list[str] = []
 KEYS = [("conversation_resolutions", "customer_id", "customers")]
@@ -43,6 +43,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The new table's keys lock wb-crm's customers and users: at once (see LockTablesFirst).
+        LockTablesFirst("customers", "users"),
         migrations.CreateModel(
             name='ConversationResolution',
             fields=[

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.db import migrations, models
 
 import crm.fields
+from tenancy.operations import LockTablesFirst
 
 
 class Migration(migrations.Migration):
@@ -15,6 +16,8 @@ class Migration(migrations.Migration):
     dependencies = [("crm", "0039_resolutions")]
 
     operations = [
+        # Columns on two of wb-crm's tables: both locked at once (see LockTablesFirst).
+        LockTablesFirst("customers", "messages"),
         migrations.AddField(model_name="customer", name="is_group", field=models.BooleanField(
             db_default=False, default=False, editable=False)),
         migrations.AddField(model_name="message", name="group_id", field=crm.fields.VarCharField(
