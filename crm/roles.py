@@ -17,6 +17,7 @@ LOG_MODELS = frozenset({"flowlog", "campaignlog", "whatsappapilog", "zohopayload
                         "paymentevent", "auditevent", "organizationexport",
                         # report roll-ups, kept by triggers (crm.0032)
                         "dailymessagestat", "campaignfunnel", "responsetime",
+                        "responsetimecount",  # kept by a trigger on response_times (crm.0043)
                         # resolutions, recorded when a conversation is resolved (crm.0039)
                         "conversationresolution"})
 # What agents do not see in the back office: system history and API credentials.

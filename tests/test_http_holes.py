@@ -58,16 +58,20 @@ def test_platform_staff_delete_an_unused_product_without_choosing_an_organizatio
 def test_deleting_a_product_an_organization_ordered_is_a_clear_409(
     platform: object, org_a: Organization, org_b: Organization, chosen: str | None
 ) -> None:
-    """B's order item refers to the product: refused with a reason, with or without an
-    organization chosen, never a 500 (and never a product deleted under B's order)."""
+    """B's order item refers to the shared product: refused with a reason, never a 500 (and
+    never a product deleted under B's order); as organization A, the shared row is not A's to
+    delete (crm.0037)."""
     with unscoped():
         product = ProductFactory()
     with tenant_context(org_b):
         OrderItemFactory(order=OrderFactory(), product=product)
     headers = {"HTTP_X_ORGANIZATION_ID": chosen} if chosen else {}
     answer = client_for(platform).delete(f"/api/v1/products/{product.pk}/", **headers)
-    assert answer.status_code == 409
-    assert "still referenced by order items" in answer.json()["detail"]
+    if chosen:
+        assert answer.status_code == 403
+    else:
+        assert answer.status_code == 409
+        assert "still referenced by order items" in answer.json()["detail"]
     with unscoped():
         assert Product.objects.filter(pk=product.pk).exists()
 

@@ -42,7 +42,9 @@ LATER_KEYS = {f"{table}_{column}_same_org_fk": True
 RELATION = {(table, column.removesuffix("_id")): keys_migration.key_name(table, column)
             for table, column, _, _ in keys_migration.KEYS}
 # Models whose rows may have no organization by design (shared or platform rows).
-NULLABLE_BY_DESIGN = {"templates", "zoho_mappings", "users", "api_tokens"}
+# Tables whose shared rows have no organization (the catalog since crm.0037).
+NULLABLE_BY_DESIGN = {"templates", "zoho_mappings", "users", "api_tokens", "categories",
+                      "sub_categories", "products"}
 
 
 def _keys(dbname: str) -> dict[str, bool]:

@@ -6,7 +6,13 @@ from django.contrib import admin
 
 from crm.admin.base import LogAdmin
 from crm.admin.sites import site
-from crm.models import CampaignFunnel, ConversationResolution, DailyMessageStat, ResponseTime
+from crm.models import (
+    CampaignFunnel,
+    ConversationResolution,
+    DailyMessageStat,
+    ResponseTime,
+    ResponseTimeCount,
+)
 
 
 @admin.register(DailyMessageStat, site=site)
@@ -27,6 +33,12 @@ class ResponseTimeAdmin(LogAdmin):
     list_display = ("responded_at", "customer", "agent_id", "waiting_since", "seconds")
     list_select_related = ("customer",)
     date_hierarchy = "responded_at"
+
+
+@admin.register(ResponseTimeCount, site=site)
+class ResponseTimeCountAdmin(LogAdmin):
+    list_display = ("day", "agent_id", "seconds", "replies")
+    date_hierarchy = "day"
 
 
 @admin.register(ConversationResolution, site=site)
