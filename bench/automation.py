@@ -17,7 +17,6 @@ size), then how late each reply reaches the fake after its due time (beat every 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import hmac
 import json
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from campaigns import fake_calls, rss_mb, start_process  # noqa: E402
 from generate import recreate_database  # noqa: E402
-from load import build_request  # noqa: E402
+from load import build_request, run_paced  # noqa: E402
 from request_path import SECRET, Server  # noqa: E402
 
 QUEUE = "bench-automation"
@@ -136,36 +135,6 @@ def conversations(orgs: list[dict[str, Any]], rate: float, seconds: float
     return sorted(planned, key=lambda item: item[0])
 
 
-async def _send_paced(port: int, planned: list[tuple[float, str, bytes]], connections: int
-                      ) -> list[tuple[float, str, int, float]]:
-    """Open loop: each request leaves at its planned moment whatever the answers before it;
-    (sent at, wa_id, status, answer seconds) per request."""
-    queue = list(reversed(planned))
-    sent: list[tuple[float, str, int, float]] = []
-    began = time.monotonic()
-
-    async def client() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while queue:
-                offset, wa_id, request = queue.pop()
-                await asyncio.sleep(max(0.0, began + offset - time.monotonic()))
-                at, started = time.time(), time.perf_counter()
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                               if line.lower().startswith(b"content-length:")), 0)
-                if length:
-                    await reader.readexactly(length)
-                sent.append((at, wa_id, int(head.split(b" ", 2)[1]),
-                             time.perf_counter() - started))
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(client() for _ in range(connections)))
-    return sent
-
-
 def percentiles(values: list[float]) -> str:
     """p50 / p95 / p99 / max of seconds, in milliseconds."""
     ordered = sorted(values)
@@ -205,7 +174,7 @@ def measure_inbound(port: int, graph_url: str, orgs: list[dict[str, Any]],
     planned = conversations(orgs, args.rate, args.seconds)
     print(f"\n{len(planned)} deliveries at {args.rate}/s over {len(orgs)} organizations",
           flush=True)
-    sent = asyncio.run(_send_paced(port, planned, args.connections))
+    sent = run_paced(port, planned, args.connections)
     statuses = defaultdict(int)
     for _, _, status, _ in sent:
         statuses[status] += 1

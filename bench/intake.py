@@ -8,11 +8,14 @@ the load generator on the same cores, no Celery worker running while accepting:
    against /healthz's, p99 acceptance; then both side by side (latencies at the same moments);
 2. the same while another session holds `messages` and `customers` locked (ACCESS EXCLUSIVE):
    every delivery still accepted, the slowest acceptance;
-3. then 2 Celery worker processes start and drain what waits: processing rate.
+3. then 2 Celery worker processes start and drain what waits: processing rate;
+4. deliveries paced at --live-rate while 2 workers process: from the POST to the message
+   visible in the inbox.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import json
@@ -22,12 +25,13 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import build_request, run, run_interleaved  # noqa: E402
+from load import build_request, run, run_interleaved, run_paced  # noqa: E402
 from request_path import SECRET, ROOT, Server, env_for, manage, sql  # noqa: E402
 
 DB = "wbcrm_bench_intake"
@@ -88,32 +92,43 @@ def locked(seconds: float, ready: threading.Event) -> None:
     connection.close()
 
 
-def drain(workers: int) -> str:
-    """Start `workers` Celery worker processes; the rate at which they empty the queue."""
-    waiting = sql(DB, "SELECT count(*) FROM inbound_deliveries WHERE state = 'pending'")[0][0]
+@contextlib.contextmanager
+def celery_workers(count: int) -> Iterator[None]:
+    """`count` Celery worker processes (2 threads each) on the benchmark's queue, woken once."""
     env = {**env_for(DB), "CELERY_TASK_DEFAULT_QUEUE": QUEUE}
-    started = time.monotonic()
     processes = [subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "crm", "worker", "-Q", QUEUE, "-P", "threads",
          "-c", "2", "-n", f"bench{n}-{QUEUE}@%h", "-l", "error", "--without-heartbeat",
          "--without-gossip", "--without-mingle"], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(workers)]
-    subprocess.run([sys.executable, "-c", "import django; django.setup(); from crm.webhooks."
-                    "tasks import process_deliveries; process_deliveries.delay()"],
-                   cwd=ROOT, env=env, check=True)
-    first = None
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(count)]
     try:
+        subprocess.run([sys.executable, "-c", "import django; django.setup(); from crm.webhooks."
+                        "tasks import process_deliveries; process_deliveries.delay()"],
+                       cwd=ROOT, env=env, check=True)
+        yield
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(30)
+
+
+def pending() -> int:
+    return sql(DB, "SELECT count(*) FROM inbound_deliveries WHERE state = 'pending'")[0][0]
+
+
+def drain(workers: int) -> str:
+    """Start `workers` Celery worker processes; the rate at which they empty the queue."""
+    waiting = pending()
+    started = time.monotonic()
+    first = None
+    with celery_workers(workers):
         while True:
-            left = sql(DB, "SELECT count(*) FROM inbound_deliveries WHERE state = 'pending'")[0][0]
+            left = pending()
             if first is None and left < waiting:
                 first = time.monotonic()
             if left == 0:
                 break
             time.sleep(0.05)  # polling the queue's length, not a synchronisation
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(30)
     row = sql(DB, "SELECT min(processed_at), max(processed_at), count(*) FROM "
                   "inbound_deliveries WHERE state = 'done'")[0]
     seconds = (row[1] - row[0]).total_seconds()
@@ -125,11 +140,45 @@ def drain(workers: int) -> str:
             f"{(first or started) - started:.1f} s")
 
 
+def live(port: int, workers: int, rate: float, seconds: float, customers: int) -> str:
+    """Paced deliveries while `workers` process: from each POST leaving the client to the
+    commit that makes its message visible in the inbox (the delivery's processed_at, set in
+    that transaction), on the same machine's clock."""
+    planned = [(i / rate, f"wamid.live.{i}", request) for i, request in enumerate(
+        deliveries(int(rate * seconds), customers, "live"))]
+    with celery_workers(workers):
+        time.sleep(3)  # the workers' start-up is not the subject
+        sent = run_paced(port, planned, 32)
+        deadline = time.monotonic() + 120
+        while pending() and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling the queue's length, not a synchronisation
+    processed = dict(sql(DB, "SELECT body::json #>> '{entry,0,changes,0,value,messages,0,id}', "
+                             "extract(epoch FROM processed_at) FROM inbound_deliveries "
+                             "WHERE body LIKE '%%wamid.live.%%' AND state = 'done'"))
+    lags = sorted(float(processed[wamid]) - at for at, wamid, status, _ in sent
+                  if status == 200 and wamid in processed)
+    if not lags:
+        return "nothing processed"
+    span = max(at for at, *_ in sent) - min(at for at, *_ in sent)
+
+    def at(p: float) -> float:
+        return lags[min(len(lags) - 1, int(len(lags) * p / 100))] * 1000
+
+    accepted = sorted(answer for *_, status, answer in sent if status == 200)
+    return (f"{len(sent)} deliveries at {len(sent) / span:.0f}/s for {span:.0f} s with "
+            f"{workers} workers processing: acceptance p95 "
+            f"{accepted[int(len(accepted) * 0.95)] * 1000:.0f} ms; POST to visible in the inbox "
+            f"p50 {at(50):.0f} ms, p95 {at(95):.0f} ms, p99 {at(99):.0f} ms, max {at(100):.0f} ms;"
+            f" {len(lags)} of {len(sent)} visible")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=3000)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--lock-seconds", type=float, default=8.0)
+    parser.add_argument("--live-rate", type=float, default=300.0)
+    parser.add_argument("--live-seconds", type=float, default=20.0)
     parser.add_argument("--drain-only", action="store_true",
                         help="only part 3, on what an earlier run left waiting")
     args = parser.parse_args()
@@ -168,6 +217,8 @@ def main() -> None:
         print(f"   webhook  {under_lock.summary()}")
         print(f"   slowest acceptance {max(under_lock.latencies) * 1000:.0f} ms")
     print("3. " + drain(2))
+    with Server(DB, env={"CELERY_TASK_DEFAULT_QUEUE": QUEUE}) as server:
+        print("4. " + live(server.port, 2, args.live_rate, args.live_seconds, args.customers))
 
 
 if __name__ == "__main__":

@@ -102,3 +102,40 @@ def run_interleaved(targets: dict[str, tuple[int, Sequence[bytes]]], concurrency
     """Per label, the latencies of its (port, requests), each of the `concurrency` clients
     sending to the targets in turn: side by side at the same moments, not one after the other."""
     return asyncio.run(_run(targets, concurrency))
+
+
+async def _send_paced(port: int, planned: Sequence[tuple[float, str, bytes]], connections: int
+                      ) -> list[tuple[float, str, int, float]]:
+    """Open loop: each request leaves at its planned moment whatever the answers before it;
+    (sent at, wa_id, status, answer seconds) per request."""
+    queue = list(reversed(planned))
+    sent: list[tuple[float, str, int, float]] = []
+    began = time.monotonic()
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while queue:
+                offset, wa_id, request = queue.pop()
+                await asyncio.sleep(max(0.0, began + offset - time.monotonic()))
+                at, started = time.time(), time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                if length:
+                    await reader.readexactly(length)
+                sent.append((at, wa_id, int(head.split(b" ", 2)[1]),
+                             time.perf_counter() - started))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return sent
+
+
+def run_paced(port: int, planned: Sequence[tuple[float, str, bytes]], connections: int
+              ) -> list[tuple[float, str, int, float]]:
+    """Send each (offset seconds, key, request) at its moment over `connections` keep-alive
+    connections; (sent at wall-clock time, key, status, answer seconds) per request."""
+    return asyncio.run(_send_paced(port, planned, connections))

@@ -424,3 +424,28 @@ def test_a_broker_that_is_down_does_not_fail_the_webhook(org_a, client, monkeypa
     assert answer.status_code == 200
     with tenant_context(org_a):
         assert Message.objects.filter(body="hi").count() == 1
+
+
+def test_stored_messages_are_queued_ten_to_a_task_and_one_failing_spares_the_others(
+    org_a, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    from crm.automation import services, tasks
+
+    queued: list[list[int]] = []
+    monkeypatch.setattr(tasks.run_automation, "delay", queued.append)
+    with tenant_context(org_a), django_capture_on_commit_callbacks(execute=True):
+        tasks.queue_after_commit(range(1, 26))
+    assert queued == [list(range(1, 11)), list(range(11, 21)), list(range(21, 26))]
+
+    tried: list[int] = []
+
+    def run(message_id: int) -> list[Any]:
+        tried.append(message_id)
+        if message_id == 2:
+            raise RuntimeError("rule broke")
+        return ["fired"]
+
+    monkeypatch.setattr(services, "run_for_message", run)
+    with pytest.raises(RuntimeError, match="rule broke"):
+        tasks.run_automation([1, 2, 3])
+    assert tried == [1, 2, 3]

@@ -22,7 +22,7 @@ WABA_A, WABA_B = "400000000000001", "400000000000002"
 def _deliver(account: str, field: str, value: dict[str, Any]) -> dict[str, Any]:
     payload = {"object": "whatsapp_business_account", "entry": [
         {"id": account, "time": wp.BASE_TIME, "changes": [{"field": field, "value": value}]}]}
-    return ingest(parse_payload(wp.body(payload))).as_json()
+    return ingest([parse_payload(wp.body(payload))])[0].as_json()
 
 
 @pytest.fixture

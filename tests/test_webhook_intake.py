@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client
-from django.test.utils import override_settings
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from crm.models import Customer, DeliveryState, Message, Organization, Role, InboundDelivery
@@ -146,12 +146,12 @@ def test_two_workers_taking_two_numbers_in_opposite_order_never_deadlock(
     stored_one, release = threading.Event(), threading.Event()
     real_ingest = deliveries.ingest
 
-    def pausing_ingest(payload: Any) -> Any:
-        report = real_ingest(payload)
+    def pausing_ingest(payloads: Any) -> Any:
+        reports = real_ingest(payloads)
         if threading.current_thread().name == "first-worker" and not stored_one.is_set():
             stored_one.set()  # A's roll-up row is now held until this batch commits
             release.wait(30)
-        return report
+        return reports
 
     monkeypatch.setattr(deliveries, "ingest", pausing_ingest)
     results: dict[str, tuple[int, int]] = {}
@@ -218,6 +218,64 @@ def test_failures_are_retried_with_back_off_then_kept_as_failed_and_replayed(
     assert (delivery.state, delivery.error, delivery.report["stored"]["messages"]) == (
         "done", "", 1)
     assert stored(org_a) == [(ASHA, "hello")]
+
+
+def test_a_batch_is_stored_in_a_few_statements_whatever_its_size(
+    number: Any, org_a: Organization, org_b: Organization, no_worker: list[int]
+) -> None:
+    """Each number's messages of a batch go in one set of statements: the roll-up triggers run
+    once per batch, and the per-delivery cost is a share of a statement."""
+    with tenant_context(org_b):
+        WhatsAppNumberFactory(phone_number_id="106540352240000", display_number="+1 555-000 2222")
+    senders = [f"91980000{i:04d}" for i in range(30)]
+    with tenant_context(org_a):  # two known customers, one statement records both
+        CustomerFactory(wa_id=RAVI, name="", last_message_at=None)
+        CustomerFactory(wa_id=senders[1], name="Kept", last_message_at=None,
+                        conversation_status=Customer.ConversationStatus.RESOLVED)
+    ids = [post(wp.text(sender, f"hello {i}", at=i)) for i, sender in enumerate(senders)]
+    ids.append(post(wp.text(RAVI, "I am back")))
+    ids += [post(wp.text(senders[0], "again", at=40, wamid="wamid.again")) for _ in range(2)]
+    raw = wp.body(wp.delivery(wp.entry(wp.change("106540352240000", "15550002222", messages=[
+        wp.text(MEERA, "to B")]))))
+    assert Client().post(URL, raw, content_type="application/json", headers={
+        "X-Hub-Signature-256": wp.signature(raw)}).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert deliveries.process_batch() == (34, 34)
+    assert len(queries) <= 32  # 34 deliveries for two organizations; one by one it was ~380
+    assert states() == ["done"] * 34
+    with tenant_context(org_a):
+        assert Message.objects.count() == 32
+        ravi = Customer.objects.get(wa_id=RAVI)
+        assert (ravi.name, ravi.last_inbound_at is not None) == ("Customer 2345", True)
+        kept = Customer.objects.get(wa_id=senders[1])
+        assert (kept.name, kept.conversation_status, kept.last_message_type) == (
+            "Kept", "open", "text")
+        first = Customer.objects.get(wa_id=senders[0])
+        assert first.last_message_at == first.last_inbound_at == Message.objects.get(
+            message_id="wamid.again").timestamp
+    assert stored(org_b) == [(MEERA, "to B")]
+    reports = [InboundDelivery.objects.get(pk=pk).report["stored"] for pk in ids[-2:]]
+    assert [(r["messages"], r["duplicates"]) for r in reports] == [(1, 0), (0, 1)]
+
+
+def test_one_failing_delivery_of_a_batch_fails_alone(
+    number: Any, org_a: Organization, no_worker: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_ingest = deliveries.ingest
+
+    def refusing_one(payloads: Any) -> Any:
+        if any(m.wamid == "wamid.bad" for p in payloads for c in p.changes for m in c.messages):
+            raise RuntimeError("this one breaks")
+        return real_ingest(payloads)
+
+    monkeypatch.setattr(deliveries, "ingest", refusing_one)
+    good, bad, other = (post(wp.text(ASHA, "fine")), post(wp.text(RAVI, "x", wamid="wamid.bad")),
+                        post(wp.text(MEERA, "fine too")))
+    assert deliveries.process_batch() == (3, 2)
+    assert stored(org_a) == [(ASHA, "fine"), (MEERA, "fine too")]
+    assert [InboundDelivery.objects.get(pk=pk).state for pk in (good, bad, other)] == [
+        "done", "pending", "done"]
+    assert InboundDelivery.objects.get(pk=bad).error == "RuntimeError: this one breaks"
 
 
 def test_replay_since_stores_nothing_twice(number: Any, org_a: Organization) -> None:

@@ -7,6 +7,10 @@ the same transaction that stores its messages, so a worker killed mid-batch leav
 with nothing stored, and a processed delivery is never processed again. A broker message would
 need its own de-duplication and a second store for failures and replays.
 
+A batch is stored together: each receiving number's messages in one set of statements (the
+roll-up triggers then run once per batch); when anything in it fails, it is rolled back and
+processed one delivery at a time, so a failure stays with its own delivery.
+
 Order per customer: each delivery lists its senders ("<phone_number_id>:<sender>"); a worker
 skips a delivery while an earlier waiting one of the same sender is not its own (another
 worker holds it, or it waits for a retry), so a customer's deliveries are stored in received
@@ -29,13 +33,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from crm.models import DeliveryState, InboundDelivery
 from crm.observability.metrics import PROCESSING_LAG
 from crm.webhooks.ingest import ingest
 from crm.webhooks.parsing import parse_payload
-from crm.webhooks.payload import MalformedPayload
+from crm.webhooks.payload import MalformedPayload, Payload
 
 logger = logging.getLogger("crm.webhooks")
 
@@ -132,22 +137,56 @@ def _held_back(claimed: list[InboundDelivery]) -> set[int]:
     return held
 
 
-def _process_one(delivery: InboundDelivery, now: datetime) -> bool:
+def _process_together(parsed: list[tuple[InboundDelivery, Payload]]) -> bool:
+    """Store the deliveries' items in one go, each number's messages in one set of statements;
+    False (and nothing stored) when any of them fails, to be tried one by one."""
+    try:
+        with transaction.atomic(using=router.db_for_write(InboundDelivery)):
+            reports = ingest([payload for _, payload in parsed])
+            done = timezone.now()
+            alike: dict[str, list[int]] = {}  # most reports are alike: an UPDATE for each kind
+            for (delivery, _), report in zip(parsed, reports):
+                alike.setdefault(json.dumps(report.as_json(), sort_keys=True), []).append(
+                    delivery.pk)
+            for report_json, ids in alike.items():
+                InboundDelivery.objects.filter(pk__in=ids).update(
+                    state=DeliveryState.DONE, processed_at=done, attempts=F("attempts") + 1,
+                    report=json.loads(report_json), error="")
+    except Exception as error:  # noqa: BLE001  (one by one, each failure kept with its own)
+        logger.info("WhatsApp webhook: a batch of %s deliveries is processed one by one (%s)",
+                    len(parsed), f"{type(error).__name__}: {error}"[:300])
+        return False
+    for delivery, _ in parsed:
+        PROCESSING_LAG.observe((done - delivery.received_at).total_seconds())
+    return True
+
+
+def _process_one(delivery: InboundDelivery, payload: Payload, now: datetime) -> bool:
     """Store what the delivery carries, or record why not; True when it is done."""
     try:
         with transaction.atomic(using=router.db_for_write(InboundDelivery)):
-            report = ingest(parse_payload(delivery.body.encode("utf-8")))
+            [report] = ingest([payload])
             InboundDelivery.objects.filter(pk=delivery.pk).update(
                 state=DeliveryState.DONE, processed_at=timezone.now(),
                 attempts=delivery.attempts + 1, report=report.as_json(), error="",
             )
         PROCESSING_LAG.observe((timezone.now() - delivery.received_at).total_seconds())
         return True
-    except MalformedPayload as error:  # the same body fails the same way: no retry
-        _give_up(delivery, f"malformed payload: {error}", now)
     except Exception as error:  # noqa: BLE001  (kept with the delivery, retried, then failed)
         _retry(delivery, f"{type(error).__name__}: {error}", now)
-    return False
+        return False
+
+
+def _parsed(claimed: list[InboundDelivery], now: datetime) -> list[tuple[InboundDelivery, Payload]]:
+    """The deliveries with their parsed payloads; one that does not parse fails for good (the
+    same body fails the same way)."""
+    parsed = []
+    for delivery in claimed:
+        try:
+            parsed.append((delivery, parse_payload(delivery.body.encode("utf-8"))))
+        except MalformedPayload as error:
+            _give_up(delivery, f"malformed payload: {error}", now)
+    return parsed
 
 
 def _retry(delivery: InboundDelivery, error: str, now: datetime) -> None:
@@ -171,22 +210,22 @@ def _give_up(delivery: InboundDelivery, error: str, now: datetime) -> None:
 
 
 def process_batch(limit: int | None = None) -> tuple[int, int]:
-    """Take up to `limit` waiting deliveries and process them in one transaction.
+    """Take up to `limit` waiting deliveries and process them in one transaction: together,
+    or one by one when that fails (each failure then kept with its own delivery).
 
     Returns (tried, finished): deliveries processed or failed, and those done. A worker killed
     here rolls everything back: the deliveries wait for the next worker, nothing stored.
     """
     now = timezone.now()
-    tried = finished = 0
     with transaction.atomic(using=router.db_for_write(InboundDelivery)):
         claimed = _claim(limit or settings.WEBHOOK_BATCH_SIZE, now)
         held = _held_back(claimed)
-        _lock_numbers([delivery for delivery in claimed if delivery.pk not in held])
-        for delivery in claimed:
-            if delivery.pk not in held:
-                tried += 1
-                finished += _process_one(delivery, now)
-    return tried, finished
+        todo = [delivery for delivery in claimed if delivery.pk not in held]
+        _lock_numbers(todo)
+        parsed = _parsed(todo, now)
+        if len(parsed) > 1 and _process_together(parsed):
+            return len(todo), len(parsed)
+        return len(todo), sum(_process_one(delivery, payload, now) for delivery, payload in parsed)
 
 
 def process_pending(max_batches: int | None = None) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from django.db import connections, router
 from django.db.models import Case, DateTimeField, F, Q, Value, When
@@ -67,14 +67,11 @@ def _newer(message: InboundMessage) -> Q:
     return Q(last_message_at__isnull=True) | Q(last_message_at__lte=message.timestamp)
 
 
-def _fill_name(named: Sequence[tuple[Customer, str]]) -> Case:
-    """Each customer's profile name where the customer has none; a name is never replaced."""
-    field = Customer._meta.get_field("name")
+def _fill_name(name: str) -> Case:
+    """The profile name where the customer has none; a name is never replaced."""
     unnamed = Q(name__isnull=True) | Q(name="")
-    return Case(
-        *(When(Q(pk=c.pk) & unnamed, then=Value(name, output_field=field)) for c, name in named),
-        default=F("name"),
-    )
+    return Case(When(unnamed, then=Value(name, output_field=Customer._meta.get_field("name"))),
+                default=F("name"))
 
 
 def _inbound(message: InboundMessage, to_wa_id: str | None) -> dict[str, object]:
@@ -98,68 +95,80 @@ def _reopen(wrote: Q | None = None) -> dict[str, object]:
     }
 
 
-def _touch(
-    seen: Sequence[tuple[Customer, InboundMessage, str | None]], to_wa_id: str | None
-) -> None:
-    """Record each customer's latest message in one UPDATE; an older one changes nothing.
+def _touch_one(customer: Customer, message: InboundMessage, name: str | None,
+               to_wa_id: str | None) -> None:
+    """Record a customer's latest message; an older one changes nothing.
 
     The conditions are evaluated by the database on the row it updates, so a concurrent delivery
     of a newer message is never overwritten by an older one.
     """
-    if not seen:
-        return
-    named = [(customer, name) for customer, _, name in seen if name and not customer.name]
-    changes: dict[str, object] = {"name": _fill_name(named)} if named else {}
-    if len(seen) == 1:  # the common case, and a much cheaper statement to build
-        customer, message, _ = seen[0]
-        changes.update(
-            last_message_at=message.timestamp,
-            last_interaction_time=message.timestamp,
-            last_message_type=message.type[:50],
-            **_inbound(message, to_wa_id),
-            **(_reopen() if message.opens_window else {}),
-        )
-        if not Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(
-                **changes) and message.opens_window:
-            # Our reply is newer than this (late) message: it still opens the 24-hour window.
-            Customer.objects.filter(pk=customer.pk).filter(
-                Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.timestamp)
-            ).update(**_inbound(message, to_wa_id), **_reopen())
-        return
-    newer = [(Q(pk=customer.pk) & _newer(message), message) for customer, message, _ in seen]
-
-    def latest(column: str, value: Callable[[InboundMessage], object]) -> Case:
-        field = Customer._meta.get_field(column)
-        return Case(
-            *(When(q, then=Value(value(m), output_field=field)) for q, m in newer),
-            default=F(column),
-        )
-
-    inbound = [
-        (Q(pk=customer.pk) & (Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=m.timestamp)),
-         m)
-        for customer, m, _ in seen if m.opens_window
-    ]
-    inbound_at = Customer._meta.get_field("last_inbound_at")
-    number = Customer._meta.get_field("business_number")
+    changes: dict[str, object] = {"name": _fill_name(name)} if name else {}
     changes.update(
-        last_message_at=latest("last_message_at", lambda m: m.timestamp),
-        last_interaction_time=latest("last_interaction_time", lambda m: m.timestamp),
-        last_message_type=latest("last_message_type", lambda m: m.type[:50]),
-        **_reopen(Q(pk__in=[customer.pk for customer, m, _ in seen if m.opens_window])),
+        last_message_at=message.timestamp,
+        last_interaction_time=message.timestamp,
+        last_message_type=message.type[:50],
+        **_inbound(message, to_wa_id),
+        **(_reopen() if message.opens_window else {}),
     )
-    if inbound:
-        changes.update(
-            last_inbound_at=Case(
-                *(When(q, then=Value(m.timestamp, output_field=inbound_at)) for q, m in inbound),
-                default=F("last_inbound_at"),
-            ),
-            business_number=Case(
-                *(When(q, then=Value(to_wa_id, output_field=number)) for q, _ in inbound),
-                default=F("business_number"),
-            ),
-        )
-    Customer.objects.filter(pk__in=[customer.pk for customer, _, _ in seen]).update(**changes)
+    if not Customer.objects.filter(pk=customer.pk).filter(_newer(message)).update(
+            **changes) and message.opens_window:
+        # Our reply is newer than this (late) message: it still opens the 24-hour window.
+        Customer.objects.filter(pk=customer.pk).filter(
+            Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.timestamp)
+        ).update(**_inbound(message, to_wa_id), **_reopen())
+
+
+# The same as _touch_one for many customers in one statement (PostgreSQL): `v` holds each
+# customer's latest message; every condition is evaluated on the row the UPDATE changes.
+TOUCH_MANY = """
+UPDATE customers AS c SET
+    name = CASE WHEN v.name IS NOT NULL AND coalesce(c.name, '') = '' THEN v.name ELSE c.name END,
+    last_message_at = CASE WHEN v.newer THEN v.at ELSE c.last_message_at END,
+    last_interaction_time = CASE WHEN v.newer THEN v.at ELSE c.last_interaction_time END,
+    last_message_type = CASE WHEN v.newer THEN v.type ELSE c.last_message_type END,
+    last_inbound_at = CASE WHEN v.wrote THEN v.at ELSE c.last_inbound_at END,
+    business_number = CASE WHEN v.wrote THEN v.number ELSE c.business_number END,
+    conversation_status = CASE WHEN v.opens AND c.conversation_status = ANY(%s)
+                               THEN %s ELSE c.conversation_status END,
+    snoozed_until = CASE WHEN v.opens AND c.conversation_status = ANY(%s)
+                         THEN NULL ELSE c.snoozed_until END
+FROM (
+    SELECT r.id, r.at, r.type, r.name, r.number, r.opens,
+           x.last_message_at IS NULL OR x.last_message_at <= r.at AS newer,
+           r.opens AND (x.last_inbound_at IS NULL OR x.last_inbound_at < r.at) AS wrote
+      FROM unnest(%s::uuid[], %s::timestamp[], %s::varchar[], %s::varchar[], %s::varchar[],
+                  %s::boolean[]) AS r(id, at, type, name, number, opens)
+      JOIN customers x ON x.id = r.id AND x.organization_id = %s
+) AS v
+WHERE c.organization_id = %s AND c.id = v.id
+"""
+
+
+def _touch(
+    seen: Sequence[tuple[Customer, InboundMessage, str | None]], to_wa_id: str | None
+) -> None:
+    """Record each customer's latest message; an older one changes nothing."""
+    connection = connections[router.db_for_write(Customer)]
+    if connection.vendor != "postgresql" or len(seen) < 2:
+        for customer, message, name in seen:  # SQLite (the demo): one writer, few customers
+            _touch_one(customer, message, name, to_wa_id)
+        return
+    at = Customer._meta.get_field("last_message_at")
+    reopened = [str(status) for status in REOPENED]
+    organization_id = get_current_organization_id()
+    # SQL of this module's own table and columns, for customers of the current organization
+    # (looked up through the scoped manager); row-level security checks it like any other.
+    with connection.cursor() as cursor:
+        cursor.execute(TOUCH_MANY, [
+            reopened, str(Customer.ConversationStatus.OPEN), reopened,
+            [customer.pk for customer, _, _ in seen],
+            [at.get_db_prep_value(m.timestamp, connection) for _, m, _ in seen],
+            [m.type[:50] for _, m, _ in seen],
+            [name or None for _, _, name in seen],
+            [to_wa_id for _ in seen],
+            [m.opens_window for _, m, _ in seen],
+            organization_id, organization_id,
+        ])
 
 
 def customers_for(
@@ -304,8 +313,8 @@ def _referrals(messages: Sequence[InboundMessage], customers: dict[str, Customer
 
 def store_messages(
     messages: Sequence[InboundMessage], names: dict[str, str | None], to_wa_id: str | None
-) -> tuple[int, int]:
-    """Store the messages not stored before; return (stored, duplicates)."""
+) -> set[str]:
+    """Store the messages not stored before (each once); return the wamids stored."""
     unique: dict[str, InboundMessage] = {}
     for message in messages:
         unique.setdefault(message.wamid, message)  # twice in one delivery: stored once
@@ -317,7 +326,7 @@ def store_messages(
     )
     new = [message for wamid, message in unique.items() if wamid not in stored]
     if not new:
-        return 0, len(messages)
+        return set()
     customers = customers_for(new, names, to_wa_id)
     rows = Message.objects.bulk_create(
         [_message_row(m, customers[m.customer_key], to_wa_id) for m in new]
@@ -334,4 +343,4 @@ def store_messages(
     # Automation answers after this commits, in a task: the webhook only stores. Never to the
     # business's own messages, nor to a group (automation writes to one customer).
     queue_after_commit(row.pk for row, m in inbound if row.pk is not None and m.group_id is None)
-    return len(new), len(messages) - len(new)
+    return {message.wamid for message in new}
