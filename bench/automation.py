@@ -334,7 +334,7 @@ def main() -> None:
     fake = start_process([sys.executable, "bench/fake_graph.py", "--port", str(args.port)], {},
                          Path("/tmp/bench-automation-fake.log"))
     workers = [start_process(
-        [sys.executable, "-m", "celery", "-A", "crm", "worker", "-Q", QUEUE, "-P", "threads",
+        [sys.executable, "-m", "celery", "-A", "crm", "worker", "-P", "threads",
          "-c", str(args.concurrency), "-n", f"auto{index}@%h", "-l", "warning",
          "--without-gossip", "--without-mingle"], serving,
         Path(f"/tmp/bench-automation-worker{index}.log")) for index in range(args.workers)]

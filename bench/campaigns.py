@@ -98,7 +98,7 @@ def start_workers(count: int, concurrency: int, graph_url: str, profile: bool
         prefix = ([sys.executable, "-m", "cProfile", "-o", "/tmp/bench-campaigns.prof"]
                   if profile else [sys.executable])
         workers.append(start_process(
-            [*prefix, "-m", "celery", "-A", "crm", "worker", "-Q", QUEUE, *pool,
+            [*prefix, "-m", "celery", "-A", "crm", "worker", *pool,
              "-n", f"bench{index}@%h", "-l", "warning", "--without-gossip", "--without-mingle"],
             {"WHATSAPP_GRAPH_URL": graph_url, "LOG_LEVEL": "WARNING",
              "DATABASE_URL": os.environ["DATABASE_URL"].replace("//postgres@", f"//{APP}@")},

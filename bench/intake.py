@@ -97,7 +97,7 @@ def celery_workers(count: int) -> Iterator[None]:
     """`count` Celery worker processes (2 threads each) on the benchmark's queue, woken once."""
     env = {**env_for(DB), "CELERY_TASK_DEFAULT_QUEUE": QUEUE}
     processes = [subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "crm", "worker", "-Q", QUEUE, "-P", "threads",
+        [sys.executable, "-m", "celery", "-A", "crm", "worker", "-P", "threads",
          "-c", "2", "-n", f"bench{n}-{QUEUE}@%h", "-l", "error", "--without-heartbeat",
          "--without-gossip", "--without-mingle"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(count)]

@@ -17,7 +17,7 @@ from django.db import connection
 
 from crm.shared_state import connection as redis_connection
 from crm.shared_state import key
-from crm.celery import app
+from crm.celery import app, intake_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,8 @@ def redis_keys() -> Iterator[None]:
 
 
 class Workers:
-    """Real `celery -A crm worker` processes on a queue of their own, on the test database."""
+    """Real `celery -A crm worker` processes on queues of their own (CELERY_TASK_DEFAULT_QUEUE
+    and its intake queue), on the test database."""
 
     def __init__(self, queue: str, env: dict[str, str]) -> None:
         self.queue = queue
@@ -54,7 +55,7 @@ class Workers:
         name = f"w{len(self.processes)}-{self.queue}"
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "crm", "worker", "-Q", self.queue,
+                sys.executable, "-m", "celery", "-A", "crm", "worker",
                 "-P", "threads", "-c", str(concurrency), "-n", f"{name}@%h", "-l", "warning",
                 "-I", "tests.celery_probe", "--without-heartbeat", "--without-gossip",
                 "--without-mingle",
@@ -109,7 +110,8 @@ def workers(transactional_db: None) -> Iterator[Workers]:
         handle.stop_all()
         app.conf.task_default_queue = previous
         with app.connection_for_write() as conn:
-            conn.default_channel.queue_delete(queue)
+            for name in (queue, intake_queue(queue)):
+                conn.default_channel.queue_delete(name)
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:

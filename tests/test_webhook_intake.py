@@ -360,3 +360,19 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_stores_nothing_twice(
         assert Customer.objects.count() == 3
     with unscoped():  # nothing landed twice anywhere
         assert Message.objects.count() == 5
+
+
+def test_processing_has_a_queue_of_its_own_that_every_worker_consumes() -> None:
+    """Storing customers' messages never waits behind a backlog of automation or sends."""
+    from django.conf import settings
+
+    from crm.celery import app, intake_queue
+    default = app.conf.task_default_queue
+    route = app.amqp.router.route
+    assert route({}, tasks.process_deliveries.name)["queue"].name == intake_queue(default)
+    assert route({}, "crm.automation.tasks.run_automation")["queue"].name == default
+    # Each bound by its own key to its own exchange: a task is never copied to both queues.
+    assert [(queue.name, queue.exchange.name, queue.routing_key)
+            for queue in settings.CELERY_TASK_QUEUES] == [
+        (name, name, name) for name in (settings.CELERY_TASK_DEFAULT_QUEUE,
+                                        intake_queue(settings.CELERY_TASK_DEFAULT_QUEUE))]
