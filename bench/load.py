@@ -66,9 +66,10 @@ async def _run(targets: dict[str, tuple[int, Sequence[bytes]]], concurrency: int
 
     async def worker(turn: int) -> None:
         # One connection per target; the worker takes the targets in turn, so every target
-        # meets the same moments of the machine.
-        connections = {label: await asyncio.open_connection("127.0.0.1", port)
-                       for label, (port, _) in targets.items()}
+        # meets the same moments of the machine. Each is opened just before its first request,
+        # as clients do: gunicorn's gthread gives a new connection a thread that waits up to
+        # 5 s for its first bytes, which a connection opened ahead would hold idle.
+        connections: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
         labels = list(targets)
         try:
             while any(queues.values()):
@@ -76,6 +77,9 @@ async def _run(targets: dict[str, tuple[int, Sequence[bytes]]], concurrency: int
                 turn += 1
                 if not queues[label]:
                     continue
+                if label not in connections:
+                    connections[label] = await asyncio.open_connection(
+                        "127.0.0.1", targets[label][0])
                 reader, writer = connections[label]
                 started = time.perf_counter()
                 writer.write(queues[label].popleft())
