@@ -29,13 +29,20 @@ import hashlib
 import itertools
 import json
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the root too
+from bench.fake_http import Binary, FakeServer, mock_transport  # noqa: E402
+
+if TYPE_CHECKING:
+    import httpx
 
 Route = Callable[["FakeGraph", "Call", re.Match[str]], tuple[int, Any]]
 ERROR_STATUS = {0: 401, 190: 401, 4: 429, 80007: 429, 130429: 429, 1: 500, 2: 503, 131000: 500}
@@ -66,14 +73,6 @@ class Call:
                 "status": self.status, "answer": (
                     {"bytes": len(self.answer.content), "mime_type": self.answer.mime_type}
                     if isinstance(self.answer, Binary) else self.answer)}
-
-
-@dataclass(frozen=True)
-class Binary:
-    """A non-JSON answer (a media file)."""
-
-    content: bytes
-    mime_type: str
 
 
 @dataclass
@@ -217,20 +216,9 @@ class FakeGraph:
             return 200, {"success": True}
         return 404, {"error": "unknown control path"}
 
-    def transport(self) -> Any:
+    def transport(self) -> httpx.MockTransport:
         """An httpx.MockTransport answering with this fake (tests: no socket at all)."""
-        import httpx
-
-        def handler(request: httpx.Request) -> httpx.Response:
-            status, answer = self.handle(request.method, str(request.url.raw_path, "ascii"),
-                                         {k.lower(): v for k, v in request.headers.items()},
-                                         request.read())
-            if isinstance(answer, Binary):
-                return httpx.Response(status, content=answer.content,
-                                      headers={"Content-Type": answer.mime_type})
-            return httpx.Response(status, json=answer)
-
-        return httpx.MockTransport(handler)
+        return mock_transport(self)
 
 
 def error_body(code: int, status: int, message: str) -> tuple[int, dict[str, Any]]:
@@ -351,59 +339,11 @@ def _upload(fake: FakeGraph, call: Call, match: re.Match[str]) -> tuple[int, Any
     return 200, {"id": fake.add_media(content, str(kind or parts["file"].get_content_type()))}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive, like Meta
-    disable_nagle_algorithm = True  # else each answer waits for the client's delayed ACK
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        status, answer = self.server.fake.handle(
-            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, raw
-        )
-        binary = isinstance(answer, Binary)
-        data = answer.content if binary else json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", answer.mime_type if binary else "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
-        """Quiet: the recorded calls are the log."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeGraph) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-
-
-class FakeGraphServer:
-    """The fake on a real socket in a background thread (port 0: any free port)."""
+class FakeGraphServer(FakeServer[FakeGraph]):
+    """The fake on a real socket; its url is the WHATSAPP_GRAPH_URL to use."""
 
     def __init__(self, port: int = 0, fake: FakeGraph | None = None) -> None:
-        self.fake = fake or FakeGraph()
-        self._server = _Server(("127.0.0.1", port), self.fake)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The base URL to use as WHATSAPP_GRAPH_URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeGraphServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(fake or FakeGraph(), port)
 
 
 def main() -> None:
@@ -414,12 +354,7 @@ def main() -> None:
     args = parser.parse_args()
     server = FakeGraphServer(args.port, FakeGraph(latency=args.latency_ms / 1000))
     print(f"Fake Graph API on {server.url} (WHATSAPP_GRAPH_URL={server.url})", flush=True)
-    try:
-        server._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server._server.server_close()
+    server.serve_forever()
 
 
 if __name__ == "__main__":

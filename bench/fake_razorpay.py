@@ -26,11 +26,15 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the root too
+from bench.fake_http import FakeServer, mock_transport  # noqa: E402
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -74,8 +78,8 @@ class FakeRazorpay:
         known = self.accounts.get(key_id)
         return key_id if known is not None and hmac.compare_digest(known, secret) else None
 
-    def handle(self, method: str, target: str, authorization: str | None,
-               raw: bytes) -> tuple[int, Any]:
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes
+               ) -> tuple[int, Any]:
         """Answer one request: (status, JSON body)."""
         parts = urlsplit(target)
         path = parts.path.rstrip("/")
@@ -91,7 +95,7 @@ class FakeRazorpay:
             self.requests.append((method, path))
             if self.failures:
                 return _error(self.failures.pop(0), "The fake was told to fail this call")
-            account = self._account(authorization)
+            account = self._account(headers.get("authorization"))
             if account is None:
                 return 401, {"error": {"code": "BAD_REQUEST_ERROR",
                                        "description": "Authentication failed"}}
@@ -169,65 +173,18 @@ class FakeRazorpay:
 
     def transport(self) -> httpx.MockTransport:
         """The fake as an httpx transport (tests: no socket)."""
-        def answer(request: httpx.Request) -> httpx.Response:
-            status, body = self.handle(request.method, str(request.url.raw_path.decode()),
-                                       request.headers.get("authorization"), request.read())
-            return httpx.Response(status, json=body)
-        return httpx.MockTransport(answer)
+        return mock_transport(self)
 
 
 def _public(link: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in link.items() if not key.startswith("_")}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def _serve(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status, body = self.server.fake.handle(self.command, self.path,
-                                               self.headers.get("Authorization"), raw)
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _serve
-
-    def log_message(self, *args: Any) -> None:
-        """Quiet: the app logs its own calls."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeRazorpay) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-
-
-class FakeRazorpayServer:
-    """The fake on a real socket in a background thread (port 0: any free port)."""
+class FakeRazorpayServer(FakeServer[FakeRazorpay]):
+    """The fake on a real socket; its url (ending in /v1) is the RAZORPAY_API_URL to use."""
 
     def __init__(self, port: int = 0, fake: FakeRazorpay | None = None) -> None:
-        self.fake = fake or FakeRazorpay()
-        self._server = _Server(("127.0.0.1", port), self.fake)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The root to use as RAZORPAY_API_URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeRazorpayServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(fake or FakeRazorpay(), port, "/v1")
 
 
 def _pay_newest(args: argparse.Namespace) -> None:
@@ -267,12 +224,7 @@ def main() -> None:
     fake.add_account(args.key_id, args.key_secret)
     server = FakeRazorpayServer(args.port, fake)
     print(f"Fake Razorpay on {server.url} (RAZORPAY_API_URL={server.url})", flush=True)
-    try:
-        server._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server._server.server_close()
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -16,14 +16,19 @@ import argparse
 import hashlib
 import hmac
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the root too
+from bench.fake_http import Binary, FakeServer, mock_transport  # noqa: E402
+
+if TYPE_CHECKING:
+    import httpx
 
 TOLERANCE_SECONDS = 300
 
@@ -83,35 +88,33 @@ class FakeSubscriber:
         with self.lock:
             self.failures.append(Failure(status, times, location))
 
-    def handle(self, path: str, headers: dict[str, str], body: bytes
-               ) -> tuple[int, dict[str, str], bytes]:
-        """Answer one delivery: (status, headers, body)."""
-        lowered = {name.lower(): value for name, value in headers.items()}
-        verified = verify(self.secret, lowered.get("x-wbcrm-signature"), body, self.clock())
-        answer_headers: dict[str, str] = {}
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes
+               ) -> tuple[int, Any]:
+        """Answer one request: a `/_fake/...` control, else a delivery."""
+        if target.startswith("/_fake/"):
+            return self.control(method, target, raw)
+        verified = verify(self.secret, headers.get("x-wbcrm-signature"), raw, self.clock())
+        answer: Any
         with self.lock:
             if not verified:
-                status, text = 401, b'{"error": "bad or stale signature"}'
+                status, answer = 401, {"error": "bad or stale signature"}
             elif self.failures:
                 failure = self.failures[0]
                 failure.times -= 1
                 if failure.times <= 0:
                     self.failures.pop(0)
-                status, text = failure.status, b'{"error": "told to fail"}'
+                status, answer = failure.status, {"error": "told to fail"}
                 if failure.location:
-                    answer_headers["Location"] = failure.location
+                    answer = Binary(json.dumps(answer).encode(), "application/json",
+                                    {"Location": failure.location})
             else:
-                status, text = 200, b'{"ok": true}'
-            self.received.append(Received(path, lowered, body, verified, status))
-        return status, answer_headers, text
+                status, answer = 200, {"ok": True}
+            self.received.append(Received(target, headers, raw, verified, status))
+        return status, answer
 
     def transport(self) -> httpx.MockTransport:
         """An httpx transport answering every request with this fake."""
-        def respond(request: httpx.Request) -> httpx.Response:
-            status, headers, body = self.handle(
-                request.url.raw_path.decode(), dict(request.headers), request.read())
-            return httpx.Response(status, headers=headers, content=body)
-        return httpx.MockTransport(respond)
+        return mock_transport(self)
 
     def control(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         """The `/_fake/...` endpoints of the HTTP server."""
@@ -132,44 +135,14 @@ class FakeSubscriber:
         return 404, {"error": "unknown fake endpoint"}
 
 
-def serve(fake: FakeSubscriber, port: int) -> ThreadingHTTPServer:
-    """A server on 127.0.0.1:`port` (0: any free port) answering with `fake`."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, method: str) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.path.startswith("/_fake/"):
-                status, data = fake.control(method, self.path, body)
-                headers, content = {"Content-Type": "application/json"}, json.dumps(data).encode()
-            else:
-                status, headers, content = fake.handle(self.path, dict(self.headers), body)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-
-        def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
-            self._answer("GET")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._answer("POST")
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return
-
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
-
-
 def main() -> None:
     """Run the fake receiver until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8082)
     parser.add_argument("--secret", default="")
     arguments = parser.parse_args()
-    server = serve(FakeSubscriber(secret=arguments.secret), arguments.port)
-    print(f"fake webhook receiver on http://127.0.0.1:{server.server_address[1]}/", flush=True)
+    server = FakeServer(FakeSubscriber(secret=arguments.secret), arguments.port)
+    print(f"fake webhook receiver on {server.url}/", flush=True)
     server.serve_forever()
 
 

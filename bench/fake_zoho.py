@@ -19,12 +19,19 @@ import argparse
 import itertools
 import json
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the root too
+from bench.fake_http import FakeServer, mock_transport  # noqa: E402
+
+if TYPE_CHECKING:
+    import httpx
 
 TOKEN_PATH = re.compile(r"(?:/.*)?/oauth/v2/token")
 LEADS_PATH = re.compile(r"(?:/.*)?/crm/v\d+(?:\.\d+)?/Leads")
@@ -191,69 +198,16 @@ class FakeZoho:
             return 200, {"success": True}
         return 404, {"error": "unknown control path"}
 
-    def transport(self) -> Any:
+    def transport(self) -> httpx.MockTransport:
         """An httpx.MockTransport answering with this fake (tests: no socket at all)."""
-        import httpx
-
-        def handler(request: httpx.Request) -> httpx.Response:
-            status, answer = self.handle(request.method, str(request.url.raw_path, "ascii"),
-                                         {k.lower(): v for k, v in request.headers.items()},
-                                         request.read())
-            return httpx.Response(status, json=answer)
-
-        return httpx.MockTransport(handler)
+        return mock_transport(self)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        status, answer = self.server.fake.handle(
-            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
-        """Quiet: the recorded calls are the log."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeZoho) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-
-
-class FakeZohoServer:
-    """The fake on a real socket in a background thread (port 0: any free port)."""
+class FakeZohoServer(FakeServer[FakeZoho]):
+    """The fake on a real socket; its url is the ZOHO_ACCOUNTS_URL and ZOHO_API_URL to use."""
 
     def __init__(self, port: int = 0, fake: FakeZoho | None = None) -> None:
-        self.fake = fake or FakeZoho()
-        self._server = _Server(("127.0.0.1", port), self.fake)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """The base URL to use as ZOHO_ACCOUNTS_URL and ZOHO_API_URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeZohoServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(fake or FakeZoho(), port)
 
 
 def main() -> None:
@@ -265,12 +219,7 @@ def main() -> None:
     server = FakeZohoServer(args.port, FakeZoho(expires_in=args.expires_in))
     print(f"Fake Zoho on {server.url} (ZOHO_ACCOUNTS_URL and ZOHO_API_URL={server.url})",
           flush=True)
-    try:
-        server._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server._server.server_close()
+    server.serve_forever()
 
 
 if __name__ == "__main__":
