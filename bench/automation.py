@@ -315,7 +315,7 @@ def main() -> None:
 
     from kombu import Exchange, Queue
 
-    from crm.celery import app
+    from crm.celery import app, intake_queue
 
     recreate_database(args.database, "127.0.0.1", "postgres")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
@@ -324,9 +324,10 @@ def main() -> None:
     orgs = seed(args.organizations)
     connections.close_all()
     with app.connection_for_write() as conn:  # an earlier run's tasks are dropped
-        queue = Queue(QUEUE, Exchange(QUEUE, type="direct"), routing_key=QUEUE)
-        queue(conn.default_channel).declare()
-        queue(conn.default_channel).purge()
+        for name in (QUEUE, intake_queue(QUEUE)):
+            queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
+            queue(conn.default_channel).declare()
+            queue(conn.default_channel).purge()
     graph_url = f"http://127.0.0.1:{args.port}"
     serving = {"WHATSAPP_GRAPH_URL": graph_url, "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
                "LOG_LEVEL": "WARNING",

@@ -138,7 +138,7 @@ class FakeSubscriber:
 def main() -> None:
     """Run the fake receiver until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8082)
+    parser.add_argument("--port", type=int, default=8083)
     parser.add_argument("--secret", default="")
     arguments = parser.parse_args()
     server = FakeServer(FakeSubscriber(secret=arguments.secret), arguments.port)
