@@ -310,8 +310,10 @@ def outcomes(args: argparse.Namespace) -> None:
         statements += 1
         if not sql.startswith("WITH ") or "UPDATE job_status SET status" not in sql:
             return execute(sql, params, many, context)
+        started = time.perf_counter()
         execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params, many, context)
-        plans.append(context["cursor"].fetchone()[0][0])
+        plans.append({**context["cursor"].fetchone()[0][0],
+                      "Round Trip": 1000 * (time.perf_counter() - started)})
         return None
 
     with tenant_context(org), use_transport(FakeGraph().transport()):
@@ -338,7 +340,8 @@ def outcomes(args: argparse.Namespace) -> None:
     print(f"{sends} sends, {statements} statements ({statements / sends:.2f} per send)")
     print(f"outcome statement: planning {per_send(p['Planning Time'] for p in plans)}, "
           f"execution {per_send(p['Execution Time'] for p in plans)}, of which triggers "
-          f"{per_send(t['Time'] for p in plans for t in p.get('Triggers', []))}")
+          f"{per_send(t['Time'] for p in plans for t in p.get('Triggers', []))}; "
+          f"round trip {per_send(p['Round Trip'] for p in plans)}")
     for name, calls, total in sorted(functions):
         print(f"  {name}: {calls} calls, {total / calls:.3f} ms per call")
 
