@@ -3,6 +3,7 @@
     python bench/campaigns.py                       # 100,000 recipients + 3 small campaigns
     python bench/campaigns.py --scaling 1,2,3       # throughput against worker count
     python bench/campaigns.py --profile             # where a worker's time goes (cProfile)
+    python bench/campaigns.py --outcomes 1000       # PostgreSQL's time per send's outcome
 
 A fresh database (--database) is migrated and seeded set-based: one organization with a
 --recipients campaign over --numbers numbers, and --small-orgs organizations with a small
@@ -279,6 +280,72 @@ def print_profile(path: str) -> None:
     stats.sort_stats("tottime").print_stats(12)
 
 
+def outcomes(args: argparse.Namespace) -> None:
+    """Send `args.outcomes` messages in this process (fake Graph API in memory, no pacing) and
+    print what PostgreSQL spends on each outcome statement: EXPLAIN ANALYZE's planning,
+    execution and trigger times, and the roll-up trigger functions' time per call."""
+    from django.db import connection, connections
+
+    from bench.fake_graph import FakeGraph
+    from crm.campaigns.sending import Sender, claim
+    from crm.models import Job, Organization, WhatsAppNumber
+    from crm.whatsapp.client import use_transport
+    from tenancy.context import tenant_context, unscoped
+
+    args.queue_only = True  # no worker sends: this process does
+    run(args, 0, args.outcomes, 0)
+    connections["default"].settings_dict["USER"] = "postgres"  # the owner turns timings on
+    connections.close_all()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER DATABASE {args.database} SET track_functions = 'pl'")
+    connections["default"].settings_dict["USER"] = APP
+    connections.close_all()
+    with unscoped():
+        org = Organization.objects.get(code="bench-0")
+    plans: list[dict[str, Any]] = []
+    statements = 0
+
+    def explained(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal statements
+        statements += 1
+        if not sql.startswith("WITH ") or "UPDATE job_status SET status" not in sql:
+            return execute(sql, params, many, context)
+        started = time.perf_counter()
+        execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params, many, context)
+        plans.append({**context["cursor"].fetchone()[0][0],
+                      "Round Trip": 1000 * (time.perf_counter() - started)})
+        return None
+
+    with tenant_context(org), use_transport(FakeGraph().transport()):
+        job = Job.objects.get(state=Job.State.RUNNING)
+        senders = [Sender(job, number) for number in WhatsAppNumber.objects.all()]
+        with connection.execute_wrapper(explained):
+            while rows := [(s, row) for s in senders for row in claim(job, s.number, 20)]:
+                for sender, row in rows:
+                    sender.send(row, sender.content_for(row))
+    connections.close_all()  # a session's function timings reach the view once it has ended
+    for _ in range(20):
+        time.sleep(0.5)
+        with connection.cursor() as cursor:  # the database is new: every call is this run's
+            cursor.execute("SELECT funcname, calls, total_time FROM pg_stat_user_functions")
+            functions = cursor.fetchall()
+        connections.close_all()
+        if functions:
+            break
+    sends = len(plans)
+
+    def per_send(values: Any) -> str:
+        return f"{sum(values) / sends:.3f} ms"
+
+    print(f"{sends} sends, {statements} statements ({statements / sends:.2f} per send)")
+    print(f"outcome statement: planning {per_send(p['Planning Time'] for p in plans)}, "
+          f"execution {per_send(p['Execution Time'] for p in plans)}, of which triggers "
+          f"{per_send(t['Time'] for p in plans for t in p.get('Triggers', []))}; "
+          f"round trip {per_send(p['Round Trip'] for p in plans)}")
+    for name, calls, total in sorted(functions):
+        print(f"  {name}: {calls} calls, {total / calls:.3f} ms per call")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", default="wbcrm_bench_campaigns")
@@ -294,10 +361,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--scaling", help="worker counts, e.g. 1,2,3: throughput per count")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--outcomes", type=int, help="sends whose outcome statements to time")
     parser.add_argument("--queue-only", action="store_true",
                         help="time queueing the large campaign, send nothing")
     args = parser.parse_args()
     django_setup(args.database)
+    if args.outcomes:
+        outcomes(args)
+        return
     if args.profile:
         figures = run(args, 1, args.recipients, 0, profile=True)
         print(json.dumps(figures["total"]))

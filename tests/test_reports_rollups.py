@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 
 from crm.models import (
     CampaignFunnel,
+    Customer,
     DailyMessageStat,
     JobStatus,
     Message,
@@ -25,10 +26,16 @@ from crm.webhooks.parsing import parse_payload
 from crm.webhooks.statuses import apply_status
 from tenancy.context import tenant_context
 from tests import whatsapp_payloads as wp
-from tests.factories import CustomerFactory, MessageFactory, ResponseTimeFactory
+from tests.factories import (
+    AutomationRuleFactory,
+    CustomerFactory,
+    MessageFactory,
+    ResponseTimeFactory,
+)
 from tests.reports_support import (
     MARKETING,
     NUMBER,
+    OTHER_NUMBER,
     build,
     percentile,
     raw_billable,
@@ -99,37 +106,88 @@ def test_campaign_funnels_follow_statuses_and_replies(both) -> None:
             assert JobStatus.objects.filter(replied_at__isnull=False).count() == 1
 
 
+def _snapshot() -> tuple[object, ...]:
+    """The active organization's roll-ups (daily counts summed over categories per day)."""
+    daily = sorted(DailyMessageStat.objects.values_list(
+        "day", "number", "direction", "category", "messages", "billable"))
+    per_day: dict[tuple[object, ...], list[int]] = {}
+    for day, number, direction, _, messages, billable in daily:
+        key = (day, number, direction)
+        per_day[key] = [a + b for a, b in zip(per_day.get(key, [0, 0]), [messages, billable])]
+    return (per_day, sorted(ResponseTime.objects.values_list(
+        "customer", "waiting_since", "responded_at", "agent_id", "seconds")),
+        sorted(CampaignFunnel.objects.values_list(
+            "job", "number", "sent", "delivered", "read", "failed", "replied")))
+
+
 def test_a_rebuild_gives_what_the_triggers_kept(both) -> None:
     scenario = both[0]
     with tenant_context(scenario.org):
-        def snapshot() -> tuple[object, ...]:
-            daily = sorted(DailyMessageStat.objects.values_list(
-                "day", "number", "direction", "category", "messages", "billable"))
-            per_day = {}
-            for day, number, direction, _, messages, billable in daily:
-                key = (day, number, direction)
-                per_day[key] = [a + b for a, b in zip(per_day.get(key, [0, 0]),
-                                                      [messages, billable])]
-            return (per_day, sorted(ResponseTime.objects.values_list(
-                "customer", "waiting_since", "responded_at", "agent_id", "seconds")),
-                sorted(CampaignFunnel.objects.values_list(
-                    "job", "number", "sent", "delivered", "read", "failed", "replied")))
-
-        kept = snapshot()
+        kept = _snapshot()
         DailyMessageStat.objects.update(messages=99)
         ResponseTime.objects.all().delete()
         rebuilt = rollups.rebuild(Period(date(2026, 11, 9), date(2026, 11, 13), "Asia/Kolkata"))
         assert rebuilt.runs == 1
-        assert snapshot() == kept
+        assert _snapshot() == kept
         ResponseTime.objects.all().delete()
     out = StringIO()
     call_command("rebuild_report_stats", "--organization", scenario.org.code,
                  "--from", "2026-11-09", "--to", "2026-11-13", stdout=out)
     assert "5 day(s)" in out.getvalue() and "1 campaign run(s)" in out.getvalue()
     with tenant_context(scenario.org):
-        assert snapshot() == kept
+        assert _snapshot() == kept
     with pytest.raises(CommandError, match="from"):
         call_command("rebuild_report_stats", "--from", "someday")
+
+
+def test_statements_of_many_rows_of_every_kind_keep_every_roll_up(both) -> None:
+    """One INSERT of an inbound message, a human and an automated reply, a run's messages and a
+    row without a time; then a recipient's reply, and UPDATEs of several rows at once, of no
+    counted column and of no row. The triggers run only the roll-up statements some row can
+    change (crm.0044); every figure stays what a rebuild from the raw rows gives."""
+    scenario = both[0]
+    at = datetime(2026, 11, 12, 6, 0, tzinfo=timezone.utc)
+    with tenant_context(scenario.org):
+        customer, sent_to, failed_for = CustomerFactory.create_batch(3)
+        for recipient in (sent_to, failed_for):
+            JobStatus.objects.create(job=scenario.job, customer=recipient, status="success",
+                                     updated_at=at)
+
+        def row(minutes: float | None, customer: Customer, **fields: object) -> Message:
+            when = None if minutes is None else at + timedelta(minutes=minutes)
+            return MessageFactory.build(customer=customer, timestamp=when, **fields)
+
+        def sent(customer: Customer, **fields: object) -> dict[str, object]:
+            return {"customer": customer, "from_wa_id": NUMBER, "to_wa_id": customer.wa_id,
+                    "delivery_status": "sent", **fields}
+
+        Message.objects.bulk_create([
+            row(0, customer, to_wa_id=NUMBER),
+            row(5, **sent(customer), sender_type="agent", agent_id=str(scenario.agents[0].pk)),
+            row(6, **sent(customer), sender_type="agent", automation_rule=AutomationRuleFactory()),
+            row(10, **sent(sent_to), sender_type="campaign", campaign_job=scenario.job),
+            row(10, **sent(failed_for, from_wa_id=OTHER_NUMBER, delivery_status="failed"),
+                sender_type="campaign", campaign_job=scenario.job),
+            row(None, customer, to_wa_id=NUMBER),
+        ])
+        Message.objects.bulk_create([row(60, sent_to, to_wa_id=NUMBER),
+                                     row(61, customer, to_wa_id=NUMBER)])
+        later = Message.objects.filter(timestamp__gte=at)
+        later.update(body="edited")
+        later.filter(pk__lt=0).update(delivery_status="read")
+        later.exclude(sender_type="customer").exclude(delivery_status="failed").update(
+            delivery_status="delivered", billable_category="marketing")
+
+        kept = _snapshot()
+        assert ResponseTime.objects.filter(customer=customer).get().seconds == 300
+        assert JobStatus.objects.get(customer=sent_to).replied_at == at + timedelta(minutes=60)
+        funnel = CampaignFunnel.objects.filter(job=scenario.job)
+        raw = raw_campaign(scenario.job)
+        assert queries.funnel_row(*(sum(getattr(f, name) for f in funnel) for name in (
+            "sent", "delivered", "read", "failed", "replied"))) == {
+            key: raw[key] for key in ("sent", "delivered", "read", "failed", "replied")}
+        rollups.rebuild(Period(date(2026, 11, 9), date(2026, 11, 13), "Asia/Kolkata"))
+        assert _snapshot() == kept
 
 
 def test_status_webhooks_store_pricing_once_and_billable_only_when_billed(org_a) -> None:
