@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -285,12 +286,17 @@ def answer(inbound: Inbound) -> Plan | None:
     """Under the customer's lock: the customer's active session takes the message (a Plan; an
     empty one when it was handled already), or None: no session, so the rules answer it."""
     customer, message = inbound.customer, inbound.message
-    if FlowSession.objects.filter(customer=customer, handled_message_id__gte=message.pk).exists():
+    # One query: the active session (one at most) and any session that handled this message.
+    sessions = list(FlowSession.objects.select_related("flow", "rule").filter(
+        Q(state=FlowSession.State.ACTIVE) | Q(handled_message_id__gte=message.pk),
+        customer=customer))
+    if any(s.handled_message_id is not None and s.handled_message_id >= message.pk
+           for s in sessions):
         return Plan()  # a redelivered webhook or a retried task: handled already
-    session = (FlowSession.objects.select_related("flow", "customer", "rule")
-               .filter(customer=customer, state=FlowSession.State.ACTIVE).first())
+    session = next((s for s in sessions if s.state == FlowSession.State.ACTIVE), None)
     if session is None:
         return None
+    session.customer = customer  # the row the run holds locked, not a second read of it
     if session.expires_at <= inbound.now or not session.flow.is_active:
         session.state = FlowSession.State.EXPIRED
         session.save(update_fields=["state", "updated_at"])
@@ -329,14 +335,16 @@ def answer(inbound: Inbound) -> Plan | None:
     return plan
 
 
-def carry_out(plan: Plan) -> None:
-    """Send the plan's messages (after the lock); a refusal stops the session with the reason."""
+def carry_out(plan: Plan, inbound: Inbound) -> None:
+    """Send the plan's messages (after the lock) in answer to `inbound`; a refusal stops the
+    session with the reason."""
     session = plan.session
     for step_id, message in plan.sends:
         assert session is not None
         content = actions.personalise(message, session.customer, session.answers)
         try:
-            send_message(session.customer, content, automation_rule=session.rule)
+            send_message(session.customer, content, automation_rule=session.rule,
+                         answering=inbound)
         except Refused as refusal:
             _stop(session, step_id, f"refused: {refusal.code}: {refusal}", refusal.status)
             return
