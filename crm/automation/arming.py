@@ -23,10 +23,14 @@ NO_CUSTOMER_REPLY = "no_customer_reply"
 PENDING = AutomationSchedule.State.PENDING
 
 
-def _cancel(customer: Customer, kind: str) -> None:
-    AutomationSchedule.objects.filter(
-        customer=customer, state=PENDING, rule__trigger__type=kind,
-    ).update(state=AutomationSchedule.State.CANCELLED, updated_at=timezone.now())
+def _cancel(seen: Inbound, kind: str) -> None:
+    """Cancel the customer's pending items of `kind` rules (inactive ones' too); no statement
+    when the organization has no such rule."""
+    rules = [rule.pk for rule in seen.rules_of(kind, active=False)]
+    if rules:
+        AutomationSchedule.objects.filter(
+            customer=seen.customer, state=PENDING, rule__in=rules,
+        ).update(state=AutomationSchedule.State.CANCELLED, updated_at=timezone.now())
 
 
 def _arm(kind: str, seen: Inbound) -> None:
@@ -43,7 +47,7 @@ def _arm(kind: str, seen: Inbound) -> None:
 
 def after_inbound(inbound: Inbound) -> None:
     """The customer wrote: the follow-ups are answered, the team's reply is awaited."""
-    _cancel(inbound.customer, NO_CUSTOMER_REPLY)
+    _cancel(inbound, NO_CUSTOMER_REPLY)
     _arm(NO_AGENT_REPLY, inbound)
 
 
@@ -52,13 +56,13 @@ def after_outbound(message: Message, customer: Customer, answering: Inbound | No
     """We wrote (sent, not failed): the customer's answer is awaited. `answering`: the
     automation run this message answers, whose organization and rules are reused."""
     rule = message.automation_rule
-    if rule is None:
-        _cancel(customer, NO_AGENT_REPLY)
-    elif rule.trigger.get("type") == NO_CUSTOMER_REPLY:
+    if rule is not None and rule.trigger.get("type") == NO_CUSTOMER_REPLY:
         return  # a follow-up never arms follow-ups: two of them would answer each other forever
     if answering is not None and answering.organization.pk == customer.organization_id:
         seen = answering.of(message, customer, timezone.now())
     else:
         organization = Organization.objects.get(pk=customer.organization_id)
         seen = Inbound(message, customer, organization, timezone.now())
+    if rule is None:
+        _cancel(seen, NO_AGENT_REPLY)
     _arm(NO_CUSTOMER_REPLY, seen)

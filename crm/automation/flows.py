@@ -218,20 +218,34 @@ class Plan:
 
     session: FlowSession | None = None
     sends: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (step id, message)
+    # Rows of flow_logs written with the sends' own in one statement (carry_out); a "retry" is
+    # never among them: the next reply counts those under the lock, so it is written at once.
+    logs: list[FlowLog] = field(default_factory=list)
+
+    def log(self, step: str, description: str, status_code: int | None = None) -> None:
+        """A row of flow_logs for the session's step, written by carry_out."""
+        assert self.session is not None
+        self.logs.append(log_row(self.session, step, description, status_code))
 
 
 def _step(flow: Flow, step_id: str) -> dict[str, Any]:
     return next(step for step in flow.steps if step["id"] == step_id)
 
 
-def log(session: FlowSession, step: str, description: str, status_code: int | None = None
-        ) -> None:
-    """A row of flow_logs for this session's step."""
+def log_row(session: FlowSession, step: str, description: str, status_code: int | None = None
+            ) -> FlowLog:
+    """A row of flow_logs for this session's step, as it is now (not yet written)."""
     customer = session.customer
-    FlowLog.objects.create(
+    return FlowLog(
         wa_id=customer.wa_id, name=customer.name, flow_type=str(session.flow_id),
         step=step[:100], status_code=status_code, description=description,
         response_json=json.dumps(session.answers, ensure_ascii=False), created_at=timezone.now())
+
+
+def log(session: FlowSession, step: str, description: str, status_code: int | None = None
+        ) -> None:
+    """Write a row of flow_logs for this session's step."""
+    log_row(session, step, description, status_code).save()
 
 
 def _enter(session: FlowSession, step_id: str, plan: Plan, inbound: Inbound) -> None:
@@ -248,7 +262,7 @@ def _enter(session: FlowSession, step_id: str, plan: Plan, inbound: Inbound) -> 
             create_lead(session.customer, session.answers, f"flow-{session.pk}")
         else:
             actions.perform(session.rule, action, inbound)
-    log(session, step_id, "completed")
+    plan.log(step_id, "completed")
 
 
 def create_lead(customer: Customer, answers: dict[str, Any], local_id: str) -> Lead:
@@ -278,7 +292,7 @@ def start(flow: Flow, rule: AutomationRule, inbound: Inbound) -> Plan:
     plan = Plan(session)
     _enter(session, flow.steps[0]["id"], plan, inbound)
     session.save()
-    log(session, session.step, "started")
+    plan.log(session.step, "started")
     return plan
 
 
@@ -328,7 +342,7 @@ def answer(inbound: Inbound) -> Plan | None:
         log(session, session.step, "retry")
         return plan
     session.answers = {**session.answers, step.get("answer", step["id"]): value}
-    log(session, session.step, f"answered: {value}")
+    plan.log(session.step, f"answered: {value}")
     nexts = step["next"]
     _enter(session, nexts if isinstance(nexts, str) else nexts[choice], plan, inbound)
     session.save()
@@ -338,6 +352,14 @@ def answer(inbound: Inbound) -> Plan | None:
 def carry_out(plan: Plan, inbound: Inbound) -> None:
     """Send the plan's messages (after the lock) in answer to `inbound`; a refusal stops the
     session with the reason."""
+    try:
+        _send(plan, inbound)
+    finally:
+        if plan.logs:
+            FlowLog.objects.bulk_create(plan.logs)
+
+
+def _send(plan: Plan, inbound: Inbound) -> None:
     session = plan.session
     for step_id, message in plan.sends:
         assert session is not None
@@ -346,21 +368,22 @@ def carry_out(plan: Plan, inbound: Inbound) -> None:
             send_message(session.customer, content, automation_rule=session.rule,
                          answering=inbound)
         except Refused as refusal:
-            _stop(session, step_id, f"refused: {refusal.code}: {refusal}", refusal.status)
+            _stop(plan, step_id, f"refused: {refusal.code}: {refusal}", refusal.status)
             return
         except ValidationError as problem:
-            _stop(session, step_id, f"failed: {problem}"[:2000])
+            _stop(plan, step_id, f"failed: {problem}"[:2000])
             return
-        log(session, step_id, "sent", 200)
+        plan.log(step_id, "sent", 200)
 
 
-def _stop(session: FlowSession, step_id: str, error: str, status_code: int | None = None
-          ) -> None:
+def _stop(plan: Plan, step_id: str, error: str, status_code: int | None = None) -> None:
     """End the session on a send that cannot go (never retried), the reason kept and logged."""
+    session = plan.session
+    assert session is not None
     FlowSession.objects.filter(pk=session.pk).update(
         state=FlowSession.State.STOPPED, error=error, updated_at=timezone.now())
     session.state, session.error = FlowSession.State.STOPPED, error
-    log(session, step_id, error, status_code)
+    plan.log(step_id, error, status_code)
 
 
 def check_flow_key(key: str) -> str:

@@ -1,8 +1,8 @@
 """What the rules look at: one inbound message with its customer, organization and number.
 
-An Inbound lives for one automation run: the organization's active rules are read once, when
-first needed, and serve the decision and the arming of delayed triggers (the inbound message's
-and those of the replies the run sends)."""
+An Inbound lives for one automation run: the organization's rules are read once, when first
+needed, and serve the decision and the arming and cancelling of delayed triggers (the inbound
+message's and those of the replies the run sends)."""
 from __future__ import annotations
 
 import unicodedata
@@ -40,23 +40,28 @@ class Inbound:
     now: datetime
 
     @cached_property
-    def rules(self) -> list[AutomationRule]:
-        """The organization's active rules, in priority order (one query per run)."""
+    def every_rule(self) -> list[AutomationRule]:
+        """The organization's rules, inactive ones too, in priority order (one query a run)."""
         # Filtered by the run's organization as well as scoped: the rules are never another's.
-        return list(AutomationRule.objects.filter(
-            organization_id=self.organization.pk, is_active=True,
-        ).order_by("priority", "created_at", "id"))
+        return list(AutomationRule.objects.filter(organization_id=self.organization.pk)
+                    .order_by("priority", "created_at", "id"))
+
+    @cached_property
+    def rules(self) -> list[AutomationRule]:
+        """The organization's active rules, in priority order."""
+        return [rule for rule in self.every_rule if rule.is_active]
 
     def of(self, message: Message, customer: Customer, now: datetime) -> Inbound:
         """Another message of this run's organization (a reply it sends) seen with the rules
         already read."""
         seen = Inbound(message, customer, self.organization, now)
-        seen.rules = self.rules
+        seen.every_rule = self.every_rule
         return seen
 
-    def rules_of(self, kind: str) -> list[AutomationRule]:
-        """The active rules whose trigger is of `kind`, in priority order."""
-        return [rule for rule in self.rules if rule.trigger.get("type") == kind]
+    def rules_of(self, kind: str, active: bool = True) -> list[AutomationRule]:
+        """The rules (active ones only, unless `active` is False) whose trigger is of `kind`."""
+        return [rule for rule in (self.rules if active else self.every_rule)
+                if rule.trigger.get("type") == kind]
 
     @cached_property
     def text(self) -> str:
