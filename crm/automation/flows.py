@@ -218,14 +218,23 @@ class Plan:
 
     session: FlowSession | None = None
     sends: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (step id, message)
-    # Rows of flow_logs written with the sends' own in one statement (carry_out); a "retry" is
-    # never among them: the next reply counts those under the lock, so it is written at once.
-    logs: list[FlowLog] = field(default_factory=list)
+    logs: list[FlowLog] = field(default_factory=list)  # rows of flow_logs not yet written
 
     def log(self, step: str, description: str, status_code: int | None = None) -> None:
-        """A row of flow_logs for the session's step, written by carry_out."""
+        """Note a row of flow_logs for the session's step (written by `write_logs`)."""
         assert self.session is not None
         self.logs.append(log_row(self.session, step, description, status_code))
+
+    def write_logs(self) -> Plan:
+        """Write the rows noted so far in one statement: at the end of the move, inside its
+        transaction (bulk_create would open one of its own, two statements more, for a row
+        written after the sends: that one is saved as it is)."""
+        if len(self.logs) == 1:
+            self.logs[0].save()
+        elif self.logs:
+            FlowLog.objects.bulk_create(self.logs)
+        self.logs = []
+        return self
 
 
 def _step(flow: Flow, step_id: str) -> dict[str, Any]:
@@ -293,7 +302,7 @@ def start(flow: Flow, rule: AutomationRule, inbound: Inbound) -> Plan:
     _enter(session, flow.steps[0]["id"], plan, inbound)
     session.save()
     plan.log(session.step, "started")
-    return plan
+    return plan.write_logs()
 
 
 def answer(inbound: Inbound) -> Plan | None:
@@ -339,14 +348,14 @@ def answer(inbound: Inbound) -> Plan | None:
         plan.sends.append((session.step, {"type": "text", "text": {"body": retry}}
                            if retry else step["message"]))
         session.save()
-        log(session, session.step, "retry")
-        return plan
+        plan.log(session.step, "retry")
+        return plan.write_logs()
     session.answers = {**session.answers, step.get("answer", step["id"]): value}
     plan.log(session.step, f"answered: {value}")
     nexts = step["next"]
     _enter(session, nexts if isinstance(nexts, str) else nexts[choice], plan, inbound)
     session.save()
-    return plan
+    return plan.write_logs()
 
 
 def carry_out(plan: Plan, inbound: Inbound) -> None:
@@ -355,8 +364,7 @@ def carry_out(plan: Plan, inbound: Inbound) -> None:
     try:
         _send(plan, inbound)
     finally:
-        if plan.logs:
-            FlowLog.objects.bulk_create(plan.logs)
+        plan.write_logs()
 
 
 def _send(plan: Plan, inbound: Inbound) -> None:

@@ -16,7 +16,7 @@ from crm.webhooks.numbers import digits
 from crm.webhooks.statuses import replay
 from crm.whatsapp.client import GraphClient, Sent
 from crm.whatsapp.errors import Action, GraphError, NumberUnavailable
-from crm.whatsapp.numbers import LastInbound, last_inbound, sending_number_and_last
+from crm.whatsapp.numbers import LastInbound, last_inbound, sending_number
 from crm.whatsapp.optout import MARKETING, opt_out, template_category
 from crm.whatsapp.refusals import MetaRefused, Refused
 from crm.whatsapp.schemas import MessageContent, OutboundMessage
@@ -135,7 +135,7 @@ def send_message(
 
     `payload` is a MessageContent or its JSON (`{"type": "text", "text": {...}}`; a malformed one
     raises pydantic's ValidationError). `from_number`: a number (or its id or phone_number_id)
-    of the active organization; default: the conversation's own (numbers.sending_number_and_last).
+    of the active organization; default: the conversation's own (numbers.sending_number).
     `category`: the template's category when the caller knows it (else looked up).
     `automation_rule`: the rule sending it (the message is the bot's, not an agent's).
     `answering`: the automation run's inbound message it answers (the run's organization and
@@ -150,8 +150,9 @@ def send_message(
         raise Refused(409, "sending_blocked", blocked)
     content = (payload if isinstance(payload, MessageContent)
                else MessageContent.model_validate(payload))
+    last = last_inbound(customer)
     key = str(from_number.pk) if isinstance(from_number, WhatsAppNumber) else from_number
-    number, last = sending_number_and_last(customer, key)
+    number = sending_number(customer, key, last)
     now = timezone.now()
     if content.type == "template":
         check_opt_out(customer, content, category)
