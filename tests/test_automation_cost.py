@@ -2,15 +2,20 @@
 ("hi", a keyword, "book" starting a flow, the flow's answer) run through run_for_message for an
 organization with a welcome, a keyword, an away and a follow-up rule and a flow, another
 organization alongside with the same rules. Statement counts are deterministic; timings are
-the benchmark's (bench/automation.py)."""
+the benchmark's (bench/automation.py). The rules a run reads once and reuses are its own
+organization's only."""
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from bench.fake_graph import FakeGraph
+from crm.automation import arming
+from crm.automation.inbound import Inbound
 from crm.automation.services import run_for_message
 from crm.models import (
     AutomationRun,
@@ -18,6 +23,7 @@ from crm.models import (
     Customer,
     Flow,
     Lead,
+    Message,
     Organization,
 )
 from tenancy.context import tenant_context, unscoped
@@ -96,3 +102,33 @@ def test_one_conversation_stays_within_its_statement_bounds(org_a, org_b,
     with tenant_context(org_b):
         assert not AutomationRun.objects.exists()
         assert not AutomationSchedule.objects.exists()
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_the_rules_a_run_reads_are_its_organizations_only(org_a, org_b) -> None:
+    seed(org_b, "+91 80000 00000")
+    seed(org_a, "+91 80000 00000")
+    with tenant_context(org_a):
+        message = MessageFactory(body="hi")
+        now = timezone.now()
+        rules = Inbound(message, message.customer, org_a, now).every_rule
+        assert len(rules) == 5 and {rule.organization_id for rule in rules} == {org_a.pk}
+        # An Inbound naming another organization finds none of that one's rules either.
+        assert Inbound(message, message.customer, org_b, now).every_rule == []
+
+
+@pytest.mark.usefixtures("python_scope")
+def test_a_reply_never_arms_with_another_organizations_rules(org_a, org_b) -> None:
+    seed(org_b, "+91 80000 00000")
+    seed(org_a, "+91 80000 00000")
+    with tenant_context(org_b):
+        theirs = MessageFactory(body="hi")
+        answering = Inbound(theirs, theirs.customer, org_b, timezone.now())
+        assert answering.every_rule  # read as B: B's follow-up among them
+    with tenant_context(org_a):
+        asha = CustomerFactory()
+        ours = Message.objects.create(customer=asha, sender_type="agent", type="text",
+                                      body="hello", timestamp=timezone.now())
+        arming.after_outbound(ours, asha, answering)
+        armed = AutomationSchedule.objects.get()
+        assert armed.rule.organization_id == org_a.pk and armed.rule.name == "Follow-up"
