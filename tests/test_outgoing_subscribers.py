@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from crm.models import WebhookDelivery, WebhookSubscription
 from crm.outgoing import emit, subscribers
-from tenancy.context import tenant_context
+from tenancy.context import tenant_context, unscoped
 from tests.factories import WebhookSubscriptionFactory
 
 DATA = {"lead": {"first_name": "Asha"}}
@@ -102,3 +102,11 @@ def test_without_the_cache_every_event_is_a_query(org_a, monkeypatch,
     _committed(org_a, django_capture_on_commit_callbacks)
     _emit(org_a)
     assert _deliveries(org_a) == 1
+
+
+def test_across_organizations_nothing_is_kept(org_a) -> None:
+    """Inside unscoped() no organization's token would renew a kept answer: always a query."""
+    for _ in range(2):
+        with unscoped(), CaptureQueriesContext(connection) as queries:
+            assert subscribers.wanting("lead.created") == []
+        assert len(queries) == 1

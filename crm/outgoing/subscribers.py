@@ -37,16 +37,18 @@ def _generation(key: str, cached: dict[str, object]) -> object:
 
 def wanting(event: str) -> list[WebhookSubscription]:
     """The active organization's active subscriptions that want `event` (ids and events)."""
-    generation_key, none_key = _keys(get_current_organization_id())
+    organization_id = get_current_organization_id()
+    generation_key, none_key = _keys(organization_id)
+    generation = None
     try:
-        cached = cache.get_many([generation_key, none_key])
-        generation = _generation(generation_key, cached)
+        if organization_id is not None:  # inside unscoped() no answer is kept: no token renews it
+            cached = cache.get_many([generation_key, none_key])
+            generation = _generation(generation_key, cached)
+            if generation is not None and cached.get(none_key) == generation:
+                return []
     except Exception as error:  # the cache only spares queries: without it, query
         logger.warning("outgoing subscriptions read without the cache: %s", error)
         generation = None
-    else:
-        if generation is not None and cached.get(none_key) == generation:
-            return []
     subscriptions = list(WebhookSubscription.objects.filter(is_active=True)
                          .only("id", "events"))
     if not subscriptions and generation is not None:
