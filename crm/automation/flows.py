@@ -226,9 +226,9 @@ class Plan:
         self.logs.append(log_row(self.session, step, description, status_code))
 
     def write_logs(self) -> Plan:
-        """Write the rows noted so far in one statement: at the end of the move, inside its
-        transaction (bulk_create would open one of its own, two statements more, for a row
-        written after the sends: that one is saved as it is)."""
+        """Write the rows noted so far in one statement (a move's, inside its transaction; a
+        single row, as after the sends, is saved: bulk_create outside a transaction opens
+        one, two statements more)."""
         if len(self.logs) == 1:
             self.logs[0].save()
         elif self.logs:
@@ -362,12 +362,12 @@ def carry_out(plan: Plan, inbound: Inbound) -> None:
     """Send the plan's messages (after the lock) in answer to `inbound`; a refusal stops the
     session with the reason."""
     try:
-        _send(plan, inbound)
+        _send_all(plan, inbound)
     finally:
         plan.write_logs()
 
 
-def _send(plan: Plan, inbound: Inbound) -> None:
+def _send_all(plan: Plan, inbound: Inbound) -> None:
     session = plan.session
     for step_id, message in plan.sends:
         assert session is not None
