@@ -789,9 +789,10 @@ def test_queries_per_delivery_stay_flat(
     # claim, release).
     intake = 11 + lock
     # number, savepoint, (lock,) wamid check, customer select, insert + reselect or update,
-    # message insert, the outgoing webhook subscriptions, release
-    assert (new_one, known_one) == (9 + lock + intake, 8 + lock + intake)
-    assert (new_ten, known_ten) == (new_one, known_one)
+    # message insert, release; and the first delivery only, the outgoing webhook subscriptions
+    # (that the organization has none is then remembered: crm.outgoing.subscribers)
+    assert (new_one, known_one) == (9 + lock + intake, 7 + lock + intake)
+    assert (new_ten, known_ten) == (new_one - 1, known_one)
     assert redelivered == known_one
     assert _queries(to_a(*[wp.text(w, "again", at=1, wamid=f"wamid.r{w}")
                            for w in wa_ids])) == 4 + lock + intake  # number, savepoint, check,

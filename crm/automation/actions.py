@@ -135,7 +135,7 @@ def _send(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> Non
     """Send the message (raises Refused or pydantic's ValidationError), stored as the rule's
     (a failed one too: the bot's, never an agent's reply)."""
     send_message(inbound.customer, personalise(action["message"], inbound.customer),
-                 automation_rule=rule)
+                 automation_rule=rule, answering=inbound)
 
 
 def _next_agent(rule: AutomationRule) -> User | None:
@@ -183,7 +183,7 @@ def _start_flow(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) 
                 "action." if action["flow"] != NUMBERS_FLOW else "The receiving number has no "
                 "enabled flow config naming an active flow: set one in number flow configs.")
         plan = flows.start(flow, rule, inbound)
-    flows.carry_out(plan)
+    flows.carry_out(plan, inbound)
 
 
 def _create_lead(rule: AutomationRule, action: dict[str, Any], inbound: Inbound) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -217,20 +218,43 @@ class Plan:
 
     session: FlowSession | None = None
     sends: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (step id, message)
+    logs: list[FlowLog] = field(default_factory=list)  # rows of flow_logs not yet written
+
+    def log(self, step: str, description: str, status_code: int | None = None) -> None:
+        """Note a row of flow_logs for the session's step (written by `write_logs`)."""
+        assert self.session is not None
+        self.logs.append(log_row(self.session, step, description, status_code))
+
+    def write_logs(self) -> Plan:
+        """Write the rows noted so far in one statement (a move's, inside its transaction; a
+        single row, as after the sends, is saved: bulk_create outside a transaction opens
+        one, two statements more)."""
+        if len(self.logs) == 1:
+            self.logs[0].save()
+        elif self.logs:
+            FlowLog.objects.bulk_create(self.logs)
+        self.logs = []
+        return self
 
 
 def _step(flow: Flow, step_id: str) -> dict[str, Any]:
     return next(step for step in flow.steps if step["id"] == step_id)
 
 
-def log(session: FlowSession, step: str, description: str, status_code: int | None = None
-        ) -> None:
-    """A row of flow_logs for this session's step."""
+def log_row(session: FlowSession, step: str, description: str, status_code: int | None = None
+            ) -> FlowLog:
+    """A row of flow_logs for this session's step, as it is now (not yet written)."""
     customer = session.customer
-    FlowLog.objects.create(
+    return FlowLog(
         wa_id=customer.wa_id, name=customer.name, flow_type=str(session.flow_id),
         step=step[:100], status_code=status_code, description=description,
         response_json=json.dumps(session.answers, ensure_ascii=False), created_at=timezone.now())
+
+
+def log(session: FlowSession, step: str, description: str, status_code: int | None = None
+        ) -> None:
+    """Write a row of flow_logs for this session's step."""
+    log_row(session, step, description, status_code).save()
 
 
 def _enter(session: FlowSession, step_id: str, plan: Plan, inbound: Inbound) -> None:
@@ -247,7 +271,7 @@ def _enter(session: FlowSession, step_id: str, plan: Plan, inbound: Inbound) -> 
             create_lead(session.customer, session.answers, f"flow-{session.pk}")
         else:
             actions.perform(session.rule, action, inbound)
-    log(session, step_id, "completed")
+    plan.log(step_id, "completed")
 
 
 def create_lead(customer: Customer, answers: dict[str, Any], local_id: str) -> Lead:
@@ -277,20 +301,25 @@ def start(flow: Flow, rule: AutomationRule, inbound: Inbound) -> Plan:
     plan = Plan(session)
     _enter(session, flow.steps[0]["id"], plan, inbound)
     session.save()
-    log(session, session.step, "started")
-    return plan
+    plan.log(session.step, "started")
+    return plan.write_logs()
 
 
 def answer(inbound: Inbound) -> Plan | None:
     """Under the customer's lock: the customer's active session takes the message (a Plan; an
     empty one when it was handled already), or None: no session, so the rules answer it."""
     customer, message = inbound.customer, inbound.message
-    if FlowSession.objects.filter(customer=customer, handled_message_id__gte=message.pk).exists():
+    # One query: the active session (one at most) and any session that handled this message.
+    sessions = list(FlowSession.objects.select_related("flow", "rule").filter(
+        Q(state=FlowSession.State.ACTIVE) | Q(handled_message_id__gte=message.pk),
+        customer=customer))
+    if any(s.handled_message_id is not None and s.handled_message_id >= message.pk
+           for s in sessions):
         return Plan()  # a redelivered webhook or a retried task: handled already
-    session = (FlowSession.objects.select_related("flow", "customer", "rule")
-               .filter(customer=customer, state=FlowSession.State.ACTIVE).first())
+    session = next((s for s in sessions if s.state == FlowSession.State.ACTIVE), None)
     if session is None:
         return None
+    session.customer = customer  # the row the run holds locked, not a second read of it
     if session.expires_at <= inbound.now or not session.flow.is_active:
         session.state = FlowSession.State.EXPIRED
         session.save(update_fields=["state", "updated_at"])
@@ -319,40 +348,50 @@ def answer(inbound: Inbound) -> Plan | None:
         plan.sends.append((session.step, {"type": "text", "text": {"body": retry}}
                            if retry else step["message"]))
         session.save()
-        log(session, session.step, "retry")
-        return plan
+        plan.log(session.step, "retry")
+        return plan.write_logs()
     session.answers = {**session.answers, step.get("answer", step["id"]): value}
-    log(session, session.step, f"answered: {value}")
+    plan.log(session.step, f"answered: {value}")
     nexts = step["next"]
     _enter(session, nexts if isinstance(nexts, str) else nexts[choice], plan, inbound)
     session.save()
-    return plan
+    return plan.write_logs()
 
 
-def carry_out(plan: Plan) -> None:
-    """Send the plan's messages (after the lock); a refusal stops the session with the reason."""
+def carry_out(plan: Plan, inbound: Inbound) -> None:
+    """Send the plan's messages (after the lock) in answer to `inbound`; a refusal stops the
+    session with the reason."""
+    try:
+        _send_all(plan, inbound)
+    finally:
+        plan.write_logs()
+
+
+def _send_all(plan: Plan, inbound: Inbound) -> None:
     session = plan.session
     for step_id, message in plan.sends:
         assert session is not None
         content = actions.personalise(message, session.customer, session.answers)
         try:
-            send_message(session.customer, content, automation_rule=session.rule)
+            send_message(session.customer, content, automation_rule=session.rule,
+                         answering=inbound)
         except Refused as refusal:
-            _stop(session, step_id, f"refused: {refusal.code}: {refusal}", refusal.status)
+            _stop(plan, step_id, f"refused: {refusal.code}: {refusal}", refusal.status)
             return
         except ValidationError as problem:
-            _stop(session, step_id, f"failed: {problem}"[:2000])
+            _stop(plan, step_id, f"failed: {problem}"[:2000])
             return
-        log(session, step_id, "sent", 200)
+        plan.log(step_id, "sent", 200)
 
 
-def _stop(session: FlowSession, step_id: str, error: str, status_code: int | None = None
-          ) -> None:
+def _stop(plan: Plan, step_id: str, error: str, status_code: int | None = None) -> None:
     """End the session on a send that cannot go (never retried), the reason kept and logged."""
+    session = plan.session
+    assert session is not None
     FlowSession.objects.filter(pk=session.pk).update(
         state=FlowSession.State.STOPPED, error=error, updated_at=timezone.now())
     session.state, session.error = FlowSession.State.STOPPED, error
-    log(session, step_id, error, status_code)
+    plan.log(step_id, error, status_code)
 
 
 def check_flow_key(key: str) -> str:

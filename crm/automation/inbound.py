@@ -1,4 +1,8 @@
-"""What the rules look at: one inbound message with its customer, organization and number."""
+"""What the rules look at: one inbound message with its customer, organization and number.
+
+An Inbound lives for one automation run: the organization's rules are read once, when first
+needed, and serve the decision and the arming and cancelling of delayed triggers (the inbound
+message's and those of the replies the run sends)."""
 from __future__ import annotations
 
 import unicodedata
@@ -8,7 +12,14 @@ from functools import cached_property
 from typing import Any
 
 from crm.automation.hours import is_open
-from crm.models import Customer, Message, Organization, ReferrerTracking, WhatsAppNumber
+from crm.models import (
+    AutomationRule,
+    Customer,
+    Message,
+    Organization,
+    ReferrerTracking,
+    WhatsAppNumber,
+)
 from crm.webhooks.numbers import digits
 
 
@@ -27,6 +38,30 @@ class Inbound:
     customer: Customer
     organization: Organization
     now: datetime
+
+    @cached_property
+    def every_rule(self) -> list[AutomationRule]:
+        """The organization's rules, inactive ones too, in priority order (one query a run)."""
+        # Filtered by the run's organization as well as scoped: the rules are never another's.
+        return list(AutomationRule.objects.filter(organization_id=self.organization.pk)
+                    .order_by("priority", "created_at", "id"))
+
+    @cached_property
+    def rules(self) -> list[AutomationRule]:
+        """The organization's active rules, in priority order."""
+        return [rule for rule in self.every_rule if rule.is_active]
+
+    def of(self, message: Message, customer: Customer, now: datetime) -> Inbound:
+        """Another message of this run's organization (a reply it sends) seen with the rules
+        already read."""
+        seen = Inbound(message, customer, self.organization, now)
+        seen.every_rule = self.every_rule
+        return seen
+
+    def rules_of(self, kind: str, active: bool = True) -> list[AutomationRule]:
+        """The rules (active ones only, unless `active` is False) whose trigger is of `kind`."""
+        return [rule for rule in (self.rules if active else self.every_rule)
+                if rule.trigger.get("type") == kind]
 
     @cached_property
     def text(self) -> str:

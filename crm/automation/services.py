@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -39,29 +39,35 @@ def left_to_people(customer: Customer, organization: Organization, now: datetime
     ).exists()
 
 
+def record_firings(rules: list[AutomationRule], inbound: Inbound) -> list[AutomationRule]:
+    """Insert the rules' runs for this message in one statement; those that had not fired for
+    it yet (a concurrent run's insert waits for it, then is skipped by the unique key)."""
+    if not rules:
+        return []
+    runs = [AutomationRun(rule=rule, message=inbound.message, customer=inbound.customer)
+            for rule in rules]
+    AutomationRun.objects.bulk_create(runs, ignore_conflicts=True)
+    # The ids are made here, so a run found by one of them is one this call inserted.
+    inserted = set(AutomationRun.objects.filter(pk__in=[run.pk for run in runs])
+                   .values_list("rule_id", flat=True))
+    return [rule for rule in rules if rule.pk in inserted]
+
+
 def record_firing(rule: AutomationRule, inbound: Inbound) -> bool:
     """Insert the rule's run for this message; False if it already fired for it."""
-    try:
-        with transaction.atomic():
-            _, created = AutomationRun.objects.get_or_create(
-                rule=rule, message=inbound.message, defaults={"customer": inbound.customer})
-    except IntegrityError:  # a concurrent run inserted it between the lookup and the insert
-        return False
-    return created
+    return bool(record_firings([rule], inbound))
 
 
 def _decide(inbound: Inbound) -> list[AutomationRule]:
     """The rules that fire for this message now, recorded; in priority order."""
-    fired = []
-    for rule in AutomationRule.objects.filter(is_active=True).order_by(
-            "priority", "created_at", "id"):
+    firing = []
+    for rule in inbound.rules:
         if not (conditions.hold(rule.conditions, inbound) and triggers.fires(rule, inbound)):
             continue
-        if record_firing(rule, inbound):
-            fired.append(rule)
+        firing.append(rule)
         if rule.stop_processing:
             break
-    return fired
+    return record_firings(firing, inbound)
 
 
 def perform_actions(rule: AutomationRule, inbound: Inbound) -> None:
@@ -84,15 +90,17 @@ def perform_actions(rule: AutomationRule, inbound: Inbound) -> None:
 
 def run_for_message(message_id: int) -> list[AutomationRule]:
     """Run the active organization's rules for one inbound message; return those that fired."""
-    message = Message.objects.filter(pk=message_id, sender_type=INBOUND).first()
-    if message is None or message.customer_id is None:
-        return []  # gone, or one of ours: automation never answers our own messages
-    organization = Organization.objects.get(pk=message.organization_id)
-    if not organization.is_active:
-        return []  # a suspended organization's deliveries are stored, never acted on
     now = timezone.now()
     with transaction.atomic():
-        customer = Customer.objects.select_for_update().get(pk=message.customer_id)
+        # One statement reads the message with its organization and locks its customer's row
+        # (automation never answers our own messages, nor one without a customer).
+        message = (Message.objects.select_related("organization", "customer")
+                   .select_for_update(of=("customer",))
+                   .filter(pk=message_id, sender_type=INBOUND, customer__isnull=False).first())
+        organization = message.organization if message is not None else None
+        if organization is None or not organization.is_active:
+            return []  # gone, or a suspended organization's: stored, never acted on
+        customer = message.customer
         inbound = Inbound(message, customer, organization, now)
         arming.after_inbound(inbound)
         if left_to_people(customer, organization, now):
@@ -101,7 +109,7 @@ def run_for_message(message_id: int) -> list[AutomationRule]:
         plan = flows.answer(inbound)
         fired = _decide(inbound) if plan is None else []
     if plan is not None:
-        flows.carry_out(plan)
+        flows.carry_out(plan, inbound)
     for rule in fired:
         perform_actions(rule, inbound)
     return fired

@@ -22,7 +22,7 @@ from django.utils import timezone
 from crm import audit
 from crm.integrations.errors import UnreadableSecrets
 from crm.models import WebhookDelivery, WebhookSubscription
-from crm.outgoing import client
+from crm.outgoing import client, subscribers
 from crm.outgoing.addresses import check_url
 from crm.outgoing.errors import InvalidSubscription, UnsafeAddress
 from crm.outgoing.signing import SIGNATURE_HEADER, new_secret, signature
@@ -106,8 +106,7 @@ def emit_each(event: str, items: Sequence[dict[str, Any]]) -> None:
     """`emit` once per item of `items` (a batch: the subscriptions are read once)."""
     if event not in EVENTS:
         raise ValueError(f"unknown outgoing event {event!r}")
-    wanted = [s for s in WebhookSubscription.objects.filter(is_active=True).only("id", "events")
-              if isinstance(s.events, list) and event in s.events]
+    wanted = subscribers.wanting(event)
     if not wanted or not items:
         return
     organization, now = str(get_current_organization_id()), timezone.now().isoformat()

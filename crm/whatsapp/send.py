@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.accounts import gate
 from crm.automation import arming
+from crm.automation.inbound import Inbound
 from crm.models import AutomationRule, Customer, Message, User, WhatsAppNumber
 from crm.webhooks.numbers import digits
 from crm.webhooks.statuses import replay
@@ -92,7 +93,7 @@ def message_columns(content: MessageContent) -> dict[str, Any]:
 def _store(
     customer: Customer, number: WhatsAppNumber, content: MessageContent, body: OutboundMessage,
     user: User | None, now: datetime, sent: Sent | None, error: GraphError | None,
-    automation_rule: AutomationRule | None = None,
+    automation_rule: AutomationRule | None = None, answering: Inbound | None = None,
 ) -> Message:
     """The outbound message row, and the customer's last-message fields (never moved back)."""
     with transaction.atomic(using=router.db_for_write(Message)):
@@ -118,7 +119,7 @@ def _store(
                 Q(last_message_at=None) | Q(last_message_at__lte=now)
             ).update(last_message_at=now, last_interaction_time=now,
                      last_message_type=content.type)
-            arming.after_outbound(message, customer)  # follow-ups wait for the answer
+            arming.after_outbound(message, customer, answering)  # follow-ups wait for the answer
             # Meta's first status may have come before this row existed.
             transaction.on_commit(lambda: replay([sent.wamid]))
     return message
@@ -128,7 +129,7 @@ def send_message(
     customer: Customer, payload: MessageContent | dict[str, Any], *,
     from_number: WhatsAppNumber | str | None = None, reply_to: str | None = None,
     user: User | None = None, category: str | None = None,
-    automation_rule: AutomationRule | None = None,
+    automation_rule: AutomationRule | None = None, answering: Inbound | None = None,
 ) -> Message:
     """Send `payload` to `customer` and return the stored outbound message.
 
@@ -137,6 +138,8 @@ def send_message(
     of the active organization; default: the conversation's own (numbers.sending_number).
     `category`: the template's category when the caller knows it (else looked up).
     `automation_rule`: the rule sending it (the message is the bot's, not an agent's).
+    `answering`: the automation run's inbound message it answers (the run's organization and
+    rules serve the follow-ups' arming instead of being read again).
     Raises Refused before calling Meta (window, opt-out, number, reply_to), and MetaRefused when
     Meta refuses; that failed message is stored (delivery_status "failed", Meta's code) first.
     """
@@ -167,8 +170,9 @@ def send_message(
         sent = client.send(body)
     except GraphError as error:
         message = _store(customer, number, content, body, user, now, None, error,
-                         automation_rule)
+                         automation_rule, answering)
         if error.action is Action.OPTED_OUT:
             opt_out([customer.pk], now)
         raise MetaRefused(error, message) from None
-    return _store(customer, number, content, body, user, now, sent, None, automation_rule)
+    return _store(customer, number, content, body, user, now, sent, None, automation_rule,
+                  answering)
