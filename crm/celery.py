@@ -6,6 +6,8 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
@@ -36,3 +38,19 @@ def _route(name: str, args: Any, kwargs: Any, options: Any, task: Any = None,
 
 
 app.conf.task_routes = (_route,)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(sender: Any = None, **extra: Any) -> None:
+    """Around each task, close the database connections that are broken or older than
+    CONN_MAX_AGE, as Django does around each request (never inside an eager task's caller).
+
+    Celery's Django fix-up closes every connection before and after each task unless
+    CELERY_DB_REUSE_MAX is set (settings sets it to "never by count"): every short task then
+    paid a new PostgreSQL session (a fork, authentication and a cold catalog cache), most of its
+    cost.
+    """
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
+    close_old_connections()

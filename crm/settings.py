@@ -306,6 +306,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Workers keep their database connections as CONN_MAX_AGE says (crm.celery), not one per task.
+CELERY_DB_REUSE_MAX = 2**31
 # Workers consume the default queue and webhook processing's own (crm.celery.intake_queue).
 # Each queue on its own direct exchange and key: a shared key would copy each task to both.
 CELERY_TASK_QUEUES = tuple(

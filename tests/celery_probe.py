@@ -35,6 +35,16 @@ def report_organization(self, name: str, retries: int = 0) -> None:
 
 
 @shared_task
+def report_database_session(name: str) -> None:
+    """Report the PostgreSQL session (backend pid) the task ran its query on."""
+    from django.db import connection as database
+
+    with database.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        _report(name, {"pid": cursor.fetchone()[0]})
+
+
+@shared_task
 def count_every_organization(name: str) -> None:
     """A declared cross-organization task."""
     with unscoped():  # reports across organizations, as a platform-wide job does

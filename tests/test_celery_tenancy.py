@@ -9,7 +9,9 @@ from crm.celery import app
 from crm.models import Organization
 from tenancy.context import get_state, tenant_context, unscoped
 from tenancy.context import TenantState
-from tests.celery_probe import count_every_organization, fail_in_organization, report_organization
+from tests.celery_probe import (
+    count_every_organization, fail_in_organization, report_database_session, report_organization,
+)
 from tests.celery_support import probe_reports, wait_for
 from tests.factories import CustomerFactory
 
@@ -100,3 +102,22 @@ def test_real_worker_runs_each_task_as_its_organization(
     ]
     assert _reports("b") == [{"count": 1, "organization": str(org_b.pk), "attempt": 0}]
     assert _reports("none") == [{"count": "TenantNotSetError", "organization": "", "attempt": 0}]
+
+
+def test_a_worker_keeps_its_database_session_across_tasks_and_organizations(
+    workers, org_a: Organization, org_b: Organization
+) -> None:
+    """One session for a thread's tasks (CONN_MAX_AGE), never one per task; each task still
+    sees only its own organization on it."""
+    _customers(org_a, org_b)
+    workers.start(concurrency=1, CONN_MAX_AGE="60")
+    report_database_session.delay("session")
+    with tenant_context(org_a):
+        report_organization.delay("a")
+    with tenant_context(org_b):
+        report_organization.delay("b")
+    report_database_session.delay("session")
+    wait_for(lambda: len(probe_reports("session")) == 2)
+    first, second = _reports("session")
+    assert first["pid"] == second["pid"]
+    assert [_reports("a")[0]["count"], _reports("b")[0]["count"]] == [2, 1]
