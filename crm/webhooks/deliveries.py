@@ -92,11 +92,21 @@ def _items(parent: Any, name: str) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
-def accept(body: bytes, senders: list[str]) -> InboundDelivery:
-    """Make a signed delivery durable: one INSERT, committed when this returns."""
-    return InboundDelivery.objects.create(
-        received_at=timezone.now(), body=body.decode("utf-8"), senders=senders
-    )
+def accept(body: bytes, senders: list[str]) -> int:
+    """Make a signed delivery durable: one INSERT, committed when this returns; its id.
+
+    The statement is written out: it is the whole of the request's work, and the ORM's
+    building of it cost about a third of the request's CPU.
+    """
+    connection = connections[router.db_for_write(InboundDelivery)]
+    received_at = InboundDelivery._meta.get_field("received_at").get_db_prep_value(
+        timezone.now(), connection)
+    with connection.cursor() as cursor:  # a shared, platform-only table (no organization)
+        cursor.execute(
+            "INSERT INTO inbound_deliveries (received_at, body, senders, state, attempts, error)"
+            " VALUES (%s, %s, %s, %s, 0, '') RETURNING id",
+            [received_at, body.decode("utf-8"), json.dumps(senders), DeliveryState.PENDING])
+        return cursor.fetchone()[0]
 
 
 def _claim(limit: int, now: datetime) -> list[InboundDelivery]:

@@ -45,7 +45,7 @@ def _delivery(request: HttpRequest) -> HttpResponse:
     # Durable before the answer: from here on Meta need not send it again.
     delivery = accept(body, senders_of(data))
     after_accept()
-    return JsonResponse({"delivery": delivery.pk})
+    return JsonResponse({"delivery": delivery})
 
 
 @csrf_exempt  # Meta signs its deliveries; it has no CSRF token to send
