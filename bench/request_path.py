@@ -118,7 +118,7 @@ class Server:
         self.process = subprocess.Popen(
             [str(ROOT / ".venv/bin/gunicorn"), "crm.wsgi:application", "-k", "gthread",
              "-w", workers, "--threads", THREADS, "-b", f"127.0.0.1:{self.port}",
-             "--keep-alive", "30"],
+             "--keep-alive", "30", "--reuse-port"],
             cwd=ROOT, env={**env_for(db, user), **(env or {})}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         for _ in range(100):
