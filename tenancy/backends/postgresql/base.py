@@ -12,6 +12,7 @@ request's organization: the first statement of the next one resets it.
 """
 from __future__ import annotations
 
+import select
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,13 @@ _SET = "SELECT set_config(%s, %s, false), set_config(%s, %s, false)"
 _PREFIXABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 _PREFIX_START = f"SELECT set_config('{ORGANIZATION_SETTING}', "
 _PREFIX_END = ", false); "
+
+
+def _readable(fd: int) -> bool:
+    """True when the socket has data (or end of file) to read right now."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _transaction_control(sql: Any) -> bool:
@@ -82,6 +90,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = super().get_new_connection(conn_params)
         self.tenant_session_state = None
         return connection
+
+    def close_if_health_check_failed(self) -> None:
+        """Django's check before a reused connection serves a request, without a round trip.
+
+        An idle session receives nothing unasked (the app LISTENs to nothing), so a socket with
+        something to read has been closed (PostgreSQL restarted, the backend terminated, an idle
+        timeout): close it, and the request connects again. Django's own check sends SELECT 1,
+        a round trip per request, which cost the webhook a fifth of its acceptance rate.
+        """
+        if (self.connection is None or not self.health_check_enabled
+                or self.health_check_done):
+            return
+        if self.connection.closed or _readable(self.connection.fileno()):
+            self.close()
+        self.health_check_done = True
 
     def _rollback(self) -> None:
         self.tenant_session_state = None
