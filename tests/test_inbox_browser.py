@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -192,6 +193,20 @@ def test_reply_form_on_the_customer_page_is_full_width_at_1366(
     assert form["y"] >= main["y"] + main["height"] - 1  # below the customer's fields
 
 
+@contextmanager
+def thread_settled(page: Any, action: str) -> Iterator[None]:
+    """Wait for the block's POST to `action`, and for the thread's live refresh its event causes,
+    each answered and swapped in: a control changed before would be replaced, its change lost."""
+    with (page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith(action),
+                               timeout=LIVE),
+          page.expect_response(lambda r: r.request.method == "GET" and r.url.endswith("/thread/"),
+                               timeout=LIVE)):
+        yield
+    busy = "#thread, #thread form"
+    expect(page.locator(f":is({busy}):is(.htmx-request, .htmx-swapping, .htmx-settling)")
+           ).to_have_count(0, timeout=LIVE)
+
+
 def test_an_agent_labels_notes_and_resolves_a_conversation(
     live_server: Any, browser: Any, org_a: Organization
 ) -> None:
@@ -212,11 +227,13 @@ def test_an_agent_labels_notes_and_resolves_a_conversation(
     expect(panel).to_contain_text("No notes.", timeout=LIVE)
 
     page.fill("#add-label input[name=add]", "VIP")
-    page.click("#add-label button[type=submit]")
+    with thread_settled(page, "/labels/"):
+        page.click("#add-label button[type=submit]")
     expect(panel.locator(".labels .label")).to_have_count(1, timeout=LIVE)
     expect(panel.locator(".labels .label")).to_contain_text("VIP")
     page.fill("#add-note textarea[name=body]", "Wants a callback after six, @meera")
-    page.click("#add-note button[type=submit]")
+    with thread_settled(page, "/notes/"):
+        page.click("#add-note button[type=submit]")
     expect(panel.locator(".note")).to_contain_text("Wants a callback after six", timeout=LIVE)
     page.select_option("#thread select[name=status]", "resolved")
     expect(page.locator("#conversation-list .row", has_text="Asha Rao")).to_contain_text(
@@ -227,12 +244,13 @@ def test_an_agent_labels_notes_and_resolves_a_conversation(
         assert note_mentions(asha) == [str(colleague.pk)]
 
     rows = page.locator("#conversation-list .row")
+    # The list before a filter's answer may have as many rows: wait for the answer's own too.
     page.select_option(".filters select[name=status]", "open")
     expect(rows).to_have_count(1, timeout=LIVE)
-    expect(rows).to_contain_text("Ravi Kumar")
+    expect(rows).to_contain_text("Ravi Kumar", timeout=LIVE)
     page.select_option(".filters select[name=status]", "resolved")
     expect(rows).to_have_count(1, timeout=LIVE)
-    expect(rows).to_contain_text("Asha Rao")
+    expect(rows).to_contain_text("Asha Rao", timeout=LIVE)
     page.select_option(".filters select[name=status]", "")
     expect(rows).to_have_count(2, timeout=LIVE)
     page.select_option(".filters select[name=label]", "VIP")

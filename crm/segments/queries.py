@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from crm.models import Customer, Segment
 from crm.segments.filters import apply, check_filters
@@ -25,6 +25,5 @@ def segment_members(segment: Segment, user: Any = None) -> QuerySet[Customer]:
 
 def count(filters: dict[str, Any], user: Any = None) -> dict[str, int]:
     """How many customers match, and how many of them opted out of marketing."""
-    matching = members(filters, user)
-    return {"count": matching.count(),
-            "opted_out": matching.filter(marketing_opt_out_at__isnull=False).count()}
+    return members(filters, user).aggregate(
+        count=Count("pk"), opted_out=Count("pk", filter=Q(marketing_opt_out_at__isnull=False)))
