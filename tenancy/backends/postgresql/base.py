@@ -97,7 +97,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         An idle session receives nothing unasked (the app LISTENs to nothing), so a socket with
         something to read has been closed (PostgreSQL restarted, the backend terminated, an idle
         timeout): close it, and the request connects again. Django's own check sends SELECT 1,
-        a round trip per request, which cost the webhook a fifth of its acceptance rate.
+        a round trip per request (the webhook accepted 7-10% fewer deliveries a second with it).
         """
         if (self.connection is None or not self.health_check_enabled
                 or self.health_check_done):
