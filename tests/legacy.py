@@ -653,11 +653,16 @@ def manage(dbname: str, *args: str, batch_size: int = 3,
 
 
 MIGRATE = ("migrate", "--fake-initial", "--no-input")
+# The last of the migrations that take a legacy database over (organization columns, back-fill,
+# keys): an interrupted run stops in one of them. Those after it run the same on any database.
+TAKEOVER_END = "0011_same_tenant_keys"
 
 
-def migrate(dbname: str, batch_size: int = 3) -> subprocess.CompletedProcess[str]:
-    """`manage.py migrate --fake-initial --no-input`."""
-    return manage(dbname, *MIGRATE, batch_size=batch_size)
+def migrate(dbname: str, batch_size: int = 3,
+            target: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`manage.py migrate --fake-initial --no-input`, or up to crm's `target` only."""
+    to = ("crm", target) if target else ()
+    return manage(dbname, "migrate", *to, "--fake-initial", "--no-input", batch_size=batch_size)
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
@@ -900,9 +905,9 @@ class Snapshot:
     rows: dict[str, list[dict]]
 
     @classmethod
-    def take(cls, dbname: str) -> Snapshot:
-        """Schema of every public table, rows of every legacy table."""
-        return cls(schema(dbname), table_rows(dbname))
+    def take(cls, dbname: str, tables: tuple[str, ...] | None = None) -> Snapshot:
+        """Schema of `tables` (default: every public table), rows of every legacy table."""
+        return cls(schema(dbname, tables), table_rows(dbname))
 
 
 def diff(expected: Any, actual: Any, path: str = "", limit: int = 20) -> list[str]:
@@ -964,7 +969,7 @@ class LegacyDatabases:
     def __init__(self) -> None:
         self._created: list[str] = []
         self._templates: dict[str, str] = {}
-        self._migrated: dict[str, MigratedRun] = {}
+        self._migrated: dict[tuple[str, str | None], MigratedRun] = {}
 
     def template(self, state: str) -> str:
         """The database holding `state` with the planted rows, not migrated."""
@@ -975,18 +980,19 @@ class LegacyDatabases:
             self._templates[state] = name
         return self._templates[state]
 
-    def migrated(self, state: str) -> MigratedRun:
-        """A copy of the template, migrated with --fake-initial (batch size 3)."""
-        if state not in self._migrated:
+    def migrated(self, state: str, target: str | None = None) -> MigratedRun:
+        """A copy of the template, migrated with --fake-initial (batch size 3), to the end or up
+        to crm's `target`."""
+        if (state, target) not in self._migrated:
             template = self.template(state)
             name = create_database(template)
             self._created.append(name)
             before = Snapshot.take(template)
-            result = migrate(name)
-            self._migrated[state] = MigratedRun(
+            result = migrate(name, target=target)
+            self._migrated[state, target] = MigratedRun(
                 name, template, result, before, Snapshot.take(name)
             )
-        return self._migrated[state]
+        return self._migrated[state, target]
 
     def close(self) -> None:
         """Drop every database this object created."""
