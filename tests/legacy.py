@@ -661,8 +661,7 @@ TAKEOVER_END = "0011_same_tenant_keys"
 def migrate(dbname: str, batch_size: int = 3,
             target: str | None = None) -> subprocess.CompletedProcess[str]:
     """`manage.py migrate --fake-initial --no-input`, or up to crm's `target` only."""
-    to = ("crm", target) if target else ()
-    return manage(dbname, "migrate", *to, "--fake-initial", "--no-input", batch_size=batch_size)
+    return manage(dbname, *MIGRATE, *(("crm", target) if target else ()), batch_size=batch_size)
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
