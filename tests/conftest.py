@@ -21,6 +21,7 @@ from crm.whatsapp.client import use_transport
 from tenancy.context import TenantState, get_state, tenant_context, unscoped
 from tests.legacy import LegacyDatabases
 from tests.planting import PLANT_FUNCTION
+from tests.scheduling import SharedFixtureScheduling
 
 pytest_plugins = ["tests.celery_support"]
 
@@ -58,6 +59,11 @@ def django_db_setup(django_db_setup: None, django_db_blocker: object) -> Iterato
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
     connection.close()
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> SharedFixtureScheduling:
+    """The tests of each shared expensive database in one worker (tests/scheduling.py)."""
+    return SharedFixtureScheduling(config, log)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
