@@ -19,8 +19,13 @@ SHARED_FIXTURE_MODULES = {
 }
 
 
+def module_of(nodeid: str) -> str:
+    """The test module's path in a test id ("tests/test_x.py::test_y[z]")."""
+    return nodeid.split("::", 1)[0]
+
+
 class SharedFixtureScheduling(LoadScopeScheduling):
     """Load scheduling, test by test, except that a shared fixture's modules go together."""
 
     def _split_scope(self, nodeid: str) -> str:
-        return SHARED_FIXTURE_MODULES.get(nodeid.split("::", 1)[0], nodeid)
+        return SHARED_FIXTURE_MODULES.get(module_of(nodeid), nodeid)

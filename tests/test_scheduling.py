@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scheduling import SHARED_FIXTURE_MODULES, SharedFixtureScheduling
+from tests.scheduling import SHARED_FIXTURE_MODULES, SharedFixtureScheduling, module_of
 
 
 def test_every_test_of_a_shared_fixture_is_in_its_modules_work_unit(
@@ -12,13 +12,13 @@ def test_every_test_of_a_shared_fixture_is_in_its_modules_work_unit(
     shared = set(SHARED_FIXTURE_MODULES.values())
     used: dict[str, set[str]] = {}
     for item in request.session.items:
-        module = item.nodeid.split("::", 1)[0]
+        module = module_of(item.nodeid)
         for fixture in shared & set(getattr(item, "fixturenames", ())):
             assert SHARED_FIXTURE_MODULES.get(module) == fixture, (
                 f"{item.nodeid} uses `{fixture}`: add {module} to "
                 "tests.scheduling.SHARED_FIXTURE_MODULES")
             used.setdefault(module, set()).add(fixture)
-    collected = {item.nodeid.split("::", 1)[0] for item in request.session.items}
+    collected = {module_of(item.nodeid) for item in request.session.items}
     for module, fixture in SHARED_FIXTURE_MODULES.items():
         if module in collected:
             assert fixture in used.get(module, set()), f"{module} no longer uses `{fixture}`"
